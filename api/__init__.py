@@ -1,0 +1,1 @@
+"""The HTTP surface (Litestar app, controllers, middleware) and the `ironlog` command line."""

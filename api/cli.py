@@ -1,0 +1,122 @@
+"""The `ironlog` command line: run, api, worker, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import click
+
+from core.logs import configure_logging
+from core.processes import prepare_metrics_dir
+from core.services import running_services, service_environment
+from core.settings import Settings, SettingsError, get_settings
+
+
+def _settings(process: str) -> Settings:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+    configure_logging(settings, process=process)
+    return settings
+
+
+def _export(settings: Settings) -> None:
+    """Make child processes (server workers) see the same resolved services."""
+    os.environ.update(service_environment(settings))
+    get_settings.cache_clear()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Ironlog: the backend of a strength-training app."""
+
+
+@main.command()
+def run() -> None:
+    """Start everything for development: services, migrations, API and one projection worker.
+
+    With DATABASE_URL / REDIS_URL unset, embedded Postgres and Redis run under .data/.
+    Ctrl-C stops all of it.
+    """
+    from api.launcher import launch
+
+    sys.exit(launch(_settings("launcher")))
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default: IRONLOG_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port to bind (default: IRONLOG_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(min=1), help="API processes (default: IRONLOG_API_WORKERS or 1).")
+def api(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API with uvicorn."""
+    settings = _settings("api")
+    host = host or settings.api.host
+    port = port or settings.api.port
+    workers = workers or settings.api.workers
+    with running_services(settings) as resolved:
+        _export(resolved)
+        prepare_metrics_dir(resolved.data_dir / "metrics" / f"api-{port}")
+        import uvicorn
+
+        uvicorn.run(
+            "api.asgi:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+
+
+@main.command()
+@click.option("--processes", type=click.IntRange(min=1), help="Worker processes (default: IRONLOG_WORKER_PROCESSES or 1).")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads per process (default: IRONLOG_WORKER_THREADS or 4).")
+def worker(processes: int | None, threads: int | None) -> None:
+    """Run projection workers (Dramatiq), serving their own /metrics."""
+    settings = _settings("worker")
+    with running_services(settings) as resolved:
+        _export(resolved)
+        metrics_dir = resolved.data_dir / "metrics" / f"worker-{resolved.worker.metrics_port}"
+        prepare_metrics_dir(metrics_dir)
+        # Read by Dramatiq when it is imported, so they are set first.
+        os.environ["dramatiq_prom_db"] = str(metrics_dir)
+        os.environ["dramatiq_prom_host"] = resolved.worker.metrics_host
+        os.environ["dramatiq_prom_port"] = str(resolved.worker.metrics_port)
+        os.environ["dramatiq_queue_prefetch"] = "1"
+        os.environ["dramatiq_delay_queue_prefetch"] = "1"
+        from dramatiq import cli as dramatiq_cli
+
+        args = dramatiq_cli.make_argument_parser().parse_args(
+            [
+                "workers.app:broker",
+                "--processes", str(processes or resolved.worker.processes),
+                "--threads", str(threads or resolved.worker.threads),
+                "--skip-logging",
+                "--worker-shutdown-timeout", str(resolved.worker.shutdown_timeout_ms),
+            ]
+        )
+        code = dramatiq_cli.main(args)
+    sys.exit(code)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending migrations (idempotent; safe from several processes at once)."""
+    settings = _settings("migrate")
+    from migrations.runner import migrate as apply
+
+    with running_services(settings) as resolved:
+        applied = asyncio.run(apply(resolved))
+    click.echo(f"applied {len(applied)} migration(s)" if applied else "migrations are current")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Diagnostics: a ping that travels API -> broker -> worker -> Redis, to prove the pipe.
+
+Enabled by IRONLOG_DIAGNOSTICS (on outside production).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, post
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
+
+from api.state import AppServices
+from core.structs import ResponseBody
+
+
+class PingSent(ResponseBody):
+    token: str
+    message_id: str
+
+
+class PingAnswer(ResponseBody):
+    token: str
+    request_id: str
+
+
+class DiagnosticsController(Controller):
+    path = "/v1/diagnostics"
+    tags = ["diagnostics"]
+
+    @post("/ping", operation_id="sendPing", status_code=202, summary="Enqueue a ping for a worker")
+    async def send_ping(self, services: AppServices) -> PingSent:
+        token = uuid.uuid4().hex
+        message_id = await services.enqueuer.send(services.enqueuer.actors.ping, token)
+        if message_id is None:
+            raise ServiceUnavailableException("The broker did not accept the ping.")
+        return PingSent(token=token, message_id=message_id)
+
+    @get("/ping/{token:str}", operation_id="getPing", summary="A worker's answer to a ping")
+    async def get_ping(self, token: str, services: AppServices) -> PingAnswer:
+        answer = await services.redis.get(services.keys.key("ping", token))
+        if answer is None:
+            raise NotFoundException("No worker has answered this ping yet.")
+        return PingAnswer(token=token, request_id=answer.decode())

@@ -1,0 +1,87 @@
+"""Liveness, readiness (every dependency named) and the Prometheus endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+
+from api.problems import problem_response
+from api.state import AppServices
+from core.metrics import render_latest
+from core.structs import ResponseBody
+from migrations.runner import pending_migrations
+
+CHECK_TIMEOUT_S = 2.0
+
+
+class Liveness(ResponseBody):
+    status: str
+
+
+class Readiness(ResponseBody):
+    status: str
+    checks: dict[str, str]
+
+
+async def _check(probe: Awaitable[Any]) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout=CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return "timed out"
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+async def _check_migrations(services: AppServices) -> str:
+    try:
+        pending = await asyncio.wait_for(pending_migrations(services.pool), CHECK_TIMEOUT_S)
+    except Exception as exc:
+        return f"unknown: {type(exc).__name__}"
+    return "ok" if not pending else f"{len(pending)} pending"
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["operations"]
+    security = [{}]
+
+    @get("/live", operation_id="getLiveness", summary="The process is up")
+    async def live(self) -> Liveness:
+        return Liveness(status="ok")
+
+    @get("/ready", operation_id="getReadiness", summary="Postgres, Redis, broker and migrations are ready")
+    async def ready(self, request: Request[Any, Any, Any], services: AppServices) -> Response[Any]:
+        postgres, redis, broker, migrations = await asyncio.gather(
+            _check(services.pool.fetchval("SELECT 1")),
+            _check(services.redis.ping()),
+            _check(services.enqueuer.ping_broker()),
+            _check_migrations(services),
+        )
+        checks = {"postgres": postgres, "redis": redis, "broker": broker, "migrations": migrations}
+        failing = [name for name, result in checks.items() if result != "ok"]
+        if failing:
+            return problem_response(
+                request,
+                503,
+                detail="Not ready: " + ", ".join(f"{n} {checks[n]}" for n in failing),
+                extra={"checks": checks},
+                headers={"Cache-Control": "no-store"},
+            )
+        return Response(Readiness(status="ready", checks=checks), headers={"Cache-Control": "no-store"})
+
+
+@get(
+    "/metrics",
+    operation_id="getMetrics",
+    tags=["operations"],
+    summary="Prometheus metrics of every API process (keep off the public ingress)",
+    security=[{}],
+    media_type="text/plain",
+)
+async def metrics() -> Response[bytes]:
+    body, content_type = render_latest()
+    return Response(content=body, media_type=content_type)

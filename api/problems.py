@@ -1,0 +1,108 @@
+"""RFC 9457 problem details: the one exception handler every error goes through."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from api.request_context import observe_unmatched, request_id_of
+from core.structs import ResponseBody
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_MSGSPEC_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+
+
+class FieldError(ResponseBody):
+    field: str
+    message: str
+
+
+class Problem(ResponseBody):
+    title: str
+    status: int
+    type: str = "about:blank"
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    *,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[bytes]:
+    """Render a problem+json response for `request`."""
+    problem = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request_id_of(request.scope),
+        errors=errors,
+    )
+    body = msgspec.json.encode(problem)
+    if extra:
+        body = body[:-1] + b"," + msgspec.json.encode(extra)[1:]
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_errors_of(exc: ValidationException) -> list[FieldError]:
+    """The fields at fault, as dotted paths into the body (`exercises[2].sets[0].reps`) or param names."""
+    cause = exc.__cause__
+    if isinstance(cause, msgspec.ValidationError):
+        match = _MSGSPEC_PATH.match(str(cause))
+        if match:
+            message, path = match["message"], match["path"] or ""
+            if path.startswith(".data"):
+                path = path[len(".data") :]
+            unknown = _UNKNOWN_FIELD.match(message)
+            if unknown:
+                path = f"{path}.{unknown['name']}"
+            field = path.lstrip(".") or "body"
+            return [FieldError(field=field, message=message)]
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append(
+                FieldError(field=str(item.get("key") or "body"), message=str(item.get("message")))
+            )
+    return errors or [FieldError(field="body", message=str(exc.detail))]
+
+
+def _is_malformed_body(exc: HTTPException) -> bool:
+    return exc.status_code == 400 and (
+        type(exc.__cause__).__name__ == "SerializationException"
+        or str(exc.detail).startswith("JSON is malformed")
+    )
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Map every exception to a problem; never leak a stack trace to the client."""
+    observe_unmatched(request.scope, exc)
+    if isinstance(exc, ValidationException):
+        return problem_response(
+            request, 422, detail="The request is not valid.", errors=field_errors_of(exc)
+        )
+    if isinstance(exc, HTTPException):
+        if _is_malformed_body(exc):
+            return problem_response(request, 400, detail="The request body is not valid JSON.")
+        status = exc.status_code
+        detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else None
+        headers = dict(exc.headers or {})
+        return problem_response(request, status, detail=detail, headers=headers or None)
+    log.exception("unhandled_exception", error=repr(exc))
+    return problem_response(request, 500, detail="An unexpected error occurred.")

@@ -1,0 +1,112 @@
+"""Per-request context: request ids, the one log line per request, HTTP metrics, response headers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT
+
+log = structlog.get_logger("ironlog.request")
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_STATE_KEY = "ironlog_request_id"
+
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' data: https://fonts.gstatic.com https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = [
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: the client's X-Request-ID when well-formed, else a new one; fixed per request."""
+    state = scope.setdefault("state", {})
+    request_id = state.get(_STATE_KEY)
+    if request_id is None:
+        supplied = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
+        )
+        request_id = supplied if _VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        state[_STATE_KEY] = request_id
+    return str(request_id)
+
+
+def _status_of(message: Message, current: int) -> int:
+    return int(message["status"]) if message["type"] == "http.response.start" else current
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    """Binds the request id into logs, then writes one log line and one metric sample per request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id_of(scope))
+        started = time.perf_counter()
+        status = 500
+
+        async def capture_status(message: Message) -> None:
+            nonlocal status
+            status = _status_of(message, status)
+            await send(message)
+
+        HTTP_REQUESTS_IN_FLIGHT.inc()
+        try:
+            await next_app(scope, receive, capture_status)
+        finally:
+            HTTP_REQUESTS_IN_FLIGHT.dec()
+            _record(scope, status, time.perf_counter() - started)
+            structlog.contextvars.clear_contextvars()
+
+
+def _record(scope: Scope, status: int, seconds: float, route: str | None = None) -> None:
+    route = route or scope.get("path_template") or "unmatched"
+    method = scope.get("method", "")
+    HTTP_REQUEST_DURATION.labels(method, route, str(status)).observe(seconds)
+    user_id = scope.get("state", {}).get("user_id")
+    log.info(
+        "request",
+        method=method,
+        route=route,
+        status=status,
+        duration_ms=round(seconds * 1000, 2),
+        user_id=str(user_id) if user_id else None,
+        request_id=request_id_of(scope),
+    )
+
+
+def observe_unmatched(scope: Scope, exc: Exception) -> None:
+    """Log and count requests the router rejected (404, 405) before any middleware ran."""
+    if "route_handler" in scope and scope.get("path_template"):
+        return
+    _record(scope, int(getattr(exc, "status_code", 500)), 0.0, route="unmatched")
+
+
+async def add_response_headers(message: Message, scope: Scope) -> None:
+    """`before_send` hook: security headers and X-Request-ID on every response, errors and 304s too."""
+    if message["type"] != "http.response.start":
+        return
+    headers: list[Any] = list(message.get("headers", []))
+    csp = _DOCS_CSP if scope.get("path", "").startswith("/schema") else _API_CSP
+    headers.extend(_SECURITY_HEADERS)
+    headers.append((b"content-security-policy", csp.encode()))
+    headers.append((REQUEST_ID_HEADER.encode(), request_id_of(scope).encode()))
+    message["headers"] = headers

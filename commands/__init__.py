@@ -1,0 +1,1 @@
+"""The write side: command Structs, their handlers, write tables and the event contract."""

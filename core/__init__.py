@@ -1,0 +1,1 @@
+"""Shared foundations: settings, Postgres and Redis clients, logging, metrics, embedded dev services."""

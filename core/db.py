@@ -1,0 +1,62 @@
+"""One asyncpg pool per process, shared by Piccolo's engine and raw queries."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine
+
+from core.settings import Settings
+
+Role = Literal["api", "worker", "cli"]
+
+
+class IronlogEngine(PostgresEngine):
+    """Piccolo's Postgres engine, minus the blocking version probe it makes when constructed.
+
+    The server version is checked by `ironlog migrate` and readiness instead; the pool is
+    handed in by `open_pool`, so Piccolo never opens connections of its own in a service.
+    """
+
+    async def check_version(self) -> None:
+        return None
+
+
+#: The engine every Piccolo table and migration uses (piccolo_conf points here).
+ENGINE = IronlogEngine(config={})
+
+
+def _server_settings(settings: Settings, role: Role) -> dict[str, str]:
+    values = {
+        "application_name": f"ironlog-{role}",
+        "statement_timeout": str(settings.database.statement_timeout_ms),
+    }
+    if role == "worker":
+        # A projection that waits on a lock or idles inside a transaction must give up, not stall.
+        values["lock_timeout"] = "5000"
+        values["idle_in_transaction_session_timeout"] = "30000"
+    return values
+
+
+async def open_pool(settings: Settings, role: Role) -> asyncpg.Pool:
+    """Create this process's pool and hand it to the Piccolo engine."""
+    if settings.database.url is None:
+        raise RuntimeError("DATABASE_URL is not resolved; start services first")
+    pool = await asyncpg.create_pool(
+        dsn=settings.database.url,
+        min_size=settings.database.pool_min,
+        max_size=settings.database.pool_max,
+        server_settings=_server_settings(settings, role),
+        command_timeout=settings.database.statement_timeout_ms / 1000 + 5,
+    )
+    ENGINE.config = {"dsn": settings.database.url}
+    ENGINE.pool = pool
+    return pool
+
+
+async def close_pool(pool: asyncpg.Pool) -> None:
+    """Close the pool and detach it from the Piccolo engine."""
+    if ENGINE.pool is pool:
+        ENGINE.pool = None
+    await pool.close()

@@ -1,0 +1,38 @@
+"""Prometheus metrics, correct across processes (multiprocess mode when a directory is set)."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+HTTP_REQUEST_DURATION = Histogram(
+    "ironlog_http_request_duration_seconds",
+    "Time spent answering HTTP requests, by route template and status.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+HTTP_REQUESTS_IN_FLIGHT = Gauge(
+    "ironlog_http_requests_in_flight",
+    "HTTP requests being answered right now.",
+    multiprocess_mode="livesum",
+)
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition text of every process sharing this one's metrics directory."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

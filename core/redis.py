@@ -1,0 +1,45 @@
+"""Redis clients and key naming: every key carries the configured prefix and a user hash tag."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from core.settings import Settings
+
+
+def open_redis(settings: Settings) -> Redis:
+    """A client for read models and pub/sub, with short timeouts so a dead Redis fails fast."""
+    if settings.redis.url is None:
+        raise RuntimeError("REDIS_URL is not resolved; start services first")
+    return Redis.from_url(
+        settings.redis.url,
+        socket_timeout=settings.redis.socket_timeout_s,
+        socket_connect_timeout=settings.redis.socket_timeout_s,
+        health_check_interval=30,
+    )
+
+
+class Keys:
+    """Builds Redis keys and channel names under one prefix.
+
+    Per-user keys use a `{user_id}` hash tag so one user's keys share a Redis Cluster slot.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def user(self, user_id: UUID, *parts: str) -> str:
+        return self.prefix + ":".join((f"u:{{{user_id}}}", *parts))
+
+    def channel(self, *parts: str) -> str:
+        return self.prefix + "ch:" + ":".join(parts)
+
+    def pattern(self) -> str:
+        """A SCAN pattern that matches every key of this prefix."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+        return escaped + "*"

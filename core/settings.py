@@ -1,0 +1,258 @@
+"""Ironlog's configuration: environment variables, read once into one typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+Environment = Literal["development", "test", "production"]
+
+DEVELOPMENT_JWT_SECRET = "ironlog-development-secret-change-me-0000000000"  # noqa: S105
+_ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing, malformed or unsafe; the message names the variable."""
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True):
+    url: str | None
+    pool_min: int = 1
+    pool_max: int = 10
+    statement_timeout_ms: int = 15_000
+
+
+class RedisSettings(msgspec.Struct, frozen=True):
+    url: str | None
+    broker_url: str | None
+    prefix: str = "ironlog:"
+    socket_timeout_s: float = 2.0
+
+
+class ApiSettings(msgspec.Struct, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1_048_576
+    diagnostics: bool = True
+
+
+class WorkerSettings(msgspec.Struct, frozen=True):
+    processes: int = 1
+    threads: int = 4
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9191
+    max_retries: int = 20
+    min_backoff_ms: int = 500
+    max_backoff_ms: int = 60_000
+    time_limit_ms: int = 60_000
+    heartbeat_timeout_ms: int = 60_000
+    enqueue_timeout_s: float = 0.5
+    shutdown_timeout_ms: int = 30_000
+
+
+class Settings(msgspec.Struct, frozen=True):
+    env: Environment
+    database: DatabaseSettings
+    redis: RedisSettings
+    api: ApiSettings
+    worker: WorkerSettings
+    jwt_secret: str
+    data_dir: Path
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    fault: str | None = None
+    fault_marker: str | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def with_pool_size(self, pool_min: int, pool_max: int) -> Settings:
+        """Return a copy whose Postgres pool has the given bounds."""
+        database = msgspec.structs.replace(self.database, pool_min=pool_min, pool_max=pool_max)
+        return msgspec.structs.replace(self, database=database)
+
+    def with_services(self, database_url: str, redis_url: str) -> Settings:
+        """Return a copy bound to concrete Postgres and Redis servers."""
+        broker_url = self.redis.broker_url or derive_broker_url(redis_url)
+        return msgspec.structs.replace(
+            self,
+            database=msgspec.structs.replace(self.database, url=database_url),
+            redis=msgspec.structs.replace(self.redis, url=redis_url, broker_url=broker_url),
+        )
+
+
+def derive_broker_url(redis_url: str) -> str:
+    """The broker's default: the same Redis server, the next database number."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        params = [q for q in parts.query.split("&") if q]
+        db = next((int(q[3:]) for q in params if q.startswith("db=")), 0)
+        params = [q for q in params if not q.startswith("db=")] + [f"db={db + 1}"]
+        return f"unix://{parts.netloc}{parts.path}?{'&'.join(params)}"
+    path = parts.path.strip("/")
+    db = int(path) if path.isdigit() else 0
+    return urlunsplit(parts._replace(path=f"/{db + 1}"))
+
+
+class _Env:
+    """Typed reads of environment variables that name the variable when a value is bad."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        value = self._environ.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def int(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{name} must be positive, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name)
+        if raw is None:
+            return default
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        raw = self.str(name)
+        if raw is None:
+            return None
+        scheme = urlsplit(raw).scheme
+        if scheme not in schemes:
+            raise SettingsError(f"{name} must be a {' or '.join(schemes)} URL, got scheme {scheme!r}")
+        return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; raise SettingsError naming the first bad variable."""
+    env = _Env(os.environ if environ is None else environ)
+    environment = env.str("IRONLOG_ENV", "development")
+    if environment not in _ENVIRONMENTS:
+        raise SettingsError(f"IRONLOG_ENV must be one of {', '.join(_ENVIRONMENTS)}, got {environment!r}")
+    production = environment == "production"
+
+    database = DatabaseSettings(
+        url=env.url("DATABASE_URL", ("postgresql", "postgres")),
+        pool_min=env.int("IRONLOG_DB_POOL_MIN", 1, minimum=0),
+        pool_max=env.int("IRONLOG_DB_POOL_MAX", 10, minimum=1),
+        statement_timeout_ms=env.int("IRONLOG_DB_STATEMENT_TIMEOUT_MS", 15_000, minimum=0),
+    )
+    if database.pool_min > database.pool_max:
+        raise SettingsError("IRONLOG_DB_POOL_MIN must not exceed IRONLOG_DB_POOL_MAX")
+
+    redis_schemes = ("redis", "rediss", "unix")
+    redis_url = env.url("REDIS_URL", redis_schemes)
+    broker_url = env.url("BROKER_URL", redis_schemes)
+    prefix = env.str("IRONLOG_REDIS_PREFIX", "ironlog:") or "ironlog:"
+    if any(c.isspace() for c in prefix) or "{" in prefix or "}" in prefix:
+        raise SettingsError("IRONLOG_REDIS_PREFIX must not contain spaces or braces")
+    redis = RedisSettings(
+        url=redis_url,
+        broker_url=broker_url or (derive_broker_url(redis_url) if redis_url else None),
+        prefix=prefix,
+        socket_timeout_s=env.float("IRONLOG_REDIS_SOCKET_TIMEOUT_S", 2.0),
+    )
+
+    origins = env.str("IRONLOG_CORS_ORIGINS", "") or ""
+    api = ApiSettings(
+        host=env.str("IRONLOG_HOST", "127.0.0.1") or "127.0.0.1",
+        port=env.int("IRONLOG_PORT", 8000, minimum=1),
+        workers=env.int("IRONLOG_API_WORKERS", 1, minimum=1),
+        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+        max_body_bytes=env.int("IRONLOG_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        diagnostics=env.bool("IRONLOG_DIAGNOSTICS", not production),
+    )
+    worker = WorkerSettings(
+        processes=env.int("IRONLOG_WORKER_PROCESSES", 1, minimum=1),
+        threads=env.int("IRONLOG_WORKER_THREADS", 4, minimum=1),
+        metrics_host=env.str("IRONLOG_WORKER_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
+        metrics_port=env.int("IRONLOG_WORKER_METRICS_PORT", 9191, minimum=1),
+        max_retries=env.int("IRONLOG_ACTOR_MAX_RETRIES", 20),
+        min_backoff_ms=env.int("IRONLOG_ACTOR_MIN_BACKOFF_MS", 500, minimum=1),
+        max_backoff_ms=env.int("IRONLOG_ACTOR_MAX_BACKOFF_MS", 60_000, minimum=1),
+        time_limit_ms=env.int("IRONLOG_ACTOR_TIME_LIMIT_MS", 60_000, minimum=1),
+        heartbeat_timeout_ms=env.int("IRONLOG_BROKER_HEARTBEAT_TIMEOUT_MS", 60_000, minimum=1000),
+        enqueue_timeout_s=env.float("IRONLOG_ENQUEUE_TIMEOUT_S", 0.5),
+        shutdown_timeout_ms=env.int("IRONLOG_WORKER_SHUTDOWN_TIMEOUT_MS", 30_000, minimum=1),
+    )
+
+    jwt_secret = env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET) or DEVELOPMENT_JWT_SECRET
+    log_format = env.str("IRONLOG_LOG_FORMAT", "json" if production else "console")
+    if log_format not in ("console", "json"):
+        raise SettingsError(f"IRONLOG_LOG_FORMAT must be console or json, got {log_format!r}")
+    log_level = (env.str("IRONLOG_LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"IRONLOG_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+    settings = Settings(
+        env=environment,  # type: ignore[arg-type]
+        database=database,
+        redis=redis,
+        api=api,
+        worker=worker,
+        jwt_secret=jwt_secret,
+        data_dir=Path(env.str("IRONLOG_DATA_DIR", ".data") or ".data").resolve(),
+        log_level=log_level,
+        log_format=log_format,  # type: ignore[arg-type]
+        fault=env.str("IRONLOG_FAULT"),
+        fault_marker=env.str("IRONLOG_FAULT_MARKER"),
+    )
+    if production:
+        _refuse_unsafe_production(settings)
+    return settings
+
+
+def _refuse_unsafe_production(settings: Settings) -> None:
+    if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+        raise SettingsError("JWT_SECRET must be set in production (the development secret is public)")
+    if len(settings.jwt_secret) < 32:
+        raise SettingsError("JWT_SECRET must be at least 32 characters in production")
+    if settings.database.url is None:
+        raise SettingsError("DATABASE_URL must be set in production (embedded Postgres is for development)")
+    if settings.redis.url is None:
+        raise SettingsError("REDIS_URL must be set in production (embedded Redis is for development)")
+    if settings.fault is not None:
+        raise SettingsError("IRONLOG_FAULT is a test-only switch and must not be set in production")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return load_settings()

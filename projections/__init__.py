@@ -1,0 +1,1 @@
+"""Projectors that turn events into read models, and the runner that applies them exactly once."""

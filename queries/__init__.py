@@ -1,0 +1,1 @@
+"""The read side served by the API: readers and the view Structs they return."""

@@ -1,0 +1,1 @@
+"""Dramatiq broker, middleware and actors: thin wrappers around plain async functions."""

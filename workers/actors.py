@@ -1,0 +1,37 @@
+"""Actor declarations: thin wrappers that hand a message to a plain async function."""
+
+from __future__ import annotations
+
+import dramatiq
+import structlog
+from dramatiq.brokers.redis import RedisBroker
+
+from core.faults import fault_point
+from workers.context import in_log_context
+from workers.resources import WorkerResources, current_resources
+
+log = structlog.get_logger(__name__)
+
+PING_TTL_S = 3600
+
+
+async def answer_ping(resources: WorkerResources, token: str) -> None:
+    """Prove the worker path end to end: touch Postgres, then record the pong in Redis."""
+    await resources.pool.fetchval("SELECT 1")
+    request_id = structlog.contextvars.get_contextvars().get("request_id") or ""
+    await resources.redis.set(resources.keys.key("ping", token), request_id, ex=PING_TTL_S)
+    log.info("ping_answered", token=token)
+    fault_point("after_ping")
+
+
+class Actors:
+    """The actors of one broker, declared explicitly so API and worker bind their own broker."""
+
+    def __init__(self, broker: RedisBroker) -> None:
+        self.ping = dramatiq.actor(
+            in_log_context(self._ping), broker=broker, actor_name="ping", queue_name="default"
+        )
+
+    @staticmethod
+    async def _ping(token: str) -> None:
+        await answer_ping(current_resources(), token)

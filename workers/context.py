@@ -1,0 +1,57 @@
+"""Carrying a request's log context from the API, through the broker, into the actor's coroutine."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+from dramatiq import Message
+from dramatiq.asyncio import async_to_sync
+from dramatiq.middleware import Middleware
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Message option that carries the X-Request-ID of the request that enqueued the message.
+REQUEST_ID_OPTION = "request_id"
+
+
+class LogContext(Middleware):
+    """Binds request id, message id and actor into every log line while a message is processed."""
+
+    def before_process_message(self, broker: Any, message: Message[Any]) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=message.options.get(REQUEST_ID_OPTION),
+            message_id=message.message_id,
+            actor=message.actor_name,
+        )
+
+    def after_process_message(
+        self, broker: Any, message: Message[Any], *, result: Any = None, exception: Any = None
+    ) -> None:
+        structlog.contextvars.clear_contextvars()
+
+    after_skip_message = after_process_message
+
+
+def in_log_context(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:
+    """Run an async actor body on the worker's event loop with the worker thread's log context.
+
+    Dramatiq runs coroutines on a separate event-loop thread, where the context variables
+    bound by `LogContext` in the worker thread are not visible; this copies them across.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        bound = structlog.contextvars.get_contextvars()
+
+        async def with_context() -> R:
+            structlog.contextvars.bind_contextvars(**bound)
+            return await fn(*args, **kwargs)
+
+        return async_to_sync(with_context)()
+
+    return run

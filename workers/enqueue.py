@@ -1,0 +1,57 @@
+"""Enqueueing from the API: off the event loop, with a short timeout, never retried.
+
+A message is only a poke ("project user U"); if a send fails, the sweeper finds the work
+from Postgres. So a dead broker costs a log line, never a stalled or failed request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+from dramatiq import Actor
+
+from core.settings import Settings
+from workers.actors import Actors
+from workers.broker import build_broker
+from workers.context import REQUEST_ID_OPTION
+
+log = structlog.get_logger(__name__)
+
+
+class Enqueuer:
+    """Sends messages from async code through a small thread pool."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.broker = build_broker(settings)
+        self.actors = Actors(self.broker)
+        self._timeout_s = settings.worker.enqueue_timeout_s * 2
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="enqueue")
+
+    async def send(self, actor: Actor[Any, Any], *args: Any) -> str | None:
+        """Enqueue `actor(*args)` carrying the current request id; the message id, or None if it failed."""
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        message = actor.message_with_options(args=args, **{REQUEST_ID_OPTION: request_id})
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(
+                loop.run_in_executor(self._executor, self.broker.enqueue, message),
+                timeout=self._timeout_s,
+            )
+        except Exception as exc:  # the broker is down or slow: the sweeper will recover
+            log.warning("enqueue_failed", actor=actor.actor_name, error=repr(exc))
+            return None
+        return message.message_id
+
+    async def ping_broker(self) -> None:
+        """Raise if the broker's Redis does not answer within the enqueue timeout."""
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(
+            loop.run_in_executor(self._executor, self.broker.client.ping), timeout=self._timeout_s
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.broker.client.close()

@@ -1,0 +1,68 @@
+"""Connections a worker process owns, opened and closed on the worker's own event loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import structlog
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import Middleware
+from redis.asyncio import Redis
+
+from core.db import close_pool, open_pool
+from core.redis import Keys, open_redis
+from core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class WorkerResources:
+    """The Postgres pool, Redis client and key builder that actors use."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+        self.keys = Keys(settings.redis.prefix)
+
+
+_current: WorkerResources | None = None
+
+
+def current_resources() -> WorkerResources:
+    """The resources of this worker process; actors call this, tests pass their own."""
+    if _current is None:
+        raise RuntimeError("worker resources are not open (is the OpenResources middleware installed?)")
+    return _current
+
+
+class OpenResources(Middleware):
+    """Opens pools after the AsyncIO middleware has started the loop; closes them before it stops."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        global _current
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            raise RuntimeError("the AsyncIO middleware must come before OpenResources")
+        _current = loop_thread.run_coroutine(self._open())
+        log.info("worker_resources_opened")
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        global _current
+        loop_thread = get_event_loop_thread()
+        resources, _current = _current, None
+        if resources is not None and loop_thread is not None:
+            loop_thread.run_coroutine(self._close(resources))
+
+    async def _open(self) -> WorkerResources:
+        pool = await open_pool(self.settings, "worker")
+        return WorkerResources(self.settings, pool, open_redis(self.settings))
+
+    @staticmethod
+    async def _close(resources: WorkerResources) -> None:
+        await resources.redis.aclose()
+        await close_pool(resources.pool)
