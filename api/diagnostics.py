@@ -8,7 +8,9 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
+from litestar.params import FromPath
 
 from api.state import AppServices
 from core.structs import ResponseBody
@@ -29,7 +31,7 @@ class DiagnosticsController(Controller):
     tags = ["diagnostics"]
 
     @post("/ping", operation_id="sendPing", status_code=202, summary="Enqueue a ping for a worker")
-    async def send_ping(self, services: AppServices) -> PingSent:
+    async def send_ping(self, services: NamedDependency[AppServices]) -> PingSent:
         token = uuid.uuid4().hex
         message_id = await services.enqueuer.send(services.enqueuer.actors.ping, token)
         if message_id is None:
@@ -37,7 +39,9 @@ class DiagnosticsController(Controller):
         return PingSent(token=token, message_id=message_id)
 
     @get("/ping/{token:str}", operation_id="getPing", summary="A worker's answer to a ping")
-    async def get_ping(self, token: str, services: AppServices) -> PingAnswer:
+    async def get_ping(
+        self, token: FromPath[str], services: NamedDependency[AppServices]
+    ) -> PingAnswer:
         answer = await services.redis.get(services.keys.key("ping", token))
         if answer is None:
             raise NotFoundException("No worker has answered this ping yet.")

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 
 from api.problems import problem_response
 from api.state import AppServices
@@ -54,7 +55,9 @@ class HealthController(Controller):
         return Liveness(status="ok")
 
     @get("/ready", operation_id="getReadiness", summary="Postgres, Redis, broker and migrations are ready")
-    async def ready(self, request: Request[Any, Any, Any], services: AppServices) -> Response[Any]:
+    async def ready(
+        self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
+    ) -> Response[Any]:
         postgres, redis, broker, migrations = await asyncio.gather(
             _check(services.pool.fetchval("SELECT 1")),
             _check(services.redis.ping()),

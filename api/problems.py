@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _MSGSPEC_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_NAMED_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`$")
 
 
 class FieldError(ResponseBody):
@@ -69,9 +69,9 @@ def field_errors_of(exc: ValidationException) -> list[FieldError]:
             message, path = match["message"], match["path"] or ""
             if path.startswith(".data"):
                 path = path[len(".data") :]
-            unknown = _UNKNOWN_FIELD.match(message)
-            if unknown:
-                path = f"{path}.{unknown['name']}"
+            named = _NAMED_FIELD.match(message)
+            if named:
+                path = f"{path}.{named['name']}"
             field = path.lstrip(".") or "body"
             return [FieldError(field=field, message=message)]
     errors = []

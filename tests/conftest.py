@@ -1,0 +1,144 @@
+"""Test harness: real Postgres and Redis, a private database and Redis prefix per run.
+
+Service resolution is the application's own: DATABASE_URL / REDIS_URL when set, else
+embedded servers under .data/test. Each run creates `ironlog_test_<id>` and the prefix
+`ironlog-test-<id>:`, and removes both at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.services import running_services
+from core.settings import Settings, get_settings, load_settings
+from tests.harness import (
+    create_database,
+    delete_prefix,
+    drop_database,
+    with_database,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_ID = uuid.uuid4().hex[:10]
+
+# Cheap, fast settings for the whole run; subprocesses inherit them through the environment.
+TEST_ENV = {
+    "IRONLOG_ENV": "test",
+    "IRONLOG_ACTOR_MAX_RETRIES": "3",
+    "IRONLOG_ACTOR_MIN_BACKOFF_MS": "50",
+    "IRONLOG_ACTOR_MAX_BACKOFF_MS": "500",
+    "IRONLOG_ACTOR_TIME_LIMIT_MS": "20000",
+    "IRONLOG_WORKER_SHUTDOWN_TIMEOUT_MS": "3000",
+    "IRONLOG_LOG_FORMAT": "json",
+}
+
+
+@pytest.fixture(scope="session")
+def server_settings() -> Iterator[Settings]:
+    """Settings bound to the servers this run uses (configured or embedded), before isolation."""
+    environ = {**os.environ, **TEST_ENV}
+    environ.setdefault("IRONLOG_DATA_DIR", str(ROOT / ".data" / "test"))
+    with running_services(load_settings(environ)) as resolved:
+        yield resolved
+
+
+@pytest.fixture(scope="session")
+def settings(server_settings: Settings) -> Iterator[Settings]:
+    """This run's own database and Redis prefix, migrated; exported so subprocesses share them."""
+    admin_url = server_settings.database.url
+    assert admin_url and server_settings.redis.url and server_settings.redis.broker_url
+    database = f"ironlog_test_{RUN_ID}"
+    prefix = f"ironlog-test-{RUN_ID}:"
+    asyncio.run(create_database(admin_url, database))
+    exported = {
+        **TEST_ENV,
+        "DATABASE_URL": with_database(admin_url, database),
+        "REDIS_URL": server_settings.redis.url,
+        "BROKER_URL": server_settings.redis.broker_url,
+        "IRONLOG_REDIS_PREFIX": prefix,
+        "IRONLOG_DATA_DIR": str(server_settings.data_dir),
+    }
+    saved = {key: os.environ.get(key) for key in exported}
+    os.environ.update(exported)
+    get_settings.cache_clear()
+    resolved = get_settings()
+    from migrations.runner import migrate
+
+    asyncio.run(migrate(resolved))
+    try:
+        yield resolved
+    finally:
+        asyncio.run(drop_database(admin_url, database))
+        asyncio.run(delete_prefix(server_settings.redis.url, prefix))
+        asyncio.run(delete_prefix(server_settings.redis.broker_url, prefix))
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+async def fresh_database(server_settings: Settings) -> AsyncIterator[str]:
+    """An empty, unmigrated database of its own; its URL."""
+    admin_url = server_settings.database.url
+    assert admin_url
+    name = f"ironlog_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    await create_database(admin_url, name)
+    try:
+        yield with_database(admin_url, name)
+    finally:
+        await drop_database(admin_url, name)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[object]:
+    """An HTTP client on the real app (lifespan run), with the test probe routes mounted."""
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from tests.probes import PROBES
+
+    async with AsyncTestClient(app=create_app(settings, extra_handlers=PROBES)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def start_ironlog(settings: Settings, tmp_path: Path) -> Iterator[object]:
+    """Start `ironlog <args>` processes with this run's environment; all are stopped afterwards."""
+    from tests.harness import IronlogProcess
+
+    started: list[IronlogProcess] = []
+
+    def start(args: list[str], **env: str) -> IronlogProcess:
+        log_path = tmp_path / f"{args[0]}-{len(started)}.log"
+        environ = {**os.environ, "IRONLOG_DATA_DIR": str(tmp_path / "data"), **env}
+        process = IronlogProcess(args, environ, log_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def start_worker(start_ironlog: object) -> object:
+    """Start a real `ironlog worker` (one process) and wait until it consumes."""
+    from core.processes import free_port
+
+    def start(**env: str) -> object:
+        env.setdefault("IRONLOG_WORKER_METRICS_PORT", str(free_port()))
+        worker = start_ironlog(["worker", "--processes", "1", "--threads", "2"], **env)  # type: ignore[operator]
+        worker.wait_for_log("worker_resources_opened")
+        worker.metrics_port = int(env["IRONLOG_WORKER_METRICS_PORT"])
+        return worker
+
+    return start

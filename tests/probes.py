@@ -1,0 +1,51 @@
+"""Route handlers mounted only in tests, to drive the shared error and header machinery."""
+
+from __future__ import annotations
+
+from litestar import Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from core.structs import RequestBody, ResponseBody
+
+
+class ProbeSet(RequestBody):
+    reps: int
+    weight: float
+
+
+class ProbeExercise(RequestBody):
+    name: str
+    sets: list[ProbeSet]
+
+
+class ProbeWorkout(RequestBody):
+    title: str
+    exercises: list[ProbeExercise]
+
+
+class ProbeEcho(ResponseBody):
+    title: str
+    set_count: int
+
+
+@post("/probe/workouts", status_code=200)
+async def echo_workout(data: JSONBody[ProbeWorkout]) -> ProbeEcho:
+    return ProbeEcho(title=data.title, set_count=sum(len(e.sets) for e in data.exercises))
+
+
+@get("/probe/items/{item_id:int}")
+async def get_item(item_id: FromPath[int], limit: FromQuery[int] = 10) -> dict[str, int]:
+    return {"itemId": item_id, "limit": limit}
+
+
+@get("/probe/not-modified")
+async def not_modified() -> Response[None]:
+    return Response(content=None, status_code=304, headers={"ETag": '"7"'})
+
+
+@get("/probe/crash")
+async def crash() -> None:
+    raise RuntimeError("secret internal detail")
+
+
+PROBES = [echo_workout, get_item, not_modified, crash]

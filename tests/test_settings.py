@@ -1,0 +1,93 @@
+"""Settings: read once from the environment, validated, refusing unsafe production setups."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import DEVELOPMENT_JWT_SECRET, SettingsError, derive_broker_url, load_settings
+
+PRODUCTION = {
+    "IRONLOG_ENV": "production",
+    "JWT_SECRET": "x" * 48,
+    "DATABASE_URL": "postgresql://ironlog@db:5432/ironlog",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+
+
+def test_defaults_describe_a_development_setup() -> None:
+    settings = load_settings({})
+    assert settings.env == "development"
+    assert settings.database.url is None and settings.redis.url is None
+    assert settings.redis.prefix == "ironlog:"
+    assert settings.api.port == 8000 and settings.api.max_body_bytes == 1_048_576
+    assert settings.log_format == "console"
+    assert settings.api.diagnostics is True
+
+
+def test_production_with_real_services_and_secret_is_accepted() -> None:
+    settings = load_settings(PRODUCTION)
+    assert settings.is_production
+    assert settings.log_format == "json"
+    assert settings.api.diagnostics is False
+    assert settings.redis.broker_url == "redis://cache:6379/1"
+
+
+def test_production_refuses_the_development_jwt_secret() -> None:
+    with pytest.raises(SettingsError, match="JWT_SECRET"):
+        load_settings({**PRODUCTION, "JWT_SECRET": DEVELOPMENT_JWT_SECRET})
+    with pytest.raises(SettingsError, match="JWT_SECRET"):
+        load_settings({k: v for k, v in PRODUCTION.items() if k != "JWT_SECRET"})
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_embedded_services(missing: str) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        load_settings(environ)
+
+
+def test_production_refuses_an_armed_fault_point() -> None:
+    with pytest.raises(SettingsError, match="IRONLOG_FAULT"):
+        load_settings({**PRODUCTION, "IRONLOG_FAULT": "after_commit"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IRONLOG_PORT", "eighty"),
+        ("IRONLOG_API_WORKERS", "0"),
+        ("IRONLOG_ENV", "staging"),
+        ("DATABASE_URL", "mysql://db/ironlog"),
+        ("REDIS_URL", "http://cache"),
+        ("IRONLOG_DIAGNOSTICS", "maybe"),
+        ("IRONLOG_LOG_FORMAT", "xml"),
+        ("IRONLOG_REDIS_PREFIX", "has space"),
+        ("IRONLOG_ENQUEUE_TIMEOUT_S", "-1"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value})
+
+
+def test_pool_bounds_must_be_ordered() -> None:
+    with pytest.raises(SettingsError, match="IRONLOG_DB_POOL_MIN"):
+        load_settings({"IRONLOG_DB_POOL_MIN": "5", "IRONLOG_DB_POOL_MAX": "2"})
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "broker_url"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1"),
+        ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379/1"),
+        ("unix:///tmp/r.sock?db=2", "unix:///tmp/r.sock?db=3"),
+    ],
+)
+def test_broker_defaults_to_the_next_database_of_the_same_redis(redis_url: str, broker_url: str) -> None:
+    assert derive_broker_url(redis_url) == broker_url
+    assert load_settings({"REDIS_URL": redis_url}).redis.broker_url == broker_url
+
+
+def test_explicit_broker_url_wins() -> None:
+    settings = load_settings({"REDIS_URL": "redis://a/0", "BROKER_URL": "redis://b/4"})
+    assert settings.redis.broker_url == "redis://b/4"

@@ -1,0 +1,104 @@
+"""The worker path end to end: API -> broker -> a real `ironlog worker` process -> Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.processes import free_port
+from core.settings import Settings, load_settings
+from tests.harness import process_running, wait_until
+from workers.enqueue import Enqueuer
+
+pytestmark = pytest.mark.e2e
+
+
+async def wait_for_answer(client: Any, token: str, timeout_s: float = 20.0) -> dict[str, Any]:
+    """Poll the ping's answer with a bounded retry, as an eventually consistent client would."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = await client.get(f"/v1/diagnostics/ping/{token}")
+        if response.status_code == 200:
+            return dict(response.json())
+        assert response.status_code == 404, response.text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no worker answered ping {token} within {timeout_s} s")
+
+
+async def test_ping_reaches_the_worker_and_its_log_carries_the_request_id(
+    client: Any, start_worker: Any
+) -> None:
+    worker = start_worker()
+    sent = await client.post("/v1/diagnostics/ping", headers={"X-Request-ID": "req-ping-e2e-1"})
+    assert sent.status_code == 202, sent.text
+    token = sent.json()["token"]
+
+    answer = await wait_for_answer(client, token)
+
+    assert answer == {"token": token, "requestId": "req-ping-e2e-1"}
+    worker.wait_for_log(token, timeout_s=5)
+    answered = [line for line in worker.log().splitlines() if token in line and "ping_answered" in line]
+    assert len(answered) == 1
+    assert '"request_id": "req-ping-e2e-1"' in answered[0]
+    assert sent.json()["messageId"] in answered[0]
+
+
+async def test_worker_serves_its_own_dramatiq_metrics(client: Any, start_worker: Any) -> None:
+    worker = start_worker()
+    token = (await client.post("/v1/diagnostics/ping")).json()["token"]
+    await wait_for_answer(client, token)
+
+    def processed() -> float:
+        url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        for line in text.splitlines():
+            if line.startswith('dramatiq_messages_total{actor_name="ping"'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    deadline = time.monotonic() + 10
+    while processed() < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert processed() >= 1
+
+
+async def test_armed_fault_point_freezes_the_worker_where_named(
+    client: Any, start_worker: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "fault-reached"
+    worker = start_worker(IRONLOG_FAULT="after_ping", IRONLOG_FAULT_MARKER=str(marker))
+    token = (await client.post("/v1/diagnostics/ping")).json()["token"]
+
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert marker.exists(), worker.log()
+    name, pid = marker.read_text().split()
+    assert name == "after_ping"
+    # The work before the point is done; the process is stuck at the point, and is killed there.
+    assert (await wait_for_answer(client, token, timeout_s=2))["token"] == token
+    assert worker.process.poll() is None
+    assert process_running(int(pid))
+    worker.kill()
+    wait_until(lambda: not process_running(int(pid)), 10, f"frozen process {pid} to die")
+
+
+async def test_enqueue_to_a_dead_broker_fails_fast_without_raising(settings: Settings) -> None:
+    environ = {
+        **os.environ,
+        "BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "IRONLOG_ENQUEUE_TIMEOUT_S": "0.3",
+    }
+    enqueuer = Enqueuer(load_settings(environ))
+    try:
+        message_id = await enqueuer.send(enqueuer.actors.ping, "nobody-listens")
+    finally:
+        enqueuer.close()
+    assert message_id is None
