@@ -33,7 +33,9 @@ def _openapi() -> OpenAPIConfig:
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(
-                    type="http", scheme="bearer", bearer_format="JWT",
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
                     description="Access token from /v1/auth/login or /v1/auth/refresh.",
                 )
             }
@@ -47,9 +49,7 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
-def create_app(
-    settings: Settings, extra_handlers: Sequence[ControllerRouterHandler] = ()
-) -> Litestar:
+def create_app(settings: Settings, extra_handlers: Sequence[ControllerRouterHandler] = ()) -> Litestar:
     """Build the API bound to resolved services; `extra_handlers` lets tests mount probes."""
     handlers: list[ControllerRouterHandler] = [HealthController, metrics, *extra_handlers]
     if settings.api.diagnostics:

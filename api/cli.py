@@ -49,7 +49,11 @@ def run() -> None:
 @main.command()
 @click.option("--host", help="Address to bind (default: IRONLOG_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port to bind (default: IRONLOG_PORT or 8000).")
-@click.option("--workers", type=click.IntRange(min=1), help="API processes (default: IRONLOG_API_WORKERS or 1).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="API processes (default: IRONLOG_API_WORKERS or 1).",
+)
 def api(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn."""
     settings = _settings("api")
@@ -77,8 +81,16 @@ def api(host: str | None, port: int | None, workers: int | None) -> None:
 
 
 @main.command()
-@click.option("--processes", type=click.IntRange(min=1), help="Worker processes (default: IRONLOG_WORKER_PROCESSES or 1).")
-@click.option("--threads", type=click.IntRange(min=1), help="Threads per process (default: IRONLOG_WORKER_THREADS or 4).")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="Worker processes (default: IRONLOG_WORKER_PROCESSES or 1).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Threads per process (default: IRONLOG_WORKER_THREADS or 4).",
+)
 def worker(processes: int | None, threads: int | None) -> None:
     """Run projection workers (Dramatiq), serving their own /metrics."""
     settings = _settings("worker")
@@ -94,16 +106,19 @@ def worker(processes: int | None, threads: int | None) -> None:
         os.environ["dramatiq_delay_queue_prefetch"] = "1"
         from dramatiq import cli as dramatiq_cli
 
-        args = dramatiq_cli.make_argument_parser().parse_args(
+        args = dramatiq_cli.make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
             [
                 "workers.app:broker",
-                "--processes", str(processes or resolved.worker.processes),
-                "--threads", str(threads or resolved.worker.threads),
+                "--processes",
+                str(processes or resolved.worker.processes),
+                "--threads",
+                str(threads or resolved.worker.threads),
                 "--skip-logging",
-                "--worker-shutdown-timeout", str(resolved.worker.shutdown_timeout_ms),
+                "--worker-shutdown-timeout",
+                str(resolved.worker.shutdown_timeout_ms),
             ]
         )
-        code = dramatiq_cli.main(args)
+        code = dramatiq_cli.main(args)  # type: ignore[no-untyped-call]
     sys.exit(code)
 
 

@@ -39,10 +39,9 @@ class DiagnosticsController(Controller):
         return PingSent(token=token, message_id=message_id)
 
     @get("/ping/{token:str}", operation_id="getPing", summary="A worker's answer to a ping")
-    async def get_ping(
-        self, token: FromPath[str], services: NamedDependency[AppServices]
-    ) -> PingAnswer:
+    async def get_ping(self, token: FromPath[str], services: NamedDependency[AppServices]) -> PingAnswer:
         answer = await services.redis.get(services.keys.key("ping", token))
         if answer is None:
             raise NotFoundException("No worker has answered this ping yet.")
-        return PingAnswer(token=token, request_id=answer.decode())
+        request_id = answer.decode() if isinstance(answer, bytes) else str(answer)
+        return PingAnswer(token=token, request_id=request_id)

@@ -54,7 +54,11 @@ class HealthController(Controller):
     async def live(self) -> Liveness:
         return Liveness(status="ok")
 
-    @get("/ready", operation_id="getReadiness", summary="Postgres, Redis, broker and migrations are ready")
+    @get(
+        "/ready",
+        operation_id="getReadiness",
+        summary="Postgres, Redis, broker and migrations are ready",
+    )
     async def ready(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
     ) -> Response[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,10 +54,8 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.warning("child_killed", pid=child.pid)
-        try:  # its own workers too, whether it stopped them or not
+        with contextlib.suppress(ProcessLookupError):  # its own workers too, stopped or not
             os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         child.wait()
 
 

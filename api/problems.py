@@ -77,9 +77,7 @@ def field_errors_of(exc: ValidationException) -> list[FieldError]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.append(
-                FieldError(field=str(item.get("key") or "body"), message=str(item.get("message")))
-            )
+            errors.append(FieldError(field=str(item.get("key") or "body"), message=str(item.get("message"))))
     return errors or [FieldError(field="body", message=str(exc.detail))]
 
 
@@ -94,9 +92,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     """Map every exception to a problem; never leak a stack trace to the client."""
     observe_unmatched(request.scope, exc)
     if isinstance(exc, ValidationException):
-        return problem_response(
-            request, 422, detail="The request is not valid.", errors=field_errors_of(exc)
-        )
+        return problem_response(request, 422, detail="The request is not valid.", errors=field_errors_of(exc))
     if isinstance(exc, HTTPException):
         if _is_malformed_body(exc):
             return problem_response(request, 400, detail="The request body is not valid JSON.")

@@ -38,7 +38,7 @@ class EmbeddedPostgres:
                 "(install the dev extra: pip install -e '.[dev]')"
             ) from exc
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
         return str(self._server.get_uri())
 
     def stop(self) -> None:
@@ -67,12 +67,18 @@ class EmbeddedRedis:
         socket_path = self.data_dir / "redis.sock"
         args = [
             REDIS_SERVER_PATH,
-            "--dir", str(self.data_dir),
-            "--dbfilename", "dump.rdb",
-            "--save", "300 1",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--dir",
+            str(self.data_dir),
+            "--dbfilename",
+            "dump.rdb",
+            "--save",
+            "300 1",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
         if len(str(socket_path)) <= _UNIX_SOCKET_MAX:
             url = f"unix://{socket_path}?db=0"

@@ -21,6 +21,7 @@ _SHARED_PROCESSORS: list[Any] = [
 
 def configure_logging(settings: Settings, *, process: str) -> None:
     """Route structlog and the standard library's loggers through one renderer."""
+
     def add_process(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
         event.setdefault("process", process)
         return event

@@ -111,12 +111,12 @@ class _Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def text(self, name: str, default: str | None = None) -> str | None:
         value = self._environ.get(name)
         return default if value is None or value.strip() == "" else value.strip()
 
-    def int(self, name: str, default: int, minimum: int = 0) -> int:
-        raw = self.str(name)
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -127,8 +127,8 @@ class _Env:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float) -> float:
-        raw = self.str(name)
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -139,7 +139,7 @@ class _Env:
             raise SettingsError(f"{name} must be positive, got {value}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name)
         if raw is None:
             return default
@@ -151,7 +151,7 @@ class _Env:
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
-        raw = self.str(name)
+        raw = self.text(name)
         if raw is None:
             return None
         scheme = urlsplit(raw).scheme
@@ -163,16 +163,16 @@ class _Env:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration; raise SettingsError naming the first bad variable."""
     env = _Env(os.environ if environ is None else environ)
-    environment = env.str("IRONLOG_ENV", "development")
+    environment = env.text("IRONLOG_ENV", "development")
     if environment not in _ENVIRONMENTS:
         raise SettingsError(f"IRONLOG_ENV must be one of {', '.join(_ENVIRONMENTS)}, got {environment!r}")
     production = environment == "production"
 
     database = DatabaseSettings(
         url=env.url("DATABASE_URL", ("postgresql", "postgres")),
-        pool_min=env.int("IRONLOG_DB_POOL_MIN", 1, minimum=0),
-        pool_max=env.int("IRONLOG_DB_POOL_MAX", 10, minimum=1),
-        statement_timeout_ms=env.int("IRONLOG_DB_STATEMENT_TIMEOUT_MS", 15_000, minimum=0),
+        pool_min=env.integer("IRONLOG_DB_POOL_MIN", 1, minimum=0),
+        pool_max=env.integer("IRONLOG_DB_POOL_MAX", 10, minimum=1),
+        statement_timeout_ms=env.integer("IRONLOG_DB_STATEMENT_TIMEOUT_MS", 15_000, minimum=0),
     )
     if database.pool_min > database.pool_max:
         raise SettingsError("IRONLOG_DB_POOL_MIN must not exceed IRONLOG_DB_POOL_MAX")
@@ -180,59 +180,59 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     redis_schemes = ("redis", "rediss", "unix")
     redis_url = env.url("REDIS_URL", redis_schemes)
     broker_url = env.url("BROKER_URL", redis_schemes)
-    prefix = env.str("IRONLOG_REDIS_PREFIX", "ironlog:") or "ironlog:"
+    prefix = env.text("IRONLOG_REDIS_PREFIX", "ironlog:") or "ironlog:"
     if any(c.isspace() for c in prefix) or "{" in prefix or "}" in prefix:
         raise SettingsError("IRONLOG_REDIS_PREFIX must not contain spaces or braces")
     redis = RedisSettings(
         url=redis_url,
         broker_url=broker_url or (derive_broker_url(redis_url) if redis_url else None),
         prefix=prefix,
-        socket_timeout_s=env.float("IRONLOG_REDIS_SOCKET_TIMEOUT_S", 2.0),
+        socket_timeout_s=env.number("IRONLOG_REDIS_SOCKET_TIMEOUT_S", 2.0),
     )
 
-    origins = env.str("IRONLOG_CORS_ORIGINS", "") or ""
+    origins = env.text("IRONLOG_CORS_ORIGINS", "") or ""
     api = ApiSettings(
-        host=env.str("IRONLOG_HOST", "127.0.0.1") or "127.0.0.1",
-        port=env.int("IRONLOG_PORT", 8000, minimum=1),
-        workers=env.int("IRONLOG_API_WORKERS", 1, minimum=1),
+        host=env.text("IRONLOG_HOST", "127.0.0.1") or "127.0.0.1",
+        port=env.integer("IRONLOG_PORT", 8000, minimum=1),
+        workers=env.integer("IRONLOG_API_WORKERS", 1, minimum=1),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-        max_body_bytes=env.int("IRONLOG_MAX_BODY_BYTES", 1_048_576, minimum=1024),
-        diagnostics=env.bool("IRONLOG_DIAGNOSTICS", not production),
+        max_body_bytes=env.integer("IRONLOG_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        diagnostics=env.flag("IRONLOG_DIAGNOSTICS", not production),
     )
     worker = WorkerSettings(
-        processes=env.int("IRONLOG_WORKER_PROCESSES", 1, minimum=1),
-        threads=env.int("IRONLOG_WORKER_THREADS", 4, minimum=1),
-        metrics_host=env.str("IRONLOG_WORKER_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
-        metrics_port=env.int("IRONLOG_WORKER_METRICS_PORT", 9191, minimum=1),
-        max_retries=env.int("IRONLOG_ACTOR_MAX_RETRIES", 20),
-        min_backoff_ms=env.int("IRONLOG_ACTOR_MIN_BACKOFF_MS", 500, minimum=1),
-        max_backoff_ms=env.int("IRONLOG_ACTOR_MAX_BACKOFF_MS", 60_000, minimum=1),
-        time_limit_ms=env.int("IRONLOG_ACTOR_TIME_LIMIT_MS", 60_000, minimum=1),
-        heartbeat_timeout_ms=env.int("IRONLOG_BROKER_HEARTBEAT_TIMEOUT_MS", 60_000, minimum=1000),
-        enqueue_timeout_s=env.float("IRONLOG_ENQUEUE_TIMEOUT_S", 0.5),
-        shutdown_timeout_ms=env.int("IRONLOG_WORKER_SHUTDOWN_TIMEOUT_MS", 30_000, minimum=1),
+        processes=env.integer("IRONLOG_WORKER_PROCESSES", 1, minimum=1),
+        threads=env.integer("IRONLOG_WORKER_THREADS", 4, minimum=1),
+        metrics_host=env.text("IRONLOG_WORKER_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
+        metrics_port=env.integer("IRONLOG_WORKER_METRICS_PORT", 9191, minimum=1),
+        max_retries=env.integer("IRONLOG_ACTOR_MAX_RETRIES", 20),
+        min_backoff_ms=env.integer("IRONLOG_ACTOR_MIN_BACKOFF_MS", 500, minimum=1),
+        max_backoff_ms=env.integer("IRONLOG_ACTOR_MAX_BACKOFF_MS", 60_000, minimum=1),
+        time_limit_ms=env.integer("IRONLOG_ACTOR_TIME_LIMIT_MS", 60_000, minimum=1),
+        heartbeat_timeout_ms=env.integer("IRONLOG_BROKER_HEARTBEAT_TIMEOUT_MS", 60_000, minimum=1000),
+        enqueue_timeout_s=env.number("IRONLOG_ENQUEUE_TIMEOUT_S", 0.5),
+        shutdown_timeout_ms=env.integer("IRONLOG_WORKER_SHUTDOWN_TIMEOUT_MS", 30_000, minimum=1),
     )
 
-    jwt_secret = env.str("JWT_SECRET", DEVELOPMENT_JWT_SECRET) or DEVELOPMENT_JWT_SECRET
-    log_format = env.str("IRONLOG_LOG_FORMAT", "json" if production else "console")
+    jwt_secret = env.text("JWT_SECRET", DEVELOPMENT_JWT_SECRET) or DEVELOPMENT_JWT_SECRET
+    log_format = env.text("IRONLOG_LOG_FORMAT", "json" if production else "console")
     if log_format not in ("console", "json"):
         raise SettingsError(f"IRONLOG_LOG_FORMAT must be console or json, got {log_format!r}")
-    log_level = (env.str("IRONLOG_LOG_LEVEL", "INFO") or "INFO").upper()
+    log_level = (env.text("IRONLOG_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"IRONLOG_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
 
     settings = Settings(
-        env=environment,  # type: ignore[arg-type]
+        env=environment,
         database=database,
         redis=redis,
         api=api,
         worker=worker,
         jwt_secret=jwt_secret,
-        data_dir=Path(env.str("IRONLOG_DATA_DIR", ".data") or ".data").resolve(),
+        data_dir=Path(env.text("IRONLOG_DATA_DIR", ".data") or ".data").resolve(),
         log_level=log_level,
         log_format=log_format,  # type: ignore[arg-type]
-        fault=env.str("IRONLOG_FAULT"),
-        fault_marker=env.str("IRONLOG_FAULT_MARKER"),
+        fault=env.text("IRONLOG_FAULT"),
+        fault_marker=env.text("IRONLOG_FAULT_MARKER"),
     )
     if production:
         _refuse_unsafe_production(settings)

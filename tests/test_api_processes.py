@@ -47,11 +47,8 @@ def test_metrics_count_requests_of_every_api_process(start_ironlog: Any, tmp_pat
 
     status, text = _get(port, "/metrics")
     assert status == 200
-    count = re.search(
-        r'^ironlog_http_request_duration_seconds_count\{method="GET",route="/health/live",status="200"\} (\S+)$',
-        text,
-        re.MULTILINE,
-    )
+    series = 'ironlog_http_request_duration_seconds_count{method="GET",route="/health/live",status="200"}'
+    count = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
     assert count is not None, text
     # The readiness probes made while waiting count too; every one of ours must be there.
     assert float(count.group(1)) >= REQUESTS

@@ -23,7 +23,10 @@ async def test_ready_when_every_part_answers(client: Any) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {
-        "postgres": "ok", "redis": "ok", "broker": "ok", "migrations": "ok"
+        "postgres": "ok",
+        "redis": "ok",
+        "broker": "ok",
+        "migrations": "ok",
     }
     assert response.headers["cache-control"] == "no-store"
 

@@ -25,7 +25,9 @@ SECURITY_HEADERS = {
         ("GET", "/probe/not-modified", 304),
     ],
 )
-async def test_security_headers_are_on_every_response(client: Any, method: str, path: str, status: int) -> None:
+async def test_security_headers_are_on_every_response(
+    client: Any, method: str, path: str, status: int
+) -> None:
     response = await client.request(method, path)
     assert response.status_code == status
     for name, value in SECURITY_HEADERS.items():

@@ -40,13 +40,19 @@ async def test_migrations_create_the_analytics_schema(settings: Settings, fresh_
         await connection.close()
 
 
-async def test_two_processes_migrating_at_once_apply_each_migration_once(fresh_database: str) -> None:
+async def test_two_processes_migrating_at_once_apply_each_migration_once(
+    fresh_database: str,
+) -> None:
     env = {**os.environ, "DATABASE_URL": fresh_database}
 
     def run_migrate() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "api", "migrate"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     results = await asyncio.gather(asyncio.to_thread(run_migrate), asyncio.to_thread(run_migrate))

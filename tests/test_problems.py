@@ -47,10 +47,19 @@ async def test_malformed_json_is_a_400_problem(client: Any) -> None:
     ("payload", "field"),
     [
         (
-            {"title": "x", "exercises": [GOOD["exercises"][0], {"name": "row", "sets": [{"reps": "five", "weight": 1}]}]},
+            {
+                "title": "x",
+                "exercises": [
+                    GOOD["exercises"][0],
+                    {"name": "row", "sets": [{"reps": "five", "weight": 1}]},
+                ],
+            },
             "exercises[1].sets[0].reps",
         ),
-        ({"title": "x", "exercises": [{"name": "row", "sets": [], "bogus": 1}]}, "exercises[0].bogus"),
+        (
+            {"title": "x", "exercises": [{"name": "row", "sets": [], "bogus": 1}]},
+            "exercises[0].bogus",
+        ),
         ({"title": "x", "exercises": [{"sets": []}]}, "exercises[0].name"),
         ({**GOOD, "title": 7}, "title"),
     ],

@@ -28,8 +28,13 @@ class Actors:
     """The actors of one broker, declared explicitly so API and worker bind their own broker."""
 
     def __init__(self, broker: RedisBroker) -> None:
-        self.ping = dramatiq.actor(
-            in_log_context(self._ping), broker=broker, actor_name="ping", queue_name="default"
+        self.ping = dramatiq.Actor(
+            in_log_context(self._ping),
+            broker=broker,
+            actor_name="ping",
+            queue_name="default",
+            priority=0,
+            options={},
         )
 
     @staticmethod

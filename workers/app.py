@@ -13,7 +13,5 @@ from workers.resources import OpenResources
 
 settings = get_settings()
 configure_logging(settings, process="worker")
-broker = build_broker(
-    settings, worker_middleware=[Prometheus(), LogContext(), OpenResources(settings)]
-)
+broker = build_broker(settings, worker_middleware=[Prometheus(), LogContext(), OpenResources(settings)])
 actors = Actors(broker)

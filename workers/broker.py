@@ -50,7 +50,7 @@ def build_broker(settings: Settings, *, worker_middleware: list[Middleware] | No
         AsyncIO(),
         *(worker_middleware or []),
     ]
-    broker = RedisBroker(
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
         client=client,
         namespace=broker_namespace(settings),
         heartbeat_timeout=settings.worker.heartbeat_timeout_ms,

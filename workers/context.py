@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
-from dramatiq import Message
 from dramatiq.asyncio import async_to_sync
+from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
 P = ParamSpec("P")
@@ -21,7 +21,7 @@ REQUEST_ID_OPTION = "request_id"
 class LogContext(Middleware):
     """Binds request id, message id and actor into every log line while a message is processed."""
 
-    def before_process_message(self, broker: Any, message: Message[Any]) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             request_id=message.options.get(REQUEST_ID_OPTION),
@@ -30,11 +30,17 @@ class LogContext(Middleware):
         )
 
     def after_process_message(
-        self, broker: Any, message: Message[Any], *, result: Any = None, exception: Any = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         structlog.contextvars.clear_contextvars()
 
-    after_skip_message = after_process_message
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
+        structlog.contextvars.clear_contextvars()
 
 
 def in_log_context(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:

@@ -27,14 +27,18 @@ class WorkerResources:
         self.keys = Keys(settings.redis.prefix)
 
 
-_current: WorkerResources | None = None
+#: The open resources of this worker process (one per process, set by OpenResources).
+_open: dict[str, WorkerResources] = {}
 
 
 def current_resources() -> WorkerResources:
     """The resources of this worker process; actors call this, tests pass their own."""
-    if _current is None:
-        raise RuntimeError("worker resources are not open (is the OpenResources middleware installed?)")
-    return _current
+    try:
+        return _open["current"]
+    except KeyError:
+        raise RuntimeError(
+            "worker resources are not open (is the OpenResources middleware installed?)"
+        ) from None
 
 
 class OpenResources(Middleware):
@@ -44,21 +48,19 @@ class OpenResources(Middleware):
         self.settings = settings
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        global _current
         loop_thread = get_event_loop_thread()
         if loop_thread is None:
             raise RuntimeError("the AsyncIO middleware must come before OpenResources")
-        _current = loop_thread.run_coroutine(self._open())
+        _open["current"] = loop_thread.run_coroutine(self._connect())
         log.info("worker_resources_opened")
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
-        global _current
         loop_thread = get_event_loop_thread()
-        resources, _current = _current, None
+        resources = _open.pop("current", None)
         if resources is not None and loop_thread is not None:
             loop_thread.run_coroutine(self._close(resources))
 
-    async def _open(self) -> WorkerResources:
+    async def _connect(self) -> WorkerResources:
         pool = await open_pool(self.settings, "worker")
         return WorkerResources(self.settings, pool, open_redis(self.settings))
 
