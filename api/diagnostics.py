@@ -6,7 +6,9 @@ Enabled by IRONLOG_DIAGNOSTICS (on outside production).
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
@@ -15,15 +17,17 @@ from litestar.params import FromPath
 from api.state import AppServices
 from core.structs import ResponseBody
 
+_TOKEN = msgspec.Meta(examples=["5f2b1c9e0d7a4e43a1b6c0f9e8d7c6b5"])
+
 
 class PingSent(ResponseBody):
-    token: str
-    message_id: str
+    token: Annotated[str, _TOKEN]
+    message_id: Annotated[str, msgspec.Meta(examples=["2b7c1f0e-3c55-4a8e-9a55-0c6f1d3e9b21"])]
 
 
 class PingAnswer(ResponseBody):
-    token: str
-    request_id: str
+    token: Annotated[str, _TOKEN]
+    request_id: Annotated[str, msgspec.Meta(examples=["phone-7f3a-retry-1"])]
 
 
 class DiagnosticsController(Controller):

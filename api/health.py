@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 
-from api.problems import problem_response
+from api.problems import PROBLEM_JSON, Problem, problem_response
 from api.state import AppServices
 from core.metrics import render_latest
 from core.structs import ResponseBody
@@ -19,12 +22,35 @@ CHECK_TIMEOUT_S = 2.0
 
 
 class Liveness(ResponseBody):
-    status: str
+    status: Annotated[str, msgspec.Meta(examples=["ok"])]
 
 
 class Readiness(ResponseBody):
-    status: str
-    checks: dict[str, str]
+    status: Annotated[str, msgspec.Meta(examples=["ready"])]
+    checks: Annotated[
+        dict[str, str],
+        msgspec.Meta(examples=[{"postgres": "ok", "redis": "ok", "broker": "ok", "migrations": "ok"}]),
+    ]
+
+
+NOT_READY = ResponseSpec(
+    data_container=Problem,
+    description="A dependency is not ready; `checks` names it.",
+    media_type=PROBLEM_JSON,
+    generate_examples=False,
+    examples=[
+        Example(
+            summary="Redis is down",
+            value={
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "Not ready: redis unreachable: ConnectionError",
+                "instance": "/health/ready",
+                "checks": {"postgres": "ok", "redis": "unreachable: ConnectionError", "broker": "ok"},
+            },
+        )
+    ],
+)
 
 
 async def _check(probe: Awaitable[Any]) -> str:
@@ -58,6 +84,7 @@ class HealthController(Controller):
         "/ready",
         operation_id="getReadiness",
         summary="Postgres, Redis, broker and migrations are ready",
+        responses={503: NOT_READY},
     )
     async def ready(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]

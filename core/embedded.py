@@ -6,6 +6,7 @@ Run as root, pgserver creates a `pgserver` system user to own the data directory
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import redis
 
-from core.processes import die_with_parent, free_port
+from core.processes import die_with_parent, free_port, process_running
 
 _UNIX_SOCKET_MAX = 100
 
@@ -28,6 +29,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._server: Any = None
+        self.url: str | None = None
 
     def start(self) -> str:
         try:
@@ -38,13 +40,32 @@ class EmbeddedPostgres:
                 "(install the dev extra: pip install -e '.[dev]')"
             ) from exc
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(self.data_dir / ".handle_pids.json")
         self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
-        return str(self._server.get_uri())
+        self.url = str(self._server.get_uri())
+        return self.url
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def _forget_dead_handles(handles: Path) -> None:
+    """Drop processes that died without letting go, so the last live user stops the server.
+
+    pgserver keeps running while any recorded process holds a handle; a launcher killed
+    outright would otherwise keep the embedded Postgres alive forever.
+    """
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and process_running(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 class EmbeddedRedis:

@@ -142,3 +142,25 @@ def start_worker(start_ironlog: object) -> object:
         return worker
 
     return start
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[object]:
+    """A Redis server of this test's own, which the test may stop (never the shared one)."""
+    from core.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_postgres(tmp_path: Path) -> Iterator[object]:
+    """A PostgreSQL server of this test's own, which the test may stop (never the shared one)."""
+    from core.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path / "postgres")
+    server.start()
+    yield server
+    server.stop()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
-from core.embedded import EmbeddedRedis
+from core.embedded import EmbeddedPostgres, EmbeddedRedis
 from core.settings import Settings, derive_broker_url
 
 
@@ -32,21 +31,17 @@ async def test_ready_when_every_part_answers(client: Any) -> None:
 
 
 async def test_ready_is_503_naming_redis_when_redis_is_unreachable(
-    settings: Settings, tmp_path: Path
+    settings: Settings, private_redis: EmbeddedRedis
 ) -> None:
-    private = EmbeddedRedis(tmp_path / "redis")
-    url = private.start()
+    url = private_redis.url or ""
     bound = settings.with_services(settings.database.url or "", url)
     bound = msgspec.structs.replace(
         bound, redis=msgspec.structs.replace(bound.redis, broker_url=derive_broker_url(url))
     )
-    try:
-        async with AsyncTestClient(app=create_app(bound)) as client:
-            assert (await client.get("/health/ready")).status_code == 200
-            private.stop()
-            response = await client.get("/health/ready")
-    finally:
-        private.stop()
+    async with AsyncTestClient(app=create_app(bound)) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        private_redis.stop()
+        response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
@@ -67,3 +62,22 @@ async def test_ready_is_503_naming_migrations_when_some_are_pending(
     assert body["checks"]["migrations"] == "1 pending"
     assert body["checks"]["postgres"] == "ok"
     assert "migrations" in body["detail"]
+
+
+async def test_ready_is_503_naming_postgres_when_postgres_is_down(
+    settings: Settings, private_postgres: EmbeddedPostgres
+) -> None:
+    from migrations.runner import migrate
+
+    url = private_postgres.url or ""
+    bound = settings.with_services(url, settings.redis.url or "")
+    await migrate(bound)
+    async with AsyncTestClient(app=create_app(bound)) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        private_postgres.stop()
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["postgres"] != "ok"
+    assert body["checks"]["redis"] == "ok"
+    assert "postgres" in body["detail"]

@@ -88,6 +88,24 @@ async def test_openapi_schema_lists_operations_and_bearer_scheme(client: Any) ->
         op["operationId"] for path in schema["paths"].values() for op in path.values() if "operationId" in op
     }
     assert {"getLiveness", "getReadiness", "getMetrics", "sendPing"} <= operation_ids
-    assert schema["paths"]["/health/ready"]["get"]["security"] == [{}]
+    ready = schema["paths"]["/health/ready"]["get"]
+    assert ready["security"] == [{}]
+    assert "application/problem+json" in ready["responses"]["503"]["content"]
+    assert "examples" in ready["responses"]["503"]["content"]["application/problem+json"]
     docs = await client.get("/schema")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+
+
+async def test_configured_cors_origin_is_allowed(settings: Any) -> None:
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    api = msgspec.structs.replace(settings.api, cors_origins=("https://app.ironlog.example",))
+    app = create_app(msgspec.structs.replace(settings, api=api))
+    async with AsyncTestClient(app=app) as cors_client:
+        allowed = await cors_client.get("/health/live", headers={"Origin": "https://app.ironlog.example"})
+        other = await cors_client.get("/health/live", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.ironlog.example"
+    assert "access-control-allow-origin" not in other.headers

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from core.processes import free_port
+from core.processes import free_port, process_running
 from core.settings import Settings, load_settings
-from tests.harness import process_running, wait_until
+from tests.harness import wait_until
 from workers.enqueue import Enqueuer
 
 pytestmark = pytest.mark.e2e
