@@ -28,6 +28,7 @@ class PingSent(ResponseBody):
 class PingAnswer(ResponseBody):
     token: Annotated[str, _TOKEN]
     request_id: Annotated[str, msgspec.Meta(examples=["phone-7f3a-retry-1"])]
+    answers: Annotated[int, msgspec.Meta(examples=[1], description="Times a worker answered it")]
 
 
 class DiagnosticsController(Controller):
@@ -44,8 +45,8 @@ class DiagnosticsController(Controller):
 
     @get("/ping/{token:str}", operation_id="getPing", summary="A worker's answer to a ping")
     async def get_ping(self, token: FromPath[str], services: NamedDependency[AppServices]) -> PingAnswer:
-        answer = await services.redis.get(services.keys.key("ping", token))
-        if answer is None:
+        answer = await services.redis.hgetall(services.keys.key("ping", token))
+        if not answer:
             raise NotFoundException("No worker has answered this ping yet.")
-        request_id = answer.decode() if isinstance(answer, bytes) else str(answer)
-        return PingAnswer(token=token, request_id=request_id)
+        fields = {k.decode(): v.decode() for k, v in answer.items()}
+        return PingAnswer(token=token, request_id=fields["request_id"], answers=int(fields["answers"]))

@@ -56,6 +56,7 @@ class WorkerSettings(msgspec.Struct, frozen=True):
     max_backoff_ms: int = 60_000
     time_limit_ms: int = 60_000
     heartbeat_timeout_ms: int = 60_000
+    maintenance_chance: int = 1000
     enqueue_timeout_s: float = 0.5
     shutdown_timeout_ms: int = 30_000
 
@@ -209,6 +210,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_backoff_ms=env.integer("IRONLOG_ACTOR_MAX_BACKOFF_MS", 60_000, minimum=1),
         time_limit_ms=env.integer("IRONLOG_ACTOR_TIME_LIMIT_MS", 60_000, minimum=1),
         heartbeat_timeout_ms=env.integer("IRONLOG_BROKER_HEARTBEAT_TIMEOUT_MS", 60_000, minimum=1000),
+        maintenance_chance=env.integer("IRONLOG_BROKER_MAINTENANCE_CHANCE", 1000, minimum=1),
         enqueue_timeout_s=env.number("IRONLOG_ENQUEUE_TIMEOUT_S", 0.5),
         shutdown_timeout_ms=env.integer("IRONLOG_WORKER_SHUTDOWN_TIMEOUT_MS", 30_000, minimum=1),
     )

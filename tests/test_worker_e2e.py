@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from core.processes import free_port, process_running
@@ -41,7 +42,7 @@ async def test_ping_reaches_the_worker_and_its_log_carries_the_request_id(
 
     answer = await wait_for_answer(client, token)
 
-    assert answer == {"token": token, "requestId": "req-ping-e2e-1"}
+    assert answer == {"token": token, "requestId": "req-ping-e2e-1", "answers": 1}
     worker.wait_for_log(token, timeout_s=5)
     answered = [line for line in worker.log().splitlines() if token in line and "ping_answered" in line]
     assert len(answered) == 1
@@ -88,6 +89,46 @@ async def test_armed_fault_point_freezes_the_worker_where_named(
     assert process_running(int(pid))
     worker.kill()
     wait_until(lambda: not process_running(int(pid)), 10, f"frozen process {pid} to die")
+
+
+async def test_message_of_a_killed_worker_is_redelivered_to_another(
+    client: Any, start_worker: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "fault-reached"
+    short_heartbeat = {"IRONLOG_BROKER_HEARTBEAT_TIMEOUT_MS": "2000"}
+    doomed = start_worker(IRONLOG_FAULT="after_ping", IRONLOG_FAULT_MARKER=str(marker), **short_heartbeat)
+    token = (await client.post("/v1/diagnostics/ping")).json()["token"]
+    wait_until(marker.exists, 20, "the worker to reach the fault point")
+    # Killed after doing the work but before acknowledging the message.
+    doomed.kill()
+    assert (await wait_for_answer(client, token))["answers"] == 1
+
+    start_worker(IRONLOG_BROKER_MAINTENANCE_CHANCE="1000000", **short_heartbeat)
+
+    deadline = time.monotonic() + 30
+    while (await wait_for_answer(client, token))["answers"] < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert (await wait_for_answer(client, token))["answers"] == 2
+
+
+async def test_ping_with_the_broker_down_is_a_503_problem(settings: Settings) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    broken = msgspec.structs.replace(
+        settings,
+        redis=msgspec.structs.replace(settings.redis, broker_url=dead),
+        worker=msgspec.structs.replace(settings.worker, enqueue_timeout_s=0.3),
+    )
+    async with AsyncTestClient(app=create_app(broken)) as client:
+        response = await client.post("/v1/diagnostics/ping")
+        ready = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["broker"] != "ok"
 
 
 async def test_enqueue_to_a_dead_broker_fails_fast_without_raising(settings: Settings) -> None:

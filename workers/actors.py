@@ -16,10 +16,18 @@ PING_TTL_S = 3600
 
 
 async def answer_ping(resources: WorkerResources, token: str) -> None:
-    """Prove the worker path end to end: touch Postgres, then record the pong in Redis."""
+    """Prove the worker path end to end: touch Postgres, then record the answer in Redis.
+
+    Answers are counted, so a redelivered message shows up as a second answer.
+    """
     await resources.pool.fetchval("SELECT 1")
     request_id = structlog.contextvars.get_contextvars().get("request_id") or ""
-    await resources.redis.set(resources.keys.key("ping", token), request_id, ex=PING_TTL_S)
+    key = resources.keys.key("ping", token)
+    async with resources.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, "request_id", request_id)
+        pipe.hincrby(key, "answers", 1)
+        pipe.expire(key, PING_TTL_S)
+        await pipe.execute()
     log.info("ping_answered", token=token)
     fault_point("after_ping")
 

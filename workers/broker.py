@@ -54,6 +54,8 @@ def build_broker(settings: Settings, *, worker_middleware: list[Middleware] | No
         client=client,
         namespace=broker_namespace(settings),
         heartbeat_timeout=settings.worker.heartbeat_timeout_ms,
+        # Chance in a million that a fetch also requeues the messages of dead workers.
+        maintenance_chance=settings.worker.maintenance_chance,
         middleware=middleware,
     )
     return broker
