@@ -31,6 +31,10 @@ class PingAnswer(ResponseBody):
     answers: Annotated[int, msgspec.Meta(examples=[1], description="Times a worker answered it")]
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class DiagnosticsController(Controller):
     path = "/v1/diagnostics"
     tags = ["diagnostics"]
@@ -48,5 +52,5 @@ class DiagnosticsController(Controller):
         answer = await services.redis.hgetall(services.keys.key("ping", token))
         if not answer:
             raise NotFoundException("No worker has answered this ping yet.")
-        fields = {k.decode(): v.decode() for k, v in answer.items()}
+        fields = {_text(k): _text(v) for k, v in answer.items()}
         return PingAnswer(token=token, request_id=fields["request_id"], answers=int(fields["answers"]))
