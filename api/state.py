@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import asyncpg
 import structlog
@@ -30,7 +30,7 @@ class AppServices:
         self.enqueuer = enqueuer
 
 
-def services_lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     """A lifespan context manager that opens the process's connections on its event loop."""
 
     @asynccontextmanager

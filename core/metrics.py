@@ -14,7 +14,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from core.processes import MULTIPROC_ENV
 
 HTTP_REQUEST_DURATION = Histogram(
     "ironlog_http_request_duration_seconds",

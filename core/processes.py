@@ -10,6 +10,8 @@ import socket
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+#: Where prometheus_client keeps per-process metric files in multiprocess mode.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def die_with_parent() -> None:
@@ -57,4 +59,4 @@ def prepare_metrics_dir(path: Path) -> None:
     """
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    os.environ[MULTIPROC_ENV] = str(path)
