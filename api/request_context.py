@@ -12,13 +12,15 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT
+from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT, HTTP_UNMATCHED_REQUESTS
 
 log = structlog.get_logger("ironlog.request")
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _STATE_KEY = "ironlog_request_id"
+#: Authentication puts the caller's id here, so the request's log line names the user.
+USER_ID_STATE_KEY = "user_id"
 
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 _DOCS_CSP = (
@@ -77,27 +79,32 @@ class RequestContextMiddleware(ASGIMiddleware):
             structlog.contextvars.clear_contextvars()
 
 
-def _record(scope: Scope, status: int, seconds: float, route: str | None = None) -> None:
-    route = route or scope.get("path_template") or "unmatched"
+def _record(scope: Scope, status: int, seconds: float | None) -> None:
+    """One metric sample and one log line; `seconds` is None when no timing was possible."""
     method = scope.get("method", "")
-    HTTP_REQUEST_DURATION.labels(method, route, str(status)).observe(seconds)
-    user_id = scope.get("state", {}).get("user_id")
+    if seconds is None:
+        route = "unmatched"
+        HTTP_UNMATCHED_REQUESTS.labels(method, str(status)).inc()
+    else:
+        route = scope.get("path_template") or "unmatched"
+        HTTP_REQUEST_DURATION.labels(method, route, str(status)).observe(seconds)
+    user_id = scope.get("state", {}).get(USER_ID_STATE_KEY)
     log.info(
         "request",
         method=method,
         route=route,
         status=status,
-        duration_ms=round(seconds * 1000, 2),
+        duration_ms=None if seconds is None else round(seconds * 1000, 2),
         user_id=str(user_id) if user_id else None,
         request_id=request_id_of(scope),
     )
 
 
 def observe_unmatched(scope: Scope, exc: Exception) -> None:
-    """Log and count requests the router rejected (404, 405) before any middleware ran."""
+    """Log and count requests the router rejected (404, 405): no middleware ran, so none timed them."""
     if "route_handler" in scope and scope.get("path_template"):
         return
-    _record(scope, int(getattr(exc, "status_code", 500)), 0.0, route="unmatched")
+    _record(scope, int(getattr(exc, "status_code", 500)), None)
 
 
 async def add_response_headers(message: Message, scope: Scope) -> None:

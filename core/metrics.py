@@ -8,6 +8,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -21,6 +22,11 @@ HTTP_REQUEST_DURATION = Histogram(
     "Time spent answering HTTP requests, by route template and status.",
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+HTTP_UNMATCHED_REQUESTS = Counter(
+    "ironlog_http_unmatched_requests_total",
+    "Requests that matched no route (404) or no method (405).",
+    ["method", "status"],
 )
 HTTP_REQUESTS_IN_FLIGHT = Gauge(
     "ironlog_http_requests_in_flight",

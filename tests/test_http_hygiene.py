@@ -74,6 +74,18 @@ async def test_failed_requests_are_logged_with_their_status(client: Any) -> None
     assert statuses == [("/probe/items/{item_id}", 422), ("unmatched", 404)]
 
 
+async def test_metrics_show_timed_routes_and_count_unmatched_ones(client: Any) -> None:
+    await client.get("/probe/items/5")
+    await client.get("/no/such/route")
+    text = (await client.get("/metrics")).text
+    assert (
+        'ironlog_http_request_duration_seconds_count{method="GET",route="/probe/items/{item_id}",status="200"}'
+        in text
+    )
+    assert 'ironlog_http_unmatched_requests_total{method="GET",status="404"}' in text
+    assert 'route="unmatched"' not in text
+
+
 async def test_cors_is_off_unless_origins_are_configured(client: Any) -> None:
     response = await client.get("/health/live", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
