@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,15 +145,18 @@ def start_worker(start_ironlog: object) -> object:
     return start
 
 
+def _run_privately(server: Any) -> Iterator[Any]:
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[object]:
     """A Redis server of this test's own, which the test may stop (never the shared one)."""
     from core.embedded import EmbeddedRedis
 
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
+    yield from _run_privately(EmbeddedRedis(tmp_path / "redis"))
 
 
 @pytest.fixture
@@ -160,7 +164,4 @@ def private_postgres(tmp_path: Path) -> Iterator[object]:
     """A PostgreSQL server of this test's own, which the test may stop (never the shared one)."""
     from core.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(tmp_path / "postgres")
-    server.start()
-    yield server
-    server.stop()
+    yield from _run_privately(EmbeddedPostgres(tmp_path / "postgres"))

@@ -23,20 +23,20 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
-async def create_database(admin_url: str, name: str) -> None:
+async def _administer(admin_url: str, statement: str) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(statement)
     finally:
         await connection.close()
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    await _administer(admin_url, f'CREATE DATABASE "{name}"')
 
 
 async def drop_database(admin_url: str, name: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await _administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def delete_prefix(redis_url: str, prefix: str) -> int:
