@@ -1,6 +1,6 @@
 """Diagnostics: a ping that travels API -> broker -> worker -> Redis, to prove the pipe.
 
-Enabled by IRONLOG_DIAGNOSTICS (on outside production).
+Enabled by IRONLOG_DIAGNOSTICS (on outside production); admins only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.params import FromPath
 
+from api.auth.middleware import requires_role
 from api.state import AppServices
 from core.structs import ResponseBody
 
@@ -38,6 +39,7 @@ def _text(value: bytes | str) -> str:
 class DiagnosticsController(Controller):
     path = "/v1/diagnostics"
     tags = ["diagnostics"]
+    guards = [requires_role("admin")]
 
     @post("/ping", operation_id="sendPing", status_code=202, summary="Enqueue a ping for a worker")
     async def send_ping(self, services: NamedDependency[AppServices]) -> PingSent:

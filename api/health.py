@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
+from api.auth.middleware import PUBLIC
 from api.problems import PROBLEM_JSON, Problem, problem_response
 from api.state import AppServices
 from core.metrics import render_latest
@@ -75,6 +76,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ["operations"]
     security = [{}]
+    opt = {PUBLIC: True}
 
     @get("/live", operation_id="getLiveness", summary="The process is up")
     async def live(self) -> Liveness:
@@ -115,6 +117,7 @@ class HealthController(Controller):
     summary="Prometheus metrics of every API process (keep off the public ingress)",
     security=[{}],
     media_type="text/plain",
+    opt={PUBLIC: True},
 )
 async def metrics() -> Response[bytes]:
     body, content_type = render_latest()

@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins import InitPlugin
 from litestar.types import ControllerRouterHandler
 
+from api.accounts import MeController, UsersController
+from api.auth.middleware import BearerAuthMiddleware
+from api.auth.routes import AuthController
+from api.auth.tokens import AccessTokens
 from api.diagnostics import DiagnosticsController
 from api.health import HealthController, metrics
 from api.problems import handle_exception
@@ -42,6 +47,8 @@ def openapi_config() -> OpenAPIConfig:
         ),
         security=[{"BearerToken": []}],
         tags=[
+            Tag(name="accounts", description="Registration, sign-in, tokens, profile and preferences."),
+            Tag(name="people", description="Finding other users."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -58,12 +65,17 @@ class IronlogPlugin(InitPlugin):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
-        app_config.route_handlers.extend([HealthController, metrics, *self.extra_handlers])
+        app_config.route_handlers.extend(
+            [HealthController, metrics, AuthController, MeController, UsersController, *self.extra_handlers]
+        )
         if settings.api.diagnostics:
             app_config.route_handlers.append(DiagnosticsController)
         app_config.lifespan.append(services_lifespan(settings))
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
         app_config.middleware.append(RequestContextMiddleware())
+        app_config.middleware.append(
+            DefineMiddleware(BearerAuthMiddleware, tokens=AccessTokens(settings), exclude=["^/schema"])
+        )
         app_config.before_send.append(add_response_headers)
         app_config.exception_handlers[Exception] = handle_exception
         if settings.api.cors_origins:

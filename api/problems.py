@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from api.request_context import observe_unmatched, request_id_of
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
 from core.structs import ResponseBody
 
 log = structlog.get_logger(__name__)
@@ -88,9 +89,20 @@ def _is_malformed_body(exc: HTTPException) -> bool:
     )
 
 
+_DOMAIN_STATUS: dict[type[DomainError], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
+
+
+def _domain_problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    status = next((s for kind, s in _DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
+    errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else None
+    return problem_response(request, status, detail=exc.message, errors=errors)
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Map every exception to a problem; never leak a stack trace to the client."""
     observe_unmatched(request.scope, exc)
+    if isinstance(exc, DomainError):
+        return _domain_problem(request, exc)
     if isinstance(exc, ValidationException):
         return problem_response(request, 422, detail="The request is not valid.", errors=field_errors_of(exc))
     if isinstance(exc, HTTPException):

@@ -73,6 +73,10 @@ class RequestContextMiddleware(ASGIMiddleware):
         HTTP_REQUESTS_IN_FLIGHT.inc()
         try:
             await next_app(scope, receive, capture_status)
+        except Exception as exc:
+            # Raised by inner middleware (authentication): the app's handler answers outside us.
+            status = int(getattr(exc, "status_code", 500))
+            raise
         finally:
             HTTP_REQUESTS_IN_FLIGHT.dec()
             _record(scope, status, time.perf_counter() - started)
@@ -108,12 +112,16 @@ def observe_unmatched(scope: Scope, exc: Exception) -> None:
 
 
 async def add_response_headers(message: Message, scope: Scope) -> None:
-    """`before_send` hook: security headers and X-Request-ID on every response, errors and 304s too."""
+    """`before_send` hook: security headers, X-Request-ID and a default no-store on every response."""
     if message["type"] != "http.response.start":
         return
     headers: list[Any] = list(message.get("headers", []))
-    csp = _DOCS_CSP if scope.get("path", "").startswith("/schema") else _API_CSP
+    docs = scope.get("path", "").startswith("/schema")
+    csp = _DOCS_CSP if docs else _API_CSP
     headers.extend(_SECURITY_HEADERS)
+    # Nothing personal is cached by browsers or proxies unless a route sets its own policy.
+    if not docs and not any(name.lower() == b"cache-control" for name, _ in headers):
+        headers.append((b"cache-control", b"no-store"))
     headers.append((b"content-security-policy", csp.encode()))
     headers.append((REQUEST_ID_HEADER.encode(), request_id_of(scope).encode()))
     message["headers"] = headers

@@ -11,6 +11,10 @@ from litestar import Litestar
 from litestar.datastructures import State
 from redis.asyncio import Redis
 
+from api.auth.ratelimits import RateLimiter
+from api.auth.tokens import AccessTokens
+from api.client_ip import ClientAddresses
+from commands.passwords import PasswordHasher
 from core.db import close_pool, open_pool
 from core.redis import Keys, open_redis
 from core.settings import Settings
@@ -20,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 
 class AppServices:
-    """Postgres pool, Redis client, key builder and enqueuer of one API process."""
+    """Postgres pool, Redis client, key builder, enqueuer and auth machinery of one API process."""
 
     def __init__(self, settings: Settings, pool: asyncpg.Pool, redis: Redis, enqueuer: Enqueuer):
         self.settings = settings
@@ -28,6 +32,12 @@ class AppServices:
         self.redis = redis
         self.keys = Keys(settings.redis.prefix)
         self.enqueuer = enqueuer
+        self.passwords = PasswordHasher(settings.auth)
+        self.tokens = AccessTokens(settings)
+        self.limiter = RateLimiter(redis, self.keys)
+        self.client_addresses = ClientAddresses(
+            settings.rate_limits.trusted_proxies, settings.rate_limits.client_ip_header
+        )
 
 
 def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -38,11 +48,13 @@ def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncC
         pool = await open_pool(settings, "api")
         redis = open_redis(settings)
         enqueuer = Enqueuer(settings)
-        app.state.services = AppServices(settings, pool, redis, enqueuer)
+        services = AppServices(settings, pool, redis, enqueuer)
+        app.state.services = services
         log.info("api_started", env=settings.env)
         try:
             yield
         finally:
+            services.passwords.close()
             enqueuer.close()
             await redis.aclose()
             await close_pool(pool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -61,6 +62,35 @@ class WorkerSettings(msgspec.Struct, frozen=True):
     shutdown_timeout_ms: int = 30_000
 
 
+class AuthSettings(msgspec.Struct, frozen=True):
+    issuer: str = "ironlog"
+    audience: str = "ironlog-app"
+    access_ttl_s: int = 900
+    leeway_s: int = 10
+    refresh_idle_ttl_s: int = 14 * 86_400
+    refresh_absolute_ttl_s: int = 30 * 86_400
+    refresh_grace_s: int = 30
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    argon2_parallelism: int = 4
+    hash_concurrency: int = 2
+
+
+class RateLimitSettings(msgspec.Struct, frozen=True):
+    """Attempts per minute; each limit is a burst of that size refilled evenly over the minute."""
+
+    register_per_minute: int = 10
+    login_per_minute: int = 10
+    refresh_per_minute: int = 30
+    password_per_minute: int = 10
+    trusted_proxies: tuple[str, ...] = ()
+    client_ip_header: str = "x-forwarded-for"
+
+
+#: OWASP's argon2id floor: any (memory KiB, iterations) pair at least as strong as one of these.
+OWASP_ARGON2ID = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
+
+
 class Settings(msgspec.Struct, frozen=True):
     env: Environment
     database: DatabaseSettings
@@ -68,6 +98,8 @@ class Settings(msgspec.Struct, frozen=True):
     api: ApiSettings
     worker: WorkerSettings
     jwt_secret: str
+    auth: AuthSettings
+    rate_limits: RateLimitSettings
     data_dir: Path
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
@@ -216,6 +248,30 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
     jwt_secret = env.text("JWT_SECRET", DEVELOPMENT_JWT_SECRET) or DEVELOPMENT_JWT_SECRET
+    auth = AuthSettings(
+        issuer=env.text("IRONLOG_JWT_ISSUER", "ironlog") or "ironlog",
+        audience=env.text("IRONLOG_JWT_AUDIENCE", "ironlog-app") or "ironlog-app",
+        access_ttl_s=env.integer("IRONLOG_ACCESS_TOKEN_TTL_S", 900, minimum=30),
+        leeway_s=env.integer("IRONLOG_JWT_LEEWAY_S", 10),
+        refresh_idle_ttl_s=env.integer("IRONLOG_REFRESH_IDLE_TTL_S", 14 * 86_400, minimum=60),
+        refresh_absolute_ttl_s=env.integer("IRONLOG_REFRESH_ABSOLUTE_TTL_S", 30 * 86_400, minimum=60),
+        refresh_grace_s=env.integer("IRONLOG_REFRESH_GRACE_S", 30),
+        argon2_time_cost=env.integer("IRONLOG_ARGON2_TIME_COST", 3, minimum=1),
+        argon2_memory_kib=env.integer("IRONLOG_ARGON2_MEMORY_KIB", 65_536, minimum=8),
+        argon2_parallelism=env.integer("IRONLOG_ARGON2_PARALLELISM", 4, minimum=1),
+        hash_concurrency=env.integer("IRONLOG_HASH_CONCURRENCY", 2, minimum=1),
+    )
+    if auth.argon2_memory_kib < 8 * auth.argon2_parallelism:
+        raise SettingsError("IRONLOG_ARGON2_MEMORY_KIB must be at least 8 x IRONLOG_ARGON2_PARALLELISM")
+    proxies = env.text("IRONLOG_TRUSTED_PROXIES", "") or ""
+    rate_limits = RateLimitSettings(
+        register_per_minute=env.integer("IRONLOG_RATE_REGISTER_PER_MINUTE", 10, minimum=1),
+        login_per_minute=env.integer("IRONLOG_RATE_LOGIN_PER_MINUTE", 10, minimum=1),
+        refresh_per_minute=env.integer("IRONLOG_RATE_REFRESH_PER_MINUTE", 30, minimum=1),
+        password_per_minute=env.integer("IRONLOG_RATE_PASSWORD_PER_MINUTE", 10, minimum=1),
+        trusted_proxies=_networks("IRONLOG_TRUSTED_PROXIES", proxies),
+        client_ip_header=(env.text("IRONLOG_CLIENT_IP_HEADER", "x-forwarded-for") or "").lower(),
+    )
     log_format = env.text("IRONLOG_LOG_FORMAT", "json" if production else "console")
     if log_format not in ("console", "json"):
         raise SettingsError(f"IRONLOG_LOG_FORMAT must be console or json, got {log_format!r}")
@@ -230,6 +286,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api=api,
         worker=worker,
         jwt_secret=jwt_secret,
+        auth=auth,
+        rate_limits=rate_limits,
         data_dir=Path(env.text("IRONLOG_DATA_DIR", ".data") or ".data").resolve(),
         log_level=log_level,
         log_format=log_format,  # type: ignore[arg-type]
@@ -252,6 +310,28 @@ def _refuse_unsafe_production(settings: Settings) -> None:
         raise SettingsError("REDIS_URL must be set in production (embedded Redis is for development)")
     if settings.fault is not None:
         raise SettingsError("IRONLOG_FAULT is a test-only switch and must not be set in production")
+    auth = settings.auth
+    if not any(
+        auth.argon2_memory_kib >= memory and auth.argon2_time_cost >= iterations
+        for memory, iterations in OWASP_ARGON2ID
+    ):
+        raise SettingsError(
+            "IRONLOG_ARGON2_MEMORY_KIB / IRONLOG_ARGON2_TIME_COST are below OWASP's argon2id minimum "
+            "(e.g. 19456 KiB with 2 iterations) in production"
+        )
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR blocks, validated and normalised."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name} must list IP addresses or networks, got {item!r}") from None
+    return tuple(networks)
 
 
 @lru_cache(maxsize=1)

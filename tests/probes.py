@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.auth.middleware import PUBLIC
 from core.structs import RequestBody, ResponseBody
 
 
@@ -28,22 +29,22 @@ class ProbeEcho(ResponseBody):
     set_count: int
 
 
-@post("/probe/workouts", status_code=200)
+@post("/probe/workouts", status_code=200, opt={PUBLIC: True})
 async def echo_workout(data: JSONBody[ProbeWorkout]) -> ProbeEcho:
     return ProbeEcho(title=data.title, set_count=sum(len(e.sets) for e in data.exercises))
 
 
-@get("/probe/items/{item_id:int}")
+@get("/probe/items/{item_id:int}", opt={PUBLIC: True})
 async def get_item(item_id: FromPath[int], limit: FromQuery[int] = 10) -> dict[str, int]:
     return {"itemId": item_id, "limit": limit}
 
 
-@get("/probe/not-modified")
+@get("/probe/not-modified", opt={PUBLIC: True})
 async def not_modified() -> Response[None]:
     return Response(content=None, status_code=304, headers={"ETag": '"7"'})
 
 
-@get("/probe/crash")
+@get("/probe/crash", opt={PUBLIC: True})
 async def crash() -> None:
     raise RuntimeError("secret internal detail")
 

@@ -14,10 +14,18 @@ import pytest
 
 from core.processes import free_port, process_running
 from core.settings import Settings, load_settings
+from tests.accounts import access_headers
 from tests.harness import wait_until
 from workers.enqueue import Enqueuer
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def client(client: Any, settings: Settings) -> Any:
+    """Diagnostics are for admins: every request in this module carries an admin's token."""
+    client.headers.update(access_headers(settings, role="admin"))
+    return client
 
 
 async def wait_for_answer(client: Any, token: str, timeout_s: float = 20.0) -> dict[str, Any]:
@@ -123,7 +131,7 @@ async def test_ping_with_the_broker_down_is_a_503_problem(settings: Settings) ->
         worker=msgspec.structs.replace(settings.worker, enqueue_timeout_s=0.3),
     )
     async with AsyncTestClient(app=create_app(broken)) as client:
-        response = await client.post("/v1/diagnostics/ping")
+        response = await client.post("/v1/diagnostics/ping", headers=access_headers(settings, role="admin"))
         ready = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")

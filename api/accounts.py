@@ -1,0 +1,125 @@
+"""`/v1/me` (profile, preferences, password) and `/v1/users` (finding people by handle)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromQuery, JSONBody
+
+from api.auth.middleware import principal_of
+from api.auth.routes import enforce_password_policy, now_utc
+from api.state import AppServices
+from commands.accounts import (
+    Account,
+    Password,
+    PublicUser,
+    UpdateProfile,
+    credentials_by_id,
+    find_users,
+    get_account,
+    set_password_hash,
+    update_profile,
+)
+from commands.sessions import revoke_user_families
+from core.cursors import decode_cursor, encode_cursor
+from core.structs import RequestBody, ResponseBody
+
+_GONE = "This account no longer exists."
+
+
+class ChangePassword(RequestBody):
+    current_password: Annotated[str, msgspec.Meta(max_length=256)]
+    new_password: Password
+
+
+class UserPage(ResponseBody):
+    items: list[PublicUser]
+    next_cursor: str | None = None
+
+
+class MeController(Controller):
+    path = "/v1/me"
+    tags = ["accounts"]
+
+    @get(operation_id="getMe", summary="The caller's profile and preferences")
+    async def get_me(
+        self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
+    ) -> Account:
+        account = await get_account(services.pool, principal_of(request).user_id)
+        if account is None:
+            raise NotFoundException(_GONE)
+        return account
+
+    @patch(operation_id="updateMe", summary="Change profile fields and preferences (only those sent)")
+    async def update_me(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UpdateProfile],
+        services: NamedDependency[AppServices],
+    ) -> Account:
+        account = await update_profile(services.pool, principal_of(request).user_id, data)
+        if account is None:
+            raise NotFoundException(_GONE)
+        return account
+
+    @post(
+        "/password",
+        operation_id="changePassword",
+        status_code=204,
+        summary="Change the password; every other session is signed out",
+    )
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ChangePassword],
+        services: NamedDependency[AppServices],
+    ) -> None:
+        principal = principal_of(request)
+        await services.limiter.enforce(
+            "password-user", str(principal.user_id), services.settings.rate_limits.password_per_minute
+        )
+        credentials = await credentials_by_id(services.pool, principal.user_id)
+        account = await get_account(services.pool, principal.user_id)
+        if credentials is None or account is None:
+            raise NotFoundException(_GONE)
+        if not await services.passwords.verify(credentials.password_hash, data.current_password):
+            raise PermissionDeniedException("The current password is not correct.")
+        enforce_password_policy(
+            data.new_password, field="newPassword", email=account.email, handle=account.handle
+        )
+        new_hash = await services.passwords.hash(data.new_password)
+        async with services.pool.acquire() as connection, connection.transaction():
+            await set_password_hash(connection, principal.user_id, new_hash)
+            await revoke_user_families(
+                connection, principal.user_id, "password_changed", now_utc(), keep=principal.session_id
+            )
+
+
+HandleQuery = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,30}$", description="A handle or the start of one"),
+]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class UsersController(Controller):
+    path = "/v1/users"
+    tags = ["people"]
+
+    @get(operation_id="findUsers", summary="Find people by handle (exact or prefix); public fields only")
+    async def find(
+        self,
+        handle: FromQuery[HandleQuery],
+        services: NamedDependency[AppServices],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = 20,
+    ) -> UserPage:
+        after = decode_cursor(cursor, str) if cursor else None
+        users = await find_users(services.pool, handle, after=after, limit=limit + 1)
+        page = users[:limit]
+        next_cursor = encode_cursor(page[-1].handle) if len(users) > limit else None
+        return UserPage(items=page, next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""Authentication and authorisation: access tokens, the bearer middleware, role guards, rate limits."""

@@ -1,0 +1,240 @@
+"""Accounts: register, read, update the profile, change password and role."""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+import uuid
+import zoneinfo
+from datetime import datetime
+from typing import Annotated, Literal
+
+import asyncpg
+import msgspec
+
+from core.errors import Conflict, InvalidInput
+from core.structs import RequestBody, ResponseBody
+
+Role = Literal["user", "analyst", "admin"]
+ROLES: tuple[Role, ...] = ("user", "analyst", "admin")
+Unit = Literal["kg", "lb"]
+E1rmFormula = Literal["epley", "brzycki"]
+WeekStart = Literal["monday", "sunday", "saturday"]
+
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["sam@example.com"]
+    ),
+]
+Handle = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9_]{3,30}$",
+        description="3-30 letters, digits or underscores; unique, compared case-insensitively",
+        examples=["sam_lifts"],
+    ),
+]
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=60, examples=["Sam"])]
+Password = Annotated[str, msgspec.Meta(min_length=10, max_length=256, examples=["correct horse battery"])]
+Timezone = Annotated[str, msgspec.Meta(max_length=64, examples=["Europe/Berlin"])]
+
+
+class RegisterUser(RequestBody):
+    email: Email
+    password: Password
+    display_name: DisplayName
+    handle: Handle
+
+
+class UpdateProfile(RequestBody):
+    """Only the fields present change."""
+
+    display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    handle: Handle | msgspec.UnsetType = msgspec.UNSET
+    unit: Unit | msgspec.UnsetType = msgspec.UNSET
+    e1rm_formula: E1rmFormula | msgspec.UnsetType = msgspec.UNSET
+    timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
+    week_start: WeekStart | msgspec.UnsetType = msgspec.UNSET
+    leaderboard_opt_in: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class Account(ResponseBody):
+    """The account as its owner sees it."""
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    handle: str
+    role: Role
+    unit: Unit
+    e1rm_formula: E1rmFormula
+    timezone: str
+    week_start: WeekStart
+    leaderboard_opt_in: bool
+    created_at: datetime
+
+
+class PublicUser(ResponseBody):
+    """What anyone signed in may see of another user."""
+
+    id: uuid.UUID
+    handle: str
+    display_name: str
+
+
+class Credentials(msgspec.Struct, frozen=True):
+    user_id: uuid.UUID
+    password_hash: str
+    role: Role
+
+
+# SQL below is assembled only from these constant column names, never from input.
+_ACCOUNT_COLUMNS = ", ".join(Account.__struct_fields__)
+_PROFILE_COLUMNS = frozenset(UpdateProfile.__struct_fields__)
+_SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM users"  # noqa: S608
+_SET_ROLE = f"""
+    UPDATE users SET role = $2, updated_at = now() WHERE email_normalised = $1 RETURNING {_ACCOUNT_COLUMNS}
+"""  # noqa: S608
+
+
+def normalise_email(email: str) -> str:
+    """The form emails are compared in: Unicode-normalised, trimmed, lower case."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _display_name(value: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise InvalidInput("The display name must not be blank.", field="displayName")
+    return cleaned
+
+
+def _conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
+    if exc.constraint_name == "users_handle_key":
+        return Conflict("This handle is taken.", field="handle")
+    return Conflict("An account with this email exists.", field="email")
+
+
+async def register_user(
+    connection: asyncpg.Connection, command: RegisterUser, password_hash: str, *, role: Role = "user"
+) -> Account:
+    """Create the account; Conflict when the email or handle is taken.
+
+    Runs inside the caller's transaction, so the session it starts commits with it.
+    """
+    try:
+        record = await connection.fetchrow(
+            f"""
+            INSERT INTO users (id, email, email_normalised, password_hash, display_name, handle, role)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            RETURNING {_ACCOUNT_COLUMNS}
+            """,  # noqa: S608
+            uuid.uuid4(),
+            command.email.strip(),
+            normalise_email(command.email),
+            password_hash,
+            _display_name(command.display_name),
+            command.handle.lower(),
+            role,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _conflict(exc) from None
+    assert record is not None
+    return Account(**record)
+
+
+async def get_account(connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> Account | None:
+    record = await connection.fetchrow(_SELECT_ACCOUNT + " WHERE id = $1", user_id)
+    return None if record is None else Account(**record)
+
+
+async def credentials_by_email(
+    connection: asyncpg.Connection | asyncpg.Pool, email: str
+) -> Credentials | None:
+    record = await connection.fetchrow(
+        "SELECT id AS user_id, password_hash, role FROM users WHERE email_normalised = $1",
+        normalise_email(email),
+    )
+    return None if record is None else Credentials(**record)
+
+
+async def credentials_by_id(
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> Credentials | None:
+    record = await connection.fetchrow(
+        "SELECT id AS user_id, password_hash, role FROM users WHERE id = $1", user_id
+    )
+    return None if record is None else Credentials(**record)
+
+
+async def update_profile(
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, command: UpdateProfile
+) -> Account | None:
+    """Apply the fields present; None when the account is gone; Conflict when the handle is taken."""
+    changes: dict[str, object] = {
+        name: getattr(command, name)
+        for name in _PROFILE_COLUMNS
+        if getattr(command, name) is not msgspec.UNSET
+    }
+    if "timezone" in changes and changes["timezone"] not in _timezones():
+        raise InvalidInput("Unknown IANA time zone.", field="timezone")
+    if "display_name" in changes:
+        changes["display_name"] = _display_name(str(changes["display_name"]))
+    if "handle" in changes:
+        changes["handle"] = str(changes["handle"]).lower()
+    if not changes:
+        return await get_account(connection, user_id)
+    names = sorted(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    try:
+        record = await connection.fetchrow(
+            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {_ACCOUNT_COLUMNS}",  # noqa: S608
+            user_id,
+            *(changes[name] for name in names),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _conflict(exc) from None
+    return None if record is None else Account(**record)
+
+
+async def set_password_hash(
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, password_hash: str
+) -> None:
+    await connection.execute(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", user_id, password_hash
+    )
+
+
+async def set_role(connection: asyncpg.Connection | asyncpg.Pool, email: str, role: Role) -> Account | None:
+    record = await connection.fetchrow(
+        _SET_ROLE,
+        normalise_email(email),
+        role,
+    )
+    return None if record is None else Account(**record)
+
+
+async def find_users(
+    connection: asyncpg.Connection | asyncpg.Pool, handle: str, *, after: str | None, limit: int
+) -> list[PublicUser]:
+    """Users whose handle is `handle` or starts with it, the exact match first, then by handle."""
+    prefix = handle.lower()
+    pattern = prefix.replace("_", "\\_") + "%"
+    records = await connection.fetch(
+        """
+        SELECT id, handle, display_name FROM users
+        WHERE handle LIKE $1 AND ($2::text IS NULL OR handle > $2)
+        ORDER BY handle
+        LIMIT $3
+        """,
+        pattern,
+        after,
+        limit,
+    )
+    return [PublicUser(**record) for record in records]

@@ -1,0 +1,278 @@
+"""Sessions: refresh-token families that rotate on every use and are revoked as a whole.
+
+A refresh token is 32 random bytes, given out base64url-encoded and stored only as its SHA-256
+digest. Each use marks it used and issues a successor. Presenting a used token again is reuse:
+within the grace window, and only while its successor is still unused, the same successor is
+returned (a phone retrying a refresh whose answer it lost); otherwise the family is revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Literal
+
+import asyncpg
+import msgspec
+
+from commands.accounts import Role
+from core.settings import AuthSettings
+
+_TOKEN_BYTES = 32
+_SEAL_CONTEXT = b"ironlog refresh successor"
+
+RevokeReason = Literal["logout", "logout_all", "reuse", "password_changed"]
+RejectReason = Literal["unknown", "revoked", "expired", "reused"]
+
+
+class IssuedTokens(msgspec.Struct, frozen=True):
+    """What a sign-in or refresh hands out; the API turns `access_token_id` into a JWT."""
+
+    user_id: uuid.UUID
+    role: Role
+    family_id: uuid.UUID
+    refresh_token: str
+    refresh_expires_at: datetime
+    access_token_id: uuid.UUID
+    issued_at: datetime
+
+
+class Rejection(msgspec.Struct, frozen=True):
+    """Why a refresh token was refused; user and family are known unless the token was unknown."""
+
+    reason: RejectReason
+    user_id: uuid.UUID | None = None
+    family_id: uuid.UUID | None = None
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode(token: str) -> bytes | None:
+    if len(token) != 43:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=")
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == _TOKEN_BYTES else None
+
+
+def _digest(raw: bytes) -> bytes:
+    return hashlib.sha256(raw).digest()
+
+
+def _seal(key: bytes, raw: bytes) -> bytes:
+    """XOR with a pad derived from `key`; each key seals exactly one value, so the pad is never reused."""
+    pad = hmac.new(key, _SEAL_CONTEXT, hashlib.sha256).digest()
+    return bytes(a ^ b for a, b in zip(raw, pad, strict=True))
+
+
+def token_digest(token: str) -> bytes | None:
+    """The stored form of a presented token; None when it cannot be one of ours."""
+    raw = _decode(token)
+    return None if raw is None else _digest(raw)
+
+
+async def _insert_token(
+    connection: asyncpg.Connection,
+    family_id: uuid.UUID,
+    parent_hash: bytes | None,
+    now: datetime,
+    expires_at: datetime,
+) -> tuple[bytes, uuid.UUID]:
+    raw = secrets.token_bytes(_TOKEN_BYTES)
+    access_token_id = uuid.uuid4()
+    await connection.execute(
+        """
+        INSERT INTO refresh_tokens
+            (token_hash, family_id, parent_hash, issued_at, expires_at, access_token_id)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        """,
+        _digest(raw),
+        family_id,
+        parent_hash,
+        now,
+        expires_at,
+        access_token_id,
+    )
+    return raw, access_token_id
+
+
+async def start_session(
+    connection: asyncpg.Connection, user_id: uuid.UUID, role: Role, settings: AuthSettings, now: datetime
+) -> IssuedTokens:
+    """Open a new family for a sign-in and issue its first refresh token."""
+    family_id = uuid.uuid4()
+    family_expires = now + timedelta(seconds=settings.refresh_absolute_ttl_s)
+    await connection.execute(
+        """
+        INSERT INTO refresh_families (id, user_id, created_at, expires_at, last_refreshed_at)
+        VALUES ($1, $2, $3, $4, $3)
+        """,
+        family_id,
+        user_id,
+        now,
+        family_expires,
+    )
+    expires_at = min(now + timedelta(seconds=settings.refresh_idle_ttl_s), family_expires)
+    raw, access_token_id = await _insert_token(connection, family_id, None, now, expires_at)
+    return IssuedTokens(user_id, role, family_id, _encode(raw), expires_at, access_token_id, now)
+
+
+async def family_of(connection: asyncpg.Connection | asyncpg.Pool, token: str) -> uuid.UUID | None:
+    """The family a presented token belongs to, without locking anything (for rate limits)."""
+    digest = token_digest(token)
+    if digest is None:
+        return None
+    family_id: uuid.UUID | None = await connection.fetchval(
+        "SELECT family_id FROM refresh_tokens WHERE token_hash = $1", digest
+    )
+    return family_id
+
+
+async def rotate(
+    connection: asyncpg.Connection, token: str, settings: AuthSettings, now: datetime
+) -> IssuedTokens | Rejection:
+    """Exchange a refresh token for its successor, inside the caller's transaction.
+
+    A Rejection for reuse has already revoked the family: the caller must commit, not roll back.
+    """
+    raw = _decode(token)
+    if raw is None:
+        return Rejection("unknown")
+    digest = _digest(raw)
+    # Locking the family row serialises every refresh, logout and revocation of the family.
+    row = await connection.fetchrow(
+        """
+        SELECT t.family_id, t.expires_at, t.used_at, t.successor_sealed,
+               f.user_id, f.expires_at AS family_expires_at, f.revoked_at, u.role
+        FROM refresh_tokens t
+        JOIN refresh_families f ON f.id = t.family_id
+        JOIN users u ON u.id = f.user_id
+        WHERE t.token_hash = $1
+        FOR UPDATE OF f
+        """,
+        digest,
+    )
+    if row is None:
+        return Rejection("unknown")
+    user_id, family_id, role = row["user_id"], row["family_id"], row["role"]
+    refusal = _refusal(row, now)
+    if refusal == "reused":
+        replay = await _replay_successor(
+            connection, raw=raw, digest=digest, row=row, settings=settings, now=now
+        )
+        if replay is not None:
+            return replay
+        await revoke_family(connection, family_id, "reuse", now)
+    if refusal is not None:
+        return Rejection(refusal, user_id, family_id)
+
+    expires_at = min(now + timedelta(seconds=settings.refresh_idle_ttl_s), row["family_expires_at"])
+    successor, access_token_id = await _insert_token(connection, family_id, digest, now, expires_at)
+    await connection.execute(
+        "UPDATE refresh_tokens SET used_at = $2, successor_sealed = $3 WHERE token_hash = $1",
+        digest,
+        now,
+        _seal(raw, successor),
+    )
+    await connection.execute(
+        "UPDATE refresh_families SET last_refreshed_at = $2 WHERE id = $1", family_id, now
+    )
+    return IssuedTokens(user_id, role, family_id, _encode(successor), expires_at, access_token_id, now)
+
+
+def _refusal(row: asyncpg.Record, now: datetime) -> RejectReason | None:
+    if row["revoked_at"] is not None:
+        return "revoked"
+    if row["used_at"] is not None:
+        return "reused"
+    if now >= row["expires_at"] or now >= row["family_expires_at"]:
+        return "expired"
+    return None
+
+
+async def _replay_successor(
+    connection: asyncpg.Connection,
+    *,
+    raw: bytes,
+    digest: bytes,
+    row: asyncpg.Record,
+    settings: AuthSettings,
+    now: datetime,
+) -> IssuedTokens | None:
+    """The successor already issued for `raw`, when the grace window allows handing it out again."""
+    if row["successor_sealed"] is None or now - row["used_at"] > timedelta(seconds=settings.refresh_grace_s):
+        return None
+    successor = await connection.fetchrow(
+        """
+        SELECT token_hash, issued_at, expires_at, access_token_id, used_at
+        FROM refresh_tokens WHERE parent_hash = $1
+        """,
+        digest,
+    )
+    if successor is None or successor["used_at"] is not None:
+        return None
+    successor_raw = _seal(raw, row["successor_sealed"])
+    if not hmac.compare_digest(_digest(successor_raw), successor["token_hash"]):
+        return None
+    return IssuedTokens(
+        row["user_id"],
+        row["role"],
+        row["family_id"],
+        _encode(successor_raw),
+        successor["expires_at"],
+        successor["access_token_id"],
+        successor["issued_at"],
+    )
+
+
+async def revoke_family(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    family_id: uuid.UUID,
+    reason: RevokeReason,
+    now: datetime,
+    *,
+    user_id: uuid.UUID | None = None,
+) -> bool:
+    """Revoke one family (of `user_id`, when given); False when it was not live."""
+    result: str = await connection.execute(
+        """
+        UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
+        WHERE id = $1 AND revoked_at IS NULL AND ($4::uuid IS NULL OR user_id = $4)
+        """,
+        family_id,
+        now,
+        reason,
+        user_id,
+    )
+    return result.endswith(" 1")
+
+
+async def revoke_user_families(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    user_id: uuid.UUID,
+    reason: RevokeReason,
+    now: datetime,
+    *,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """Revoke every live family of the user except `keep`; how many were revoked."""
+    result: str = await connection.execute(
+        """
+        UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
+        WHERE user_id = $1 AND revoked_at IS NULL AND ($4::uuid IS NULL OR id <> $4)
+        """,
+        user_id,
+        now,
+        reason,
+        keep,
+    )
+    return int(result.rsplit(" ", 1)[-1])

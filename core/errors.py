@@ -1,0 +1,24 @@
+"""Domain errors that commands and queries raise; the API maps each to one problem status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the domain refuses; `field` names the input at fault, when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """Well-formed but unacceptable input (422)."""
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state, such as a taken handle (409)."""
+
+
+class NotFound(DomainError):
+    """No such thing, or not the caller's (404)."""
