@@ -14,7 +14,9 @@ from core.settings import Settings
 PASSWORD = "plates-and-chalk-42"
 
 
-def access_headers(settings: Settings, role: Role = "user", user_id: uuid.UUID | None = None) -> dict[str, str]:
+def access_headers(
+    settings: Settings, role: Role = "user", user_id: uuid.UUID | None = None
+) -> dict[str, str]:
     """An Authorization header for a token of `role`, signed with the configured secret."""
     issued = IssuedTokens(
         user_id=user_id or uuid.uuid4(),
