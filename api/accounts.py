@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from api.auth.middleware import principal_of
 from api.auth.routes import enforce_password_policy, now_utc
@@ -101,9 +101,10 @@ class MeController(Controller):
 
 HandleQuery = Annotated[
     str,
-    msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,30}$", description="A handle or the start of one"),
+    QueryParameter(pattern=r"^[A-Za-z0-9_]{1,30}$", description="A handle or the start of one"),
 ]
-Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 
 
 class UsersController(Controller):
@@ -113,10 +114,10 @@ class UsersController(Controller):
     @get(operation_id="findUsers", summary="Find people by handle (exact or prefix); public fields only")
     async def find(
         self,
-        handle: FromQuery[HandleQuery],
+        handle: HandleQuery,
         services: NamedDependency[AppServices],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = 20,
+        cursor: Cursor = None,
+        limit: Limit = 20,
     ) -> UserPage:
         after = decode_cursor(cursor, str) if cursor else None
         users = await find_users(services.pool, handle, after=after, limit=limit + 1)

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from commands.accounts import ROLES, Role
 from core.logs import configure_logging
 from core.processes import prepare_metrics_dir
 from core.services import running_services, service_environment
@@ -131,6 +132,49 @@ def migrate() -> None:
     with running_services(settings) as resolved:
         applied = asyncio.run(apply(resolved))
     click.echo(f"applied {len(applied)} migration(s)" if applied else "migrations are current")
+
+
+@main.command()
+@click.option("--email", required=True, help="The account's email.")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="The role to grant.")
+@click.option("--handle", help="Handle for a new account (default: from the email).")
+@click.option("--display-name", help="Display name for a new account (default: the handle).")
+@click.option(
+    "--password",
+    envvar="IRONLOG_NEW_PASSWORD",
+    help="Password for a new account (default: IRONLOG_NEW_PASSWORD, else asked for).",
+)
+def createuser(
+    email: str, role: Role, handle: str | None, display_name: str | None, password: str | None
+) -> None:
+    """Create an account with a role, or grant the role to the existing account with that email.
+
+    For the first admin and for analysts; everyone else registers through the API.
+    """
+    from api.accounts_cli import create_or_promote, default_handle
+
+    settings = _settings("cli")
+    with running_services(settings) as resolved:
+        handle = handle or default_handle(email)
+
+        def ask_password() -> str:
+            return password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+        try:
+            account, created = asyncio.run(
+                create_or_promote(
+                    resolved,
+                    email=email,
+                    role=role,
+                    handle=handle,
+                    display_name=display_name or handle,
+                    ask_password=ask_password,
+                )
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    verb = "created" if created else "updated"
+    click.echo(f"{verb} {account.email} (handle {account.handle}) with role {account.role}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _MSGSPEC_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _NAMED_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`$")
+_MISSING_PARAMETER = re.compile(r"^Missing required \w+ parameter '(?P<name>[^']+)'")
 
 
 class FieldError(ResponseBody):
@@ -79,6 +80,8 @@ def field_errors_of(exc: ValidationException) -> list[FieldError]:
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
             errors.append(FieldError(field=str(item.get("key") or "body"), message=str(item.get("message"))))
+    if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
+        return [FieldError(field=missing["name"], message=f"{missing['name']} is required.")]
     return errors or [FieldError(field="body", message=str(exc.detail))]
 
 

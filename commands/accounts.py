@@ -24,7 +24,10 @@ WeekStart = Literal["monday", "sunday", "saturday"]
 Email = Annotated[
     str,
     msgspec.Meta(
-        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["sam@example.com"]
+        min_length=3,
+        max_length=254,
+        pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
+        examples=["sam@example.com"],
     ),
 ]
 Handle = Annotated[

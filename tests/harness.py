@@ -10,12 +10,26 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from redis.asyncio import Redis
 
 from core.redis import Keys
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """Check `response` is an RFC 9457 problem with `status`; its body."""
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["requestId"] == response.headers["x-request-id"]
+    return body
 
 
 def with_database(url: str, database: str) -> str:

@@ -6,18 +6,9 @@ from typing import Any
 
 import pytest
 
-PROBLEM = "application/problem+json"
+from tests.harness import assert_problem
+
 GOOD = {"title": "Push day", "exercises": [{"name": "bench", "sets": [{"reps": 5, "weight": 100}]}]}
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["requestId"] == response.headers["x-request-id"]
-    return body
 
 
 async def test_valid_body_is_accepted(client: Any) -> None:

@@ -63,6 +63,10 @@ def test_production_refuses_an_armed_fault_point() -> None:
         ("IRONLOG_LOG_FORMAT", "xml"),
         ("IRONLOG_REDIS_PREFIX", "has space"),
         ("IRONLOG_ENQUEUE_TIMEOUT_S", "-1"),
+        ("IRONLOG_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
+        ("IRONLOG_ACCESS_TOKEN_TTL_S", "5"),
+        ("IRONLOG_RATE_LOGIN_PER_MINUTE", "0"),
+        ("IRONLOG_ARGON2_MEMORY_KIB", "4"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
@@ -91,3 +95,31 @@ def test_broker_defaults_to_the_next_database_of_the_same_redis(redis_url: str, 
 def test_explicit_broker_url_wins() -> None:
     settings = load_settings({"REDIS_URL": "redis://a/0", "BROKER_URL": "redis://b/4"})
     assert settings.redis.broker_url == "redis://b/4"
+
+
+def test_auth_defaults_follow_the_contract() -> None:
+    auth = load_settings({}).auth
+    assert auth.access_ttl_s == 15 * 60
+    assert auth.refresh_idle_ttl_s == 14 * 86_400
+    assert auth.refresh_absolute_ttl_s == 30 * 86_400
+    assert auth.refresh_grace_s == 30
+    limits = load_settings({}).rate_limits
+    assert limits.login_per_minute == limits.register_per_minute == 10
+
+
+@pytest.mark.parametrize(("memory_kib", "iterations"), [("19456", "1"), ("8192", "4"), ("65536", "0")])
+def test_production_refuses_argon2_below_the_owasp_floor(memory_kib: str, iterations: str) -> None:
+    environ = {**PRODUCTION, "IRONLOG_ARGON2_MEMORY_KIB": memory_kib, "IRONLOG_ARGON2_TIME_COST": iterations}
+    with pytest.raises(SettingsError, match="IRONLOG_ARGON2"):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize(("memory_kib", "iterations"), [("19456", "2"), ("47104", "1"), ("7168", "5")])
+def test_production_accepts_argon2_at_the_owasp_floor(memory_kib: str, iterations: str) -> None:
+    environ = {**PRODUCTION, "IRONLOG_ARGON2_MEMORY_KIB": memory_kib, "IRONLOG_ARGON2_TIME_COST": iterations}
+    assert load_settings(environ).auth.argon2_memory_kib == int(memory_kib)
+
+
+def test_trusted_proxies_are_normalised_networks() -> None:
+    settings = load_settings({"IRONLOG_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7 ,::1"})
+    assert settings.rate_limits.trusted_proxies == ("10.0.0.0/8", "192.168.1.7/32", "::1/128")
