@@ -145,11 +145,13 @@ class AuthController(Controller):
         if credentials is None or not matches:
             log.info("login_failed", user_id=str(credentials.user_id) if credentials else None)
             raise NotAuthorizedException("The email or password is not correct.")
+        # Hashes made with older parameters are upgraded while the password is at hand.
+        rehashed = None
+        if services.passwords.needs_rehash(credentials.password_hash):
+            rehashed = await services.passwords.hash(data.password)
         async with services.pool.acquire() as connection, connection.transaction():
-            if services.passwords.needs_rehash(credentials.password_hash):
-                await set_password_hash(
-                    connection, credentials.user_id, await services.passwords.hash(data.password)
-                )
+            if rehashed is not None:
+                await set_password_hash(connection, credentials.user_id, rehashed)
             account = await get_account(connection, credentials.user_id)
             assert account is not None
             issued = await start_session(
@@ -166,7 +168,9 @@ class AuthController(Controller):
         opt={PUBLIC: True},
         security=[{}],
     )
-    async def refresh(self, data: JSONBody[Refresh], services: NamedDependency[AppServices]) -> TokenPair:
+    async def refresh(
+        self, request: Request[Any, Any, Any], data: JSONBody[Refresh], services: NamedDependency[AppServices]
+    ) -> TokenPair:
         family_id = await family_of(services.pool, data.refresh_token)
         if family_id is not None:
             await services.limiter.enforce(
@@ -175,7 +179,7 @@ class AuthController(Controller):
         async with services.pool.acquire() as connection, connection.transaction():
             outcome = await rotate(connection, data.refresh_token, services.settings.auth, now_utc())
         if isinstance(outcome, Rejection):
-            _log_rejection(outcome)
+            _log_rejection(outcome, services.client_addresses.of(request.scope))
             raise NotAuthorizedException(_INVALID_REFRESH)
         return token_pair(services.tokens, outcome)
 
@@ -197,8 +201,9 @@ class AuthController(Controller):
         log.info("logged_out_everywhere", sessions=revoked)
 
 
-def _log_rejection(rejection: Rejection) -> None:
+def _log_rejection(rejection: Rejection, client_ip: str) -> None:
     fields = {
+        "client_ip": client_ip,
         "reason": rejection.reason,
         "user_id": str(rejection.user_id) if rejection.user_id else None,
         "family_id": str(rejection.family_id) if rejection.family_id else None,
