@@ -46,4 +46,6 @@ class ClientAddresses:
                 continue
             address = _address(hop)
             return str(address) if address is not None else peer
-        return hops[0] if hops and _address(hops[0]) else peer
+        # Every hop is one of ours: the left-most is as close to the client as can be known.
+        first = _address(hops[0]) if hops else None
+        return str(first) if first is not None else peer
