@@ -1,0 +1,127 @@
+"""The event contract: what happened to a user's data, as tagged msgspec Structs.
+
+Events are appended by commands and read by projections and the sync feed. They are never
+changed once written: a new shape gets a new schema version and an upcaster here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+SetType = Literal["warmup", "normal", "drop", "failure"]
+WeightUnit = Literal["kg", "lb"]
+
+MAX_EXERCISES = 50
+MAX_SETS = 50
+
+
+class Weight(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """A load as the lifter entered it; `value` round-trips exactly (224.9 lb stays 224.9 lb)."""
+
+    value: Annotated[float, msgspec.Meta(ge=0, le=3500, examples=[102.5])]
+    unit: WeightUnit
+
+
+class WorkoutSet(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    type: SetType = "normal"
+    reps: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
+    weight: Weight | None = None
+    duration_s: Annotated[int, msgspec.Meta(ge=0, le=86_400)] | None = None
+    distance_m: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)] | None = None
+    rpe: Annotated[float, msgspec.Meta(ge=1, le=10, multiple_of=0.5)] | None = None
+    rir: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
+    completed: bool = True
+
+
+class WorkoutExercise(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    exercise_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["barbell-bench-press"])]
+    sets: Annotated[list[WorkoutSet], msgspec.Meta(max_length=MAX_SETS)]
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    superset_group: Annotated[int, msgspec.Meta(ge=1, le=50)] | None = None
+
+
+class Workout(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """A workout as the client sends it in `PUT /v1/workouts/{id}` and as events carry it."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Push day"])]
+    started_at: datetime
+    exercises: Annotated[list[WorkoutExercise], msgspec.Meta(max_length=MAX_EXERCISES)]
+    ended_at: datetime | None = None
+    routine_id: uuid.UUID | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+
+
+class Event(msgspec.Struct, tag_field="type", rename="camel", frozen=True):
+    """Base of every event; the tag is the event's type name."""
+
+
+class UserRegistered(Event, frozen=True):
+    handle: str
+    display_name: str
+    timezone: str = "UTC"
+    week_start: str = "monday"
+    e1rm_formula: str = "epley"
+    unit: str = "kg"
+    leaderboard_opt_in: bool = False
+
+
+class ProfileChanged(Event, frozen=True, omit_defaults=True):
+    """The preferences and public fields that changed, and only those."""
+
+    handle: str | None = None
+    display_name: str | None = None
+    timezone: str | None = None
+    week_start: str | None = None
+    e1rm_formula: str | None = None
+    unit: str | None = None
+    leaderboard_opt_in: bool | None = None
+
+
+class WorkoutLogged(Event, frozen=True):
+    workout_id: uuid.UUID
+    workout_version: int
+    workout: Workout
+
+
+class WorkoutAmended(Event, frozen=True):
+    workout_id: uuid.UUID
+    workout_version: int
+    workout: Workout
+
+
+class WorkoutDeleted(Event, frozen=True):
+    workout_id: uuid.UUID
+    workout_version: int
+
+
+AnyEvent = UserRegistered | ProfileChanged | WorkoutLogged | WorkoutAmended | WorkoutDeleted
+
+
+class RecordedEvent(msgspec.Struct, frozen=True):
+    """An event as stored: its place in the user's stream and where it came from."""
+
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    version: int
+    event: AnyEvent
+    occurred_at: datetime
+    request_id: str | None = None
+
+
+EVENT_ENCODER = msgspec.json.Encoder()
+EVENT_DECODER: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
+
+
+def event_type(event: Event) -> str:
+    return type(event).__name__
+
+
+def workout_of(event: AnyEvent) -> uuid.UUID | None:
+    """The workout an event is about, if any."""
+    return getattr(event, "workout_id", None)

@@ -1,0 +1,106 @@
+"""The read-model documents: what queries serve, stored already encoded as JSON bytes.
+
+Weights inside a workout are as entered; every aggregate is in kg.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import msgspec
+
+from commands.events import SetType, Weight
+
+
+class Document(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
+    """Base of every stored document; fields without a value are left out, zeros never are."""
+
+
+class WorkoutSummary(Document, frozen=True):
+    """A feed entry."""
+
+    id: uuid.UUID
+    version: int
+    title: str
+    started_at: datetime
+    exercise_count: int
+    set_count: int  # working sets: completed, not warm-ups
+    volume_kg: float  # sum of reps x kg over working sets, 2 decimals
+    ended_at: datetime | None = None
+    duration_s: int | None = None
+
+
+class SetView(Document, frozen=True):
+    type: SetType
+    completed: bool
+    reps: int | None = None
+    weight: Weight | None = None
+    duration_s: int | None = None
+    distance_m: float | None = None
+    rpe: float | None = None
+    rir: int | None = None
+    e1rm_kg: float | None = None  # by the user's formula, 1 <= reps <= 12 with a weight, 2 decimals
+
+
+class ExerciseView(Document, frozen=True):
+    exercise_id: str
+    name: str
+    sets: list[SetView]
+    notes: str | None = None
+    superset_group: int | None = None
+
+
+class WorkoutDocument(Document, frozen=True):
+    """The workout detail: everything the lifter logged, names inlined, each set's e1RM."""
+
+    id: uuid.UUID
+    version: int
+    title: str
+    started_at: datetime
+    exercises: list[ExerciseView]
+    set_count: int
+    volume_kg: float
+    ended_at: datetime | None = None
+    duration_s: int | None = None
+    routine_id: uuid.UUID | None = None
+    notes: str | None = None
+
+
+class WeekTotals(Document, frozen=True):
+    """What one week (or all time) adds up to."""
+
+    workouts: int
+    sets: int
+    volume_kg: float
+    duration_s: int
+
+
+class WeekPoint(Document, frozen=True):
+    week_start: date
+    workouts: int
+    volume_kg: float
+
+
+class WeekView(Document, frozen=True):
+    week_start: date
+    totals: WeekTotals
+
+
+class Streaks(Document, frozen=True):
+    current_weeks: int
+    longest_weeks: int
+
+
+class Dashboard(Document, frozen=True):
+    """The home screen, as of the user's local date `as_of`."""
+
+    as_of: date
+    timezone: str
+    week_start: str
+    totals: WeekTotals
+    this_week: WeekView
+    last_week: WeekView
+    weekly_volume: list[WeekPoint]  # the last 12 weeks, oldest first, this week last
+    streaks: Streaks
+    last_workout: WorkoutSummary | None = None
