@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import JSONBody, QueryParameter
 
 from api.auth.middleware import principal_of
 from api.auth.routes import enforce_password_policy, now_utc
+from api.request_context import request_id_of
 from api.state import AppServices
+from api.writes import announce, consistency_headers
 from commands.accounts import (
     Account,
     Password,
@@ -60,11 +62,18 @@ class MeController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[UpdateProfile],
         services: NamedDependency[AppServices],
-    ) -> Account:
-        account = await update_profile(services.pool, principal_of(request).user_id, data)
-        if account is None:
+    ) -> Response[Account]:
+        user_id = principal_of(request).user_id
+        async with services.pool.acquire() as connection, connection.transaction():
+            updated = await update_profile(
+                connection, user_id, data, now=now_utc(), request_id=request_id_of(request.scope)
+            )
+        if updated is None:
             raise NotFoundException(_GONE)
-        return account
+        if updated.stream_version is None:
+            return Response(updated.account)
+        await announce(services, user_id)
+        return Response(updated.account, headers=consistency_headers(updated.stream_version))
 
     @post(
         "/password",

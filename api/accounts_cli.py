@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -49,10 +50,12 @@ async def create_or_promote(
         password_hash = await hasher.hash(password)
         async with pool.acquire() as connection, connection.transaction():
             try:
-                account = await register_user(connection, command, password_hash, role=role)
+                registered = await register_user(
+                    connection, command, password_hash, now=datetime.now(UTC), request_id=None, role=role
+                )
             except DomainError as exc:
                 raise ValueError(f"{exc.field}: {exc.message}") from exc
-        return account, True
+        return registered.account, True
     finally:
         hasher.close()
         await close_pool(pool)

@@ -12,14 +12,14 @@ from typing import Annotated, Literal
 import asyncpg
 import msgspec
 
+from commands.events import E1rmFormula, ProfileChanged, UserRegistered, WeekStart, WeightUnit
+from commands.eventstore import append, create_stream, lock_stream
 from core.errors import Conflict, InvalidInput
 from core.structs import RequestBody, ResponseBody
 
 Role = Literal["user", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("user", "analyst", "admin")
-Unit = Literal["kg", "lb"]
-E1rmFormula = Literal["epley", "brzycki"]
-WeekStart = Literal["monday", "sunday", "saturday"]
+Unit = WeightUnit
 
 Email = Annotated[
     str,
@@ -124,18 +124,30 @@ def _conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
     return Conflict("An account with this email exists.", field="email")
 
 
+class Registered(msgspec.Struct, frozen=True):
+    account: Account
+    stream_version: int
+
+
 async def register_user(
-    connection: asyncpg.Connection, command: RegisterUser, password_hash: str, *, role: Role = "user"
-) -> Account:
-    """Create the account; Conflict when the email or handle is taken.
+    connection: asyncpg.Connection,
+    command: RegisterUser,
+    password_hash: str,
+    *,
+    now: datetime,
+    request_id: str | None,
+    role: Role = "user",
+) -> Registered:
+    """Create the account, its stream and its UserRegistered event; Conflict when email or handle is taken.
 
     Runs inside the caller's transaction, so the session it starts commits with it.
     """
     try:
         record = await connection.fetchrow(
             f"""
-            INSERT INTO users (id, email, email_normalised, password_hash, display_name, handle, role)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            INSERT INTO users (id, email, email_normalised, password_hash, display_name, handle, role,
+                created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
             RETURNING {_ACCOUNT_COLUMNS}
             """,  # noqa: S608
             uuid.uuid4(),
@@ -145,11 +157,24 @@ async def register_user(
             _display_name(command.display_name),
             command.handle.lower(),
             role,
+            now,
         )
     except asyncpg.UniqueViolationError as exc:
         raise _conflict(exc) from None
     assert record is not None
-    return Account(**record)
+    account = Account(**record)
+    await create_stream(connection, account.id)
+    event = UserRegistered(
+        handle=account.handle,
+        display_name=account.display_name,
+        timezone=account.timezone,
+        week_start=account.week_start,
+        e1rm_formula=account.e1rm_formula,
+        unit=account.unit,
+        leaderboard_opt_in=account.leaderboard_opt_in,
+    )
+    version = await append(connection, account.id, [event], occurred_at=now, request_id=request_id)
+    return Registered(account, version)
 
 
 async def get_account(connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> Account | None:
@@ -176,23 +201,44 @@ async def credentials_by_id(
     return None if record is None else Credentials(**record)
 
 
+class ProfileUpdated(msgspec.Struct, frozen=True):
+    account: Account
+    stream_version: int | None  # None when nothing changed (and nothing was appended)
+
+
 async def update_profile(
-    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, command: UpdateProfile
-) -> Account | None:
-    """Apply the fields present; None when the account is gone; Conflict when the handle is taken."""
-    changes: dict[str, object] = {
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    command: UpdateProfile,
+    *,
+    now: datetime,
+    request_id: str | None,
+) -> ProfileUpdated | None:
+    """Apply the fields that differ, appending ProfileChanged; None when the account is gone.
+
+    Runs in the caller's transaction. Conflict when the handle is taken.
+    """
+    wanted: dict[str, object] = {
         name: getattr(command, name)
         for name in _PROFILE_COLUMNS
         if getattr(command, name) is not msgspec.UNSET
     }
-    if "timezone" in changes and changes["timezone"] not in _timezones():
+    if "timezone" in wanted and wanted["timezone"] not in _timezones():
         raise InvalidInput("Unknown IANA time zone.", field="timezone")
-    if "display_name" in changes:
-        changes["display_name"] = _display_name(str(changes["display_name"]))
-    if "handle" in changes:
-        changes["handle"] = str(changes["handle"]).lower()
+    if "display_name" in wanted:
+        wanted["display_name"] = _display_name(str(wanted["display_name"]))
+    if "handle" in wanted:
+        wanted["handle"] = str(wanted["handle"]).lower()
+    try:
+        await lock_stream(connection, user_id)
+    except LookupError:
+        return None
+    current = await get_account(connection, user_id)
+    if current is None:
+        return None
+    changes = {name: value for name, value in wanted.items() if getattr(current, name) != value}
     if not changes:
-        return await get_account(connection, user_id)
+        return ProfileUpdated(current, None)
     names = sorted(changes)
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
     try:
@@ -203,7 +249,10 @@ async def update_profile(
         )
     except asyncpg.UniqueViolationError as exc:
         raise _conflict(exc) from None
-    return None if record is None else Account(**record)
+    assert record is not None
+    event = ProfileChanged(**changes)  # type: ignore[arg-type]
+    version = await append(connection, user_id, [event], occurred_at=now, request_id=request_id)
+    return ProfileUpdated(Account(**record), version)
 
 
 async def set_password_hash(

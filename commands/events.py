@@ -16,6 +16,8 @@ SCHEMA_VERSION = 1
 
 SetType = Literal["warmup", "normal", "drop", "failure"]
 WeightUnit = Literal["kg", "lb"]
+E1rmFormula = Literal["epley", "brzycki"]
+WeekStart = Literal["monday", "sunday", "saturday"]
 
 MAX_EXERCISES = 50
 MAX_SETS = 50
@@ -39,7 +41,9 @@ class WorkoutSet(msgspec.Struct, rename="camel", forbid_unknown_fields=True, fro
     completed: bool = True
 
 
-class WorkoutExercise(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+class WorkoutExercise(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True
+):
     exercise_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["barbell-bench-press"])]
     sets: Annotated[list[WorkoutSet], msgspec.Meta(max_length=MAX_SETS)]
     notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
@@ -50,9 +54,9 @@ class Workout(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen
     """A workout as the client sends it in `PUT /v1/workouts/{id}` and as events carry it."""
 
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Push day"])]
-    started_at: datetime
+    started_at: Annotated[datetime, msgspec.Meta(tz=True, examples=["2026-11-27T18:30:00+01:00"])]
     exercises: Annotated[list[WorkoutExercise], msgspec.Meta(max_length=MAX_EXERCISES)]
-    ended_at: datetime | None = None
+    ended_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     routine_id: uuid.UUID | None = None
     notes: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
 
@@ -65,9 +69,9 @@ class UserRegistered(Event, frozen=True):
     handle: str
     display_name: str
     timezone: str = "UTC"
-    week_start: str = "monday"
-    e1rm_formula: str = "epley"
-    unit: str = "kg"
+    week_start: WeekStart = "monday"
+    e1rm_formula: E1rmFormula = "epley"
+    unit: WeightUnit = "kg"
     leaderboard_opt_in: bool = False
 
 
@@ -77,9 +81,9 @@ class ProfileChanged(Event, frozen=True, omit_defaults=True):
     handle: str | None = None
     display_name: str | None = None
     timezone: str | None = None
-    week_start: str | None = None
-    e1rm_formula: str | None = None
-    unit: str | None = None
+    week_start: WeekStart | None = None
+    e1rm_formula: E1rmFormula | None = None
+    unit: WeightUnit | None = None
     leaderboard_opt_in: bool | None = None
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, Boolean, Bytea, ForeignKey, Text, Timestamptz
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    BigSerial,
+    Boolean,
+    Bytea,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+)
 from piccolo.table import Table
 
 from core.db import ENGINE
@@ -46,4 +57,39 @@ class RefreshTokens(Table, db=ENGINE, tablename="refresh_tokens"):
     successor_sealed = Bytea(null=True, default=None, secret=True)
 
 
-WRITE_TABLES: tuple[type[Table], ...] = (Users, RefreshFamilies, RefreshTokens)
+class Streams(Table, db=ENGINE, tablename="streams"):
+    user_id = UUID(primary_key=True)
+    version = BigInt(default=0)
+
+
+class Events(Table, db=ENGINE, tablename="events"):
+    position = BigSerial(primary_key=True)
+    event_id = UUID(unique=True)
+    user_id = UUID()
+    version = BigInt()
+    type = Text()
+    schema_version = Integer()
+    payload = JSONB()
+    occurred_at = Timestamptz()
+    recorded_at = Timestamptz()
+    request_id = Text(null=True, default=None)
+
+
+class Workouts(Table, db=ENGINE, tablename="workouts"):
+    id = UUID(primary_key=True)
+    user_id = ForeignKey(Users, null=False)
+    version = Integer()
+    body_digest = Bytea(null=True, default=None)
+    title = Text(null=True, default=None)
+    started_at = Timestamptz(null=True, default=None)
+    ended_at = Timestamptz(null=True, default=None)
+    routine_id = UUID(null=True, default=None)
+    notes = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    deleted_at = Timestamptz(null=True, default=None)
+
+
+# workout_exercises and workout_sets have composite keys, which Piccolo tables cannot declare;
+# they are written with SQL in commands/workouts.py.
+WRITE_TABLES: tuple[type[Table], ...] = (Users, RefreshFamilies, RefreshTokens, Streams, Events, Workouts)

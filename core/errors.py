@@ -22,3 +22,16 @@ class Conflict(DomainError):
 
 class NotFound(DomainError):
     """No such thing, or not the caller's (404)."""
+
+
+class Gone(DomainError):
+    """It existed and was deleted (410)."""
+
+
+class VersionMismatch(DomainError):
+    """A change to a versioned thing named no version (409) or a stale one (412)."""
+
+    def __init__(self, message: str, *, current_version: int, stale: bool) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.stale = stale

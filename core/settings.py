@@ -62,6 +62,14 @@ class WorkerSettings(msgspec.Struct, frozen=True):
     shutdown_timeout_ms: int = 30_000
 
 
+class ProjectionSettings(msgspec.Struct, frozen=True):
+    batch_size: int = 200
+    max_failures: int = 5
+    sweep_interval_s: float = 5.0
+    sweep_grace_s: float = 2.0
+    consistency_wait_s: float = 2.0
+
+
 class AuthSettings(msgspec.Struct, frozen=True):
     issuer: str = "ironlog"
     audience: str = "ironlog-app"
@@ -100,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True):
     jwt_secret: str
     auth: AuthSettings
     rate_limits: RateLimitSettings
+    projection: ProjectionSettings
     data_dir: Path
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
@@ -263,6 +272,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     if auth.argon2_memory_kib < 8 * auth.argon2_parallelism:
         raise SettingsError("IRONLOG_ARGON2_MEMORY_KIB must be at least 8 x IRONLOG_ARGON2_PARALLELISM")
+    projection = ProjectionSettings(
+        batch_size=env.integer("IRONLOG_PROJECTION_BATCH_SIZE", 200, minimum=1),
+        max_failures=env.integer("IRONLOG_PROJECTION_MAX_FAILURES", 5, minimum=1),
+        sweep_interval_s=env.number("IRONLOG_SWEEP_INTERVAL_S", 5.0),
+        sweep_grace_s=env.number("IRONLOG_SWEEP_GRACE_S", 2.0),
+        consistency_wait_s=env.number("IRONLOG_CONSISTENCY_WAIT_S", 2.0),
+    )
     proxies = env.text("IRONLOG_TRUSTED_PROXIES", "") or ""
     rate_limits = RateLimitSettings(
         register_per_minute=env.integer("IRONLOG_RATE_REGISTER_PER_MINUTE", 10, minimum=1),
@@ -288,6 +304,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_secret=jwt_secret,
         auth=auth,
         rate_limits=rate_limits,
+        projection=projection,
         data_dir=Path(env.text("IRONLOG_DATA_DIR", ".data") or ".data").resolve(),
         log_level=log_level,
         log_format=log_format,  # type: ignore[arg-type]

@@ -14,6 +14,10 @@ _SQL_TYPES = {
     "BOOLEAN": "boolean",
     "BYTEA": "bytea",
     "TIMESTAMPTZ": "timestamp with time zone",
+    "BIGINT": "bigint",
+    "BIGSERIAL": "bigint",
+    "INTEGER": "integer",
+    "JSONB": "jsonb",
 }
 
 

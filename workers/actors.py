@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import dramatiq
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 
 from core.faults import fault_point
+from projections.runner import RunnerSettings, project_user
 from workers.context import in_log_context
 from workers.resources import WorkerResources, current_resources
 
@@ -45,6 +48,29 @@ class Actors:
             options={},
         )
 
+        self.project_user = dramatiq.Actor(
+            in_log_context(self._project_user),
+            broker=broker,
+            actor_name="project_user",
+            queue_name="projections",
+            priority=0,
+            options={},
+        )
+
     @staticmethod
     async def _ping(token: str) -> None:
         await answer_ping(current_resources(), token)
+
+    @staticmethod
+    async def _project_user(user_id: str, refresh_dashboard: bool = False) -> None:
+        resources = current_resources()
+        projection = resources.settings.projection
+        outcome = await project_user(
+            resources.pool,
+            resources.redis,
+            resources.keys,
+            uuid.UUID(user_id),
+            settings=RunnerSettings(batch_size=projection.batch_size, max_failures=projection.max_failures),
+            refresh_dashboard=refresh_dashboard,
+        )
+        log.info("user_projected", user_id=user_id, applied=outcome.applied, version=outcome.version)

@@ -10,8 +10,12 @@ from workers.actors import Actors
 from workers.broker import build_broker
 from workers.context import LogContext
 from workers.resources import OpenResources
+from workers.sweeper import SweeperMiddleware
 
 settings = get_settings()
 configure_logging(settings, process="worker")
-broker = build_broker(settings, worker_middleware=[Prometheus(), LogContext(), OpenResources(settings)])
+broker = build_broker(
+    settings,
+    worker_middleware=[Prometheus(), LogContext(), OpenResources(settings), SweeperMiddleware(settings)],
+)
 actors = Actors(broker)

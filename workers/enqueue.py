@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from dramatiq import Actor
+from prometheus_client import Counter
 
 from core.settings import Settings
 from workers.actors import Actors
@@ -19,6 +20,10 @@ from workers.broker import build_broker
 from workers.context import REQUEST_ID_OPTION
 
 log = structlog.get_logger(__name__)
+
+ENQUEUE_FAILURES = Counter(
+    "ironlog_enqueue_failures_total", "Messages the API could not hand to the broker", ["actor"]
+)
 
 
 class Enqueuer:
@@ -42,6 +47,7 @@ class Enqueuer:
             )
         except Exception as exc:  # the broker is down or slow: the sweeper will recover
             log.warning("enqueue_failed", actor=actor.actor_name, error=repr(exc))
+            ENQUEUE_FAILURES.labels(actor.actor_name).inc()
             return None
         return message.message_id
 

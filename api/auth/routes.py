@@ -7,14 +7,16 @@ from typing import Annotated, Any
 
 import msgspec
 import structlog
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
 from api.auth.middleware import PUBLIC, principal_of
 from api.auth.tokens import AccessTokens
+from api.request_context import request_id_of
 from api.state import AppServices
+from api.writes import announce, consistency_headers
 from commands.accounts import (
     Account,
     RegisterUser,
@@ -110,7 +112,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[RegisterUser],
         services: NamedDependency[AppServices],
-    ) -> SignedIn:
+    ) -> Response[SignedIn]:
         limits = services.settings.rate_limits
         await services.limiter.enforce(
             "register-ip", services.client_addresses.of(request.scope), limits.register_per_minute
@@ -120,13 +122,20 @@ class AuthController(Controller):
         )
         enforce_password_policy(data.password, field="password", email=data.email, handle=data.handle)
         password_hash = await services.passwords.hash(data.password)
+        now = now_utc()
         async with services.pool.acquire() as connection, connection.transaction():
-            account = await register_user(connection, data, password_hash)
-            issued = await start_session(
-                connection, account.id, account.role, services.settings.auth, now_utc()
+            registered = await register_user(
+                connection, data, password_hash, now=now, request_id=request_id_of(request.scope)
             )
+            account = registered.account
+            issued = await start_session(connection, account.id, account.role, services.settings.auth, now)
         log.info("user_registered", user_id=str(account.id))
-        return signed_in(services.tokens, issued, account)
+        await announce(services, account.id)
+        return Response(
+            signed_in(services.tokens, issued, account),
+            status_code=201,
+            headers=consistency_headers(registered.stream_version),
+        )
 
     @post(
         "/login", operation_id="login", status_code=200, summary="Sign in", opt={PUBLIC: True}, security=[{}]

@@ -1,0 +1,120 @@
+"""Pure dashboard logic: weeks are keyed by the local date they begin on in the user's timezone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from commands.events import WeekStart
+from projections.documents import Dashboard, Streaks, WeekPoint, WeekTotals, WeekView, WorkoutSummary
+from projections.workouts import ZERO, add, contribution
+
+WEEKS_CHARTED = 12
+
+_FIRST_WEEKDAY: Mapping[WeekStart, int] = {"monday": 0, "sunday": 6, "saturday": 5}  # date.weekday()
+_WEEK = timedelta(days=7)
+
+
+def _require_aware(instant: datetime) -> None:
+    # A naive datetime would silently be read in the server's zone, which is not the user's.
+    if instant.utcoffset() is None:
+        raise ValueError(f"naive datetime {instant.isoformat()}: an offset is required")
+
+
+def local_date(instant: datetime, timezone: str) -> date:
+    """The calendar date `instant` falls on in `timezone`."""
+    _require_aware(instant)
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def week_start_of(day: date, week_start: WeekStart) -> date:
+    """The first day of the week containing `day`."""
+    return day - timedelta(days=(day.weekday() - _FIRST_WEEKDAY[week_start]) % 7)
+
+
+def week_of(instant: datetime, timezone: str, week_start: WeekStart) -> date:
+    """The week bucket of a workout starting at `instant`, as the lifter's own calendar has it."""
+    return week_start_of(local_date(instant, timezone), week_start)
+
+
+def next_rollover(now: datetime, timezone: str) -> datetime:
+    """The first instant of the next local day after `now`, in UTC."""
+    _require_aware(now)
+    zone = ZoneInfo(timezone)
+    day = now.astimezone(zone).date()
+    while True:
+        day += timedelta(days=1)
+        # fold=0 maps a midnight skipped by DST to the first instant of that day, and picks the
+        # first of a repeated midnight; the loop guards zones whose clocks go back over midnight.
+        rollover = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        if rollover > now:
+            return rollover
+
+
+def _point(week: date, totals: WeekTotals) -> WeekPoint:
+    return WeekPoint(week_start=week, workouts=totals.workouts, volume_kg=totals.volume_kg)
+
+
+def _active(weeks: Mapping[date, WeekTotals]) -> set[date]:
+    return {week for week, totals in weeks.items() if totals.workouts > 0}
+
+
+def _current_streak(active: set[date], this_week: date) -> int:
+    # This week is not over, so an empty one does not yet break the run ending last week.
+    week = this_week if this_week in active else this_week - _WEEK
+    streak = 0
+    while week in active:
+        streak += 1
+        week -= _WEEK
+    return streak
+
+
+def _longest_streak(active: set[date]) -> int:
+    longest = run = 0
+    previous: date | None = None
+    for week in sorted(active):
+        run = run + 1 if previous is not None and week - previous == _WEEK else 1
+        longest = max(longest, run)
+        previous = week
+    return longest
+
+
+def build_dashboard(
+    weeks: Mapping[date, WeekTotals],
+    last_workout: WorkoutSummary | None,
+    today: date,
+    timezone: str,
+    week_start: WeekStart,
+) -> Dashboard:
+    """The home screen as of the local date `today`, from week totals keyed by week start."""
+    this_week = week_start_of(today, week_start)
+    last_week = this_week - _WEEK
+    totals = ZERO
+    for week in sorted(weeks):
+        totals = add(totals, weeks[week])
+    charted = (this_week - _WEEK * back for back in range(WEEKS_CHARTED - 1, -1, -1))
+    active = _active(weeks)
+    streaks = Streaks(current_weeks=_current_streak(active, this_week), longest_weeks=_longest_streak(active))
+    return Dashboard(
+        as_of=today,
+        timezone=timezone,
+        week_start=week_start,
+        totals=totals,
+        this_week=WeekView(week_start=this_week, totals=weeks.get(this_week, ZERO)),
+        last_week=WeekView(week_start=last_week, totals=weeks.get(last_week, ZERO)),
+        weekly_volume=[_point(week, weeks.get(week, ZERO)) for week in charted],
+        streaks=streaks,
+        last_workout=last_workout,
+    )
+
+
+def rebucket(
+    summaries: Iterable[WorkoutSummary], timezone: str, week_start: WeekStart
+) -> dict[date, WeekTotals]:
+    """Week totals recomputed from every workout, for a new timezone or week start."""
+    weeks: dict[date, WeekTotals] = {}
+    for summary in summaries:
+        week = week_of(summary.started_at, timezone, week_start)
+        weeks[week] = add(weeks.get(week, ZERO), contribution(summary))
+    return dict(sorted(weeks.items()))

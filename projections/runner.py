@@ -1,0 +1,312 @@
+"""The projection runner: applies a user's new events to the read models exactly once, in order.
+
+Under a per-user advisory lock it pulls the events after the checkpoint, applies the pure
+projectors, writes the rm_* rows and advances the checkpoint as the last statement of the same
+transaction. A duplicate or redelivered message finds nothing to do. Redis is synced afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal, cast
+
+import asyncpg
+import msgspec
+import structlog
+from redis.asyncio import Redis
+
+from commands.events import (
+    EVENT_DECODER,
+    EVENT_ENCODER,
+    AnyEvent,
+    E1rmFormula,
+    ProfileChanged,
+    UserRegistered,
+    WeekStart,
+    Workout,
+    WorkoutAmended,
+    WorkoutDeleted,
+    WorkoutLogged,
+)
+from core.catalog import exercise
+from core.faults import fault_point
+from core.redis import Keys
+from projections import metrics, store
+from projections.dashboard import build_dashboard, local_date, next_rollover, rebucket, week_of
+from projections.documents import WeekTotals, WorkoutSummary
+from projections.sync import sync_redis
+from projections.workouts import ZERO, add, contribution, document, subtract, summarize
+
+log = structlog.get_logger(__name__)
+
+WORKOUT_DECODER = msgspec.json.Decoder(Workout)
+
+
+class ProjectionFailed(Exception):
+    """A projector raised; the message is retried with backoff until the user is parked."""
+
+    def __init__(self, message: str, version: int | None) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    batch_size: int = 200
+    max_failures: int = 5
+
+
+@dataclass
+class Outcome:
+    """What one `project_user` call did."""
+
+    applied: int = 0
+    version: int = 0
+    parked: bool = False
+    synced: bool = False
+
+
+def lock_key(user_id: uuid.UUID) -> int:
+    """The advisory lock that serialises projection of one user (never the streams row)."""
+    return int.from_bytes(user_id.bytes[:8], "big", signed=True)
+
+
+def exercise_name(exercise_id: str) -> str:
+    found = exercise(exercise_id)
+    return found.name if found else exercise_id
+
+
+@dataclass
+class _Batch:
+    """One transaction's work: the user's settings and every change, applied at the end."""
+
+    user_id: uuid.UUID
+    settings: store.UserSettings
+    summaries: dict[uuid.UUID, WorkoutSummary | None] = field(default_factory=dict)
+    week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
+    rebucketed: bool = False
+    reformulated: bool = False
+
+    @property
+    def formula(self) -> E1rmFormula:
+        return cast(E1rmFormula, self.settings.e1rm_formula)
+
+    @property
+    def week_start(self) -> WeekStart:
+        return cast(WeekStart, self.settings.week_start)
+
+    def shift_week(self, summary: WorkoutSummary, sign: Literal[1, -1]) -> None:
+        week = week_of(summary.started_at, self.settings.timezone, self.week_start)
+        current = self.week_deltas.get(week, ZERO)
+        change = contribution(summary)
+        self.week_deltas[week] = add(current, change) if sign > 0 else subtract(current, change)
+
+
+async def _old_summary(
+    connection: asyncpg.Connection, batch: _Batch, workout_id: uuid.UUID
+) -> WorkoutSummary | None:
+    if workout_id in batch.summaries:
+        return batch.summaries[workout_id]
+    return await store.load_summary(connection, batch.user_id, workout_id)
+
+
+async def _apply(connection: asyncpg.Connection, batch: _Batch, event: AnyEvent) -> None:
+    if isinstance(event, UserRegistered):
+        batch.settings = store.UserSettings(**msgspec.structs.asdict(event))
+        await store.save_settings(connection, batch.user_id, batch.settings)
+    elif isinstance(event, ProfileChanged):
+        changes = {k: v for k, v in msgspec.structs.asdict(event).items() if v is not None}
+        before = batch.settings
+        batch.settings = msgspec.structs.replace(before, **changes)
+        await store.save_settings(connection, batch.user_id, batch.settings)
+        if (before.timezone, before.week_start) != (batch.settings.timezone, batch.settings.week_start):
+            batch.rebucketed = True
+        if before.e1rm_formula != batch.settings.e1rm_formula:
+            batch.reformulated = True
+    elif isinstance(event, WorkoutLogged | WorkoutAmended):
+        old = await _old_summary(connection, batch, event.workout_id)
+        new = summarize(event.workout_id, event.workout_version, event.workout)
+        detail = document(
+            event.workout_id, event.workout_version, event.workout, batch.formula, exercise_name
+        )
+        await store.save_workout(connection, batch.user_id, new, detail, EVENT_ENCODER.encode(event.workout))
+        if old is not None:
+            batch.shift_week(old, -1)
+        batch.shift_week(new, 1)
+        batch.summaries[event.workout_id] = new
+    elif isinstance(event, WorkoutDeleted):
+        old = await _old_summary(connection, batch, event.workout_id)
+        await store.delete_workout(connection, batch.user_id, event.workout_id)
+        if old is not None:
+            batch.shift_week(old, -1)
+        batch.summaries[event.workout_id] = None
+
+
+async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime) -> None:
+    """Write what depends on the whole batch: weekly totals, re-derived documents, the dashboard."""
+    settings = batch.settings
+    if batch.rebucketed:
+        summaries = await store.load_summaries(connection, batch.user_id)
+        await store.save_weeks(
+            connection, batch.user_id, rebucket(summaries, settings.timezone, batch.week_start), replace=True
+        )
+    elif batch.week_deltas:
+        current = await store.load_weeks(connection, batch.user_id, batch.week_deltas)
+        merged = {week: add(current.get(week, ZERO), delta) for week, delta in batch.week_deltas.items()}
+        await store.save_weeks(connection, batch.user_id, merged)
+    if batch.reformulated:
+        for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):
+            workout = WORKOUT_DECODER.decode(source)
+            summary = summarize(workout_id, workout_version, workout)
+            detail = document(workout_id, workout_version, workout, batch.formula, exercise_name)
+            await store.save_workout(connection, batch.user_id, summary, detail, source)
+    weeks = await store.load_weeks(connection, batch.user_id)
+    last = await store.latest_summary(connection, batch.user_id)
+    today = local_date(now, settings.timezone)
+    dashboard = build_dashboard(weeks, last, today, settings.timezone, batch.week_start)
+    await store.save_dashboard(
+        connection,
+        batch.user_id,
+        dashboard,
+        version=version,
+        rollover_at=next_rollover(now, settings.timezone),
+    )
+
+
+async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record:
+    await connection.execute(
+        "INSERT INTO projection_checkpoints (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING", user_id
+    )
+    row: asyncpg.Record = await connection.fetchrow(
+        "SELECT version, parked_version FROM projection_checkpoints WHERE user_id = $1 FOR UPDATE", user_id
+    )
+    return row
+
+
+async def _project_batch(
+    pool: asyncpg.Pool, user_id: uuid.UUID, settings: RunnerSettings, now: datetime, refresh_dashboard: bool
+) -> tuple[int, int, bool, int | None]:
+    """One transaction; (events applied, checkpoint version, more to do, failing version or None)."""
+    failing: int | None = None
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key(user_id))
+        exists = await connection.fetchval("SELECT true FROM streams WHERE user_id = $1", user_id)
+        if not exists:
+            return 0, 0, False, None
+        checkpoint = await _checkpoint(connection, user_id)
+        if checkpoint["parked_version"] is not None:
+            return 0, checkpoint["version"], False, checkpoint["parked_version"]
+        rows = await connection.fetch(
+            """
+            SELECT version, type, payload, occurred_at FROM events
+            WHERE user_id = $1 AND version > $2 ORDER BY version LIMIT $3
+            """,
+            user_id,
+            checkpoint["version"],
+            settings.batch_size,
+        )
+        if not rows and not refresh_dashboard:
+            await connection.execute(
+                "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2",
+                user_id,
+                checkpoint["version"],
+            )
+            return 0, checkpoint["version"], False, None
+        batch = _Batch(user_id, await store.load_settings(connection, user_id))
+        started = time.perf_counter()
+        try:
+            for row in rows:
+                failing = row["version"]
+                await _apply(connection, batch, EVENT_DECODER.decode(row["payload"]))
+                metrics.EVENTS_PROJECTED.labels(row["type"]).inc()
+            failing = None
+            version = rows[-1]["version"] if rows else checkpoint["version"]
+            await _finish(connection, batch, version, now)
+        except Exception as exc:
+            raise ProjectionFailed(f"event {failing}: {exc!r}", failing) from exc
+        if rows:
+            await connection.execute(
+                "UPDATE projection_checkpoints SET version = $2, failures = 0 WHERE user_id = $1",
+                user_id,
+                version,
+            )
+        await connection.execute(
+            "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2", user_id, version
+        )
+        fault_point("mid_batch")
+    fault_point("after_batch_commit")
+    metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+    for row in rows:
+        metrics.observe_lag(row["occurred_at"])
+    return len(rows), version, len(rows) == settings.batch_size, None
+
+
+async def _record_failure(
+    pool: asyncpg.Pool, user_id: uuid.UUID, error: ProjectionFailed, settings: RunnerSettings
+) -> bool:
+    """Count a failure; park the user once there were too many. True when parked now."""
+    async with pool.acquire() as connection, connection.transaction():
+        failures: int = await connection.fetchval(
+            """
+            UPDATE projection_checkpoints SET failures = failures + 1 WHERE user_id = $1 RETURNING failures
+            """,
+            user_id,
+        )
+        if failures < settings.max_failures:
+            return False
+        await connection.execute(
+            """
+            UPDATE projection_checkpoints
+            SET parked_version = COALESCE($3, version + 1), parked_error = $2, parked_at = clock_timestamp()
+            WHERE user_id = $1
+            """,
+            user_id,
+            str(error)[:2000],
+            error.version,
+        )
+    return True
+
+
+async def project_user(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    keys: Keys,
+    user_id: uuid.UUID,
+    *,
+    settings: RunnerSettings | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    refresh_dashboard: bool = False,
+) -> Outcome:
+    """Bring the user's read models up to their stream, then their Redis documents.
+
+    Raises ProjectionFailed (for a retry) while a projector keeps failing, until the user is parked.
+    `refresh_dashboard` recomputes the dashboard even with no new events (its day has passed).
+    """
+    settings = settings or RunnerSettings()
+    outcome = Outcome()
+    more = True
+    while more:
+        try:
+            applied, version, more, parked = await _project_batch(
+                pool, user_id, settings, clock(), refresh_dashboard and outcome.applied == 0
+            )
+        except ProjectionFailed as exc:
+            if await _record_failure(pool, user_id, exc, settings):
+                metrics.PARKED.inc()
+                log.error("projection_parked", user_id=str(user_id), error=str(exc))
+                outcome.parked = True
+                return outcome
+            log.warning("projection_failed", user_id=str(user_id), error=str(exc))
+            raise
+        outcome.applied += applied
+        outcome.version = version
+        if parked is not None:
+            outcome.parked = True
+            return outcome
+        refresh_dashboard = False
+    outcome.synced = await sync_redis(pool, redis, keys, user_id)
+    return outcome

@@ -1,0 +1,209 @@
+"""The rm_* tables: reads and writes the runner makes inside its transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+
+import asyncpg
+import msgspec
+
+from projections.documents import Dashboard, WeekTotals, WorkoutDocument, WorkoutSummary
+
+ENCODER = msgspec.json.Encoder()
+SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
+DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
+DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
+
+
+class UserSettings(msgspec.Struct, frozen=True):
+    """The preferences projections depend on."""
+
+    handle: str = ""
+    display_name: str = ""
+    timezone: str = "UTC"
+    week_start: str = "monday"
+    e1rm_formula: str = "epley"
+    unit: str = "kg"
+    leaderboard_opt_in: bool = False
+
+
+_SETTINGS_COLUMNS = tuple(UserSettings.__struct_fields__)
+
+
+async def load_settings(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserSettings:
+    row = await connection.fetchrow(
+        f"SELECT {', '.join(_SETTINGS_COLUMNS)} FROM rm_user_settings WHERE user_id = $1",  # noqa: S608
+        user_id,
+    )
+    return UserSettings() if row is None else UserSettings(**row)
+
+
+async def save_settings(connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings) -> None:
+    values = [getattr(settings, name) for name in _SETTINGS_COLUMNS]
+    placeholders = ", ".join(f"${i}" for i in range(2, len(values) + 2))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _SETTINGS_COLUMNS)
+    await connection.execute(
+        f"""
+        INSERT INTO rm_user_settings (user_id, {", ".join(_SETTINGS_COLUMNS)}) VALUES ($1, {placeholders})
+        ON CONFLICT (user_id) DO UPDATE SET {updates}
+        """,  # noqa: S608
+        user_id,
+        *values,
+    )
+
+
+async def load_summary(
+    connection: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID
+) -> WorkoutSummary | None:
+    body = await connection.fetchval(
+        "SELECT body FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = $2", user_id, workout_id
+    )
+    return None if body is None else SUMMARY_DECODER.decode(body)
+
+
+async def load_summaries(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[WorkoutSummary]:
+    rows = await connection.fetch("SELECT body FROM rm_workout_summaries WHERE user_id = $1", user_id)
+    return [SUMMARY_DECODER.decode(row["body"]) for row in rows]
+
+
+async def latest_summary(connection: asyncpg.Connection, user_id: uuid.UUID) -> WorkoutSummary | None:
+    body = await connection.fetchval(
+        """
+        SELECT body FROM rm_workout_summaries WHERE user_id = $1
+        ORDER BY started_at DESC, workout_id DESC LIMIT 1
+        """,
+        user_id,
+    )
+    return None if body is None else SUMMARY_DECODER.decode(body)
+
+
+async def save_workout(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    summary: WorkoutSummary,
+    document: WorkoutDocument,
+    source: bytes,
+) -> None:
+    await connection.execute(
+        """
+        INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (user_id, workout_id) DO UPDATE SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
+        """,
+        user_id,
+        summary.id,
+        summary.started_at,
+        ENCODER.encode(summary),
+    )
+    await connection.execute(
+        """
+        INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
+            source = EXCLUDED.source, body = EXCLUDED.body
+        """,
+        user_id,
+        document.id,
+        document.version,
+        source,
+        ENCODER.encode(document),
+    )
+
+
+async def delete_workout(connection: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID) -> None:
+    await connection.execute(
+        "DELETE FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = $2", user_id, workout_id
+    )
+    await connection.execute(
+        "DELETE FROM rm_workout_documents WHERE user_id = $1 AND workout_id = $2", user_id, workout_id
+    )
+
+
+async def workout_sources(
+    connection: asyncpg.Connection, user_id: uuid.UUID
+) -> list[tuple[uuid.UUID, int, bytes]]:
+    """Every workout's id, version and body as logged: what documents are derived from."""
+    rows = await connection.fetch(
+        "SELECT workout_id, workout_version, source FROM rm_workout_documents WHERE user_id = $1", user_id
+    )
+    return [(row["workout_id"], row["workout_version"], row["source"]) for row in rows]
+
+
+def _totals(row: Mapping[str, object]) -> WeekTotals:
+    return WeekTotals(
+        workouts=int(row["workouts"]),  # type: ignore[call-overload]
+        sets=int(row["sets"]),  # type: ignore[call-overload]
+        volume_kg=float(row["volume_kg"]),  # type: ignore[arg-type]
+        duration_s=int(row["duration_s"]),  # type: ignore[call-overload]
+    )
+
+
+async def load_weeks(
+    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: Iterable[date] | None = None
+) -> dict[date, WeekTotals]:
+    """The user's weekly totals (only `weeks` when given)."""
+    rows = await connection.fetch(
+        """
+        SELECT week_start, workouts, sets, volume_kg, duration_s FROM rm_weekly_totals
+        WHERE user_id = $1 AND ($2::date[] IS NULL OR week_start = ANY($2::date[]))
+        """,
+        user_id,
+        None if weeks is None else list(weeks),
+    )
+    return {row["week_start"]: _totals(row) for row in rows}
+
+
+async def save_weeks(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    weeks: Mapping[date, WeekTotals],
+    *,
+    replace: bool = False,
+) -> None:
+    """Write weekly totals; weeks with no workouts left are removed. `replace` drops all others first."""
+    if replace:
+        await connection.execute("DELETE FROM rm_weekly_totals WHERE user_id = $1", user_id)
+    empty = [week for week, totals in weeks.items() if totals.workouts <= 0]
+    if empty:
+        await connection.execute(
+            "DELETE FROM rm_weekly_totals WHERE user_id = $1 AND week_start = ANY($2::date[])", user_id, empty
+        )
+    await connection.executemany(
+        """
+        INSERT INTO rm_weekly_totals (user_id, week_start, workouts, sets, volume_kg, duration_s)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (user_id, week_start) DO UPDATE SET workouts = EXCLUDED.workouts, sets = EXCLUDED.sets,
+            volume_kg = EXCLUDED.volume_kg, duration_s = EXCLUDED.duration_s
+        """,
+        [
+            (user_id, week, t.workouts, t.sets, Decimal(repr(t.volume_kg)), t.duration_s)
+            for week, t in weeks.items()
+            if t.workouts > 0
+        ],
+    )
+
+
+async def save_dashboard(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    dashboard: Dashboard,
+    *,
+    version: int,
+    rollover_at: datetime,
+) -> bytes:
+    body = ENCODER.encode(dashboard)
+    await connection.execute(
+        """
+        INSERT INTO rm_dashboards (user_id, version, as_of, rollover_at, body) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of,
+            rollover_at = EXCLUDED.rollover_at, body = EXCLUDED.body
+        """,
+        user_id,
+        version,
+        dashboard.as_of,
+        rollover_at,
+        body,
+    )
+    return body

@@ -1,0 +1,151 @@
+"""Pure projections of one workout: its feed summary, its detail document, its weekly contribution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from uuid import UUID
+
+from commands.events import E1rmFormula, Workout, WorkoutExercise, WorkoutSet
+from core.units import as_entered, to_kg
+from projections.documents import ExerciseView, SetView, WeekTotals, WorkoutDocument, WorkoutSummary
+from projections.formulas import e1rm
+
+_CENTS = Decimal("0.01")
+
+ZERO = WeekTotals(workouts=0, sets=0, volume_kg=0.0, duration_s=0)
+
+
+def _kg(amount: Decimal) -> float:
+    """An aggregate in kg as stored: 2 decimals, half up, and never -0.0."""
+    return float(amount.quantize(_CENTS, rounding=ROUND_HALF_UP)) + 0.0
+
+
+def is_working_set(s: WorkoutSet) -> bool:
+    """A set that counts towards totals: completed and not a warm-up."""
+    return s.completed and s.type != "warmup"
+
+
+def _volume(s: WorkoutSet) -> Decimal:
+    # Summed exactly in Decimal so a workout's volume does not depend on float summation order.
+    if s.reps is None or s.weight is None:
+        return Decimal(0)
+    return s.reps * to_kg(s.weight.value, s.weight.unit)
+
+
+def set_volume_kg(s: WorkoutSet) -> float:
+    """Reps x kg for a set with both, else 0; warm-ups included (callers filter working sets)."""
+    return float(_volume(s))
+
+
+def _working_sets(workout: Workout) -> Iterable[WorkoutSet]:
+    return (s for exercise in workout.exercises for s in exercise.sets if is_working_set(s))
+
+
+def _volume_kg(workout: Workout) -> float:
+    return _kg(sum((_volume(s) for s in _working_sets(workout)), Decimal(0)))
+
+
+def _duration_s(workout: Workout) -> int | None:
+    if workout.ended_at is None:
+        return None
+    elapsed = workout.ended_at - workout.started_at
+    # An end before the start is a client clock error, not a negative workout.
+    if elapsed < timedelta(0):
+        return None
+    return elapsed // timedelta(seconds=1)
+
+
+def summarize(workout_id: UUID, version: int, workout: Workout) -> WorkoutSummary:
+    """The feed entry of a workout: counts, working-set volume in kg, duration when it has ended."""
+    return WorkoutSummary(
+        id=workout_id,
+        version=version,
+        title=workout.title,
+        started_at=workout.started_at,
+        exercise_count=len(workout.exercises),
+        set_count=sum(1 for _ in _working_sets(workout)),
+        volume_kg=_volume_kg(workout),
+        ended_at=workout.ended_at,
+        duration_s=_duration_s(workout),
+    )
+
+
+def _set_view(s: WorkoutSet, formula: E1rmFormula) -> SetView:
+    estimate = None
+    if s.weight is not None and s.reps is not None:
+        estimate = e1rm(float(to_kg(s.weight.value, s.weight.unit)), s.reps, formula)
+    return SetView(
+        type=s.type,
+        completed=s.completed,
+        reps=s.reps,
+        weight=s.weight,
+        duration_s=s.duration_s,
+        distance_m=s.distance_m,
+        rpe=s.rpe,
+        rir=s.rir,
+        e1rm_kg=estimate,
+    )
+
+
+def _exercise_view(
+    exercise: WorkoutExercise, formula: E1rmFormula, names: Callable[[str], str]
+) -> ExerciseView:
+    return ExerciseView(
+        exercise_id=exercise.exercise_id,
+        name=names(exercise.exercise_id),
+        sets=[_set_view(s, formula) for s in exercise.sets],
+        notes=exercise.notes,
+        superset_group=exercise.superset_group,
+    )
+
+
+def document(
+    workout_id: UUID, version: int, workout: Workout, formula: E1rmFormula, names: Callable[[str], str]
+) -> WorkoutDocument:
+    """The workout detail: every set as entered with its e1RM, exercise names from `names`."""
+    return WorkoutDocument(
+        id=workout_id,
+        version=version,
+        title=workout.title,
+        started_at=workout.started_at,
+        exercises=[_exercise_view(exercise, formula, names) for exercise in workout.exercises],
+        set_count=sum(1 for _ in _working_sets(workout)),
+        volume_kg=_volume_kg(workout),
+        ended_at=workout.ended_at,
+        duration_s=_duration_s(workout),
+        routine_id=workout.routine_id,
+        notes=workout.notes,
+    )
+
+
+def contribution(summary: WorkoutSummary) -> WeekTotals:
+    """What one workout adds to its week: one workout, its sets, volume and known duration."""
+    return WeekTotals(
+        workouts=1,
+        sets=summary.set_count,
+        volume_kg=summary.volume_kg,
+        duration_s=summary.duration_s or 0,
+    )
+
+
+def add(a: WeekTotals, b: WeekTotals) -> WeekTotals:
+    """The totals of both."""
+    return WeekTotals(
+        workouts=a.workouts + b.workouts,
+        sets=a.sets + b.sets,
+        # Via the values' reprs, so 2-decimal volumes add without float noise.
+        volume_kg=_kg(as_entered(a.volume_kg) + as_entered(b.volume_kg)),
+        duration_s=a.duration_s + b.duration_s,
+    )
+
+
+def subtract(a: WeekTotals, b: WeekTotals) -> WeekTotals:
+    """`a` without `b`, e.g. a week without an amended or deleted workout's old contribution."""
+    return WeekTotals(
+        workouts=a.workouts - b.workouts,
+        sets=a.sets - b.sets,
+        volume_kg=_kg(as_entered(a.volume_kg) - as_entered(b.volume_kg)),
+        duration_s=a.duration_s - b.duration_s,
+    )
