@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 
 import click
 
@@ -175,6 +176,36 @@ def createuser(
             raise click.ClickException(str(exc)) from exc
     verb = "created" if created else "updated"
     click.echo(f"{verb} {account.email} (handle {account.handle}) with role {account.role}")
+
+
+@main.group()
+def projections() -> None:
+    """Inspect and repair read-model projection."""
+
+
+@projections.command("retry")
+@click.option("--user", "user_id", type=click.UUID, help="The parked user to retry.")
+@click.option("--all", "every", is_flag=True, help="Retry every parked user.")
+def projections_retry(user_id: uuid.UUID | None, every: bool) -> None:
+    """Unpark users whose projection failed (after the fix is deployed) and poke the workers."""
+    if (user_id is None) == (not every):
+        raise click.UsageError("give --user USER_ID or --all")
+    from api.projections_cli import retry
+
+    settings = _settings("cli")
+    with running_services(settings) as resolved:
+        retried = asyncio.run(retry(resolved, user_id))
+    click.echo(f"retried {len(retried)} user(s)" + "".join(f"\n  {u}" for u in retried))
+
+
+@projections.command("status")
+def projections_status() -> None:
+    """How many users are lagging, behind in Redis or parked; the parked ones with their error."""
+    from api.projections_cli import status
+
+    settings = _settings("cli")
+    with running_services(settings) as resolved:
+        click.echo(asyncio.run(status(resolved)))
 
 
 if __name__ == "__main__":

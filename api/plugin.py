@@ -23,6 +23,8 @@ from api.health import HealthController, metrics
 from api.problems import handle_exception
 from api.request_context import RequestContextMiddleware, add_response_headers
 from api.state import provide_services, services_lifespan
+from api.stats import ExercisesController, StatsController
+from api.workouts import WorkoutsController
 from core.settings import Settings
 
 VERSION = "0.1.0"
@@ -49,6 +51,9 @@ def openapi_config() -> OpenAPIConfig:
         tags=[
             Tag(name="accounts", description="Registration, sign-in, tokens, profile and preferences."),
             Tag(name="people", description="Finding other users."),
+            Tag(name="workouts", description="Logging workouts; the feed and workout detail."),
+            Tag(name="stats", description="The dashboard."),
+            Tag(name="exercises", description="The exercise catalog."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -66,7 +71,17 @@ class IronlogPlugin(InitPlugin):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
         app_config.route_handlers.extend(
-            [HealthController, metrics, AuthController, MeController, UsersController, *self.extra_handlers]
+            [
+                HealthController,
+                metrics,
+                AuthController,
+                MeController,
+                UsersController,
+                WorkoutsController,
+                StatsController,
+                ExercisesController,
+                *self.extra_handlers,
+            ]
         )
         if settings.api.diagnostics:
             app_config.route_handlers.append(DiagnosticsController)

@@ -6,13 +6,14 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from api.request_context import observe_unmatched, request_id_of
-from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.errors import Conflict, DomainError, Gone, InvalidInput, NotFound, VersionMismatch
 from core.structs import ResponseBody
 
 log = structlog.get_logger(__name__)
@@ -92,10 +93,25 @@ def _is_malformed_body(exc: HTTPException) -> bool:
     )
 
 
-_DOMAIN_STATUS: dict[type[DomainError], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
+_DOMAIN_STATUS: dict[type[DomainError], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Gone: 410}
+#: Postgres unreachable or its connection lost: a fast 503, never a stack trace.
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionFailureError,
+)
 
 
 def _domain_problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    if isinstance(exc, VersionMismatch):
+        return problem_response(
+            request,
+            412 if exc.stale else 409,
+            detail=exc.message,
+            extra={"currentVersion": exc.current_version},
+            headers={"ETag": f'"{exc.current_version}"'},
+        )
     status = next((s for kind, s in _DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
     errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else None
     return problem_response(request, status, detail=exc.message, errors=errors)
@@ -115,5 +131,13 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else None
         headers = dict(exc.headers or {})
         return problem_response(request, status, detail=detail, headers=headers or None)
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("service_unavailable", error=repr(exc))
+        return problem_response(
+            request,
+            503,
+            detail="A backing service is unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
     log.exception("unhandled_exception", error=repr(exc))
     return problem_response(request, 500, detail="An unexpected error occurred.")

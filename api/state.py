@@ -18,6 +18,8 @@ from commands.passwords import PasswordHasher
 from core.db import close_pool, open_pool
 from core.redis import Keys, open_redis
 from core.settings import Settings
+from queries.consistency import ProjectionNotifications
+from queries.readmodels import ReadModels
 from workers.enqueue import Enqueuer
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,10 @@ class AppServices:
         self.client_addresses = ClientAddresses(
             settings.rate_limits.trusted_proxies, settings.rate_limits.client_ip_header
         )
+        self.notifications = ProjectionNotifications(redis, self.keys)
+        self.read_models = ReadModels(
+            pool, redis, self.keys, self.notifications, settings.projection.consistency_wait_s
+        )
 
 
 def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -54,6 +60,7 @@ def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncC
         try:
             yield
         finally:
+            await services.notifications.stop()
             services.passwords.close()
             enqueuer.close()
             await redis.aclose()

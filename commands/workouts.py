@@ -162,6 +162,11 @@ async def put_workout(
     return WorkoutWritten("created" if row is None else "amended", version, stream_version)
 
 
+class WorkoutDeletion(msgspec.Struct, frozen=True):
+    deleted: bool  # False when it already was: nothing appended
+    stream_version: int
+
+
 async def delete_workout(
     connection: asyncpg.Connection,
     *,
@@ -169,8 +174,8 @@ async def delete_workout(
     workout_id: uuid.UUID,
     now: datetime,
     request_id: str | None,
-) -> int:
-    """Delete the workout (its sets go, a tombstone stays for 410s); the user's stream version.
+) -> WorkoutDeletion:
+    """Delete the workout: its sets go, a tombstone stays for 410s.
 
     Deleting again appends nothing. NotFound for an unknown id or another user's.
     """
@@ -181,7 +186,7 @@ async def delete_workout(
     if row is None or row["user_id"] != user_id:
         raise NotFound("No such workout.")
     if row["deleted_at"] is not None:
-        return stream_version
+        return WorkoutDeletion(False, stream_version)
     version = row["version"] + 1
     await connection.execute("DELETE FROM workout_exercises WHERE workout_id = $1", workout_id)
     await connection.execute(
@@ -195,4 +200,5 @@ async def delete_workout(
         now,
     )
     event = WorkoutDeleted(workout_id=workout_id, workout_version=version)
-    return await append(connection, user_id, [event], occurred_at=now, request_id=request_id)
+    stream_version = await append(connection, user_id, [event], occurred_at=now, request_id=request_id)
+    return WorkoutDeletion(True, stream_version)

@@ -39,7 +39,13 @@ class Keys:
     def channel(self, *parts: str) -> str:
         return self.prefix + "ch:" + ":".join(parts)
 
+    def channel_pattern(self, *parts: str) -> str:
+        """A PSUBSCRIBE pattern for every channel under `parts` (prefix escaped)."""
+        return self._escaped() + "ch:" + ":".join((*parts, "*"))
+
+    def _escaped(self) -> str:
+        return "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+
     def pattern(self) -> str:
         """A SCAN pattern that matches every key of this prefix."""
-        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
-        return escaped + "*"
+        return self._escaped() + "*"

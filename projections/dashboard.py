@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from commands.events import WeekStart
+from commands.events import WeekStart as WeekStart  # noqa: PLC0414 - re-exported for readers
 from projections.documents import Dashboard, Streaks, WeekPoint, WeekTotals, WeekView, WorkoutSummary
 from projections.workouts import ZERO, add, contribution
 

@@ -45,6 +45,10 @@ TEST_ENV = {
     "IRONLOG_RATE_LOGIN_PER_MINUTE": "100000",
     "IRONLOG_RATE_REFRESH_PER_MINUTE": "100000",
     "IRONLOG_RATE_PASSWORD_PER_MINUTE": "100000",
+    # A quick sweeper and few retries, so recovery tests finish in seconds.
+    "IRONLOG_SWEEP_INTERVAL_S": "0.5",
+    "IRONLOG_SWEEP_GRACE_S": "0.5",
+    "IRONLOG_PROJECTION_MAX_FAILURES": "3",
 }
 
 

@@ -8,7 +8,19 @@ from click.testing import CliRunner
 from api.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["api"], ["worker"], ["migrate"], ["createuser"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["api"],
+        ["worker"],
+        ["migrate"],
+        ["createuser"],
+        ["projections", "retry"],
+        ["projections", "status"],
+    ],
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,154 @@
+"""`/v1/workouts`: log, amend and delete workouts; the feed and the workout detail."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, put
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api.auth.middleware import principal_of
+from api.auth.routes import now_utc
+from api.reads import consistency_token, serve
+from api.request_context import request_id_of
+from api.state import AppServices
+from api.writes import announce, consistency_headers
+from commands.events import Workout
+from commands.workouts import delete_workout, put_workout
+from core.structs import ResponseBody
+from projections.documents import WorkoutDocument, WorkoutSummary
+
+_ETAG = re.compile(r'^\s*"(\d{1,9})"\s*$')
+_ENCODER = msgspec.json.Encoder()
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
+
+
+class StoredWorkout(Workout, kw_only=True, frozen=True):
+    """A workout as stored: what was sent, with its id and version."""
+
+    id: uuid.UUID
+    version: int
+
+
+class WorkoutPage(ResponseBody):
+    items: list[WorkoutSummary]
+    next_cursor: str | None = None
+
+
+def _if_match(request: Request[Any, Any, Any]) -> int | None:
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    match = _ETAG.match(raw)
+    if match is None:
+        raise ValidationException(
+            'If-Match must be the workout\'s ETag, such as "3"',
+            extra=[{"key": "If-Match", "message": 'expected a version ETag such as "3"'}],
+        )
+    return int(match.group(1))
+
+
+class WorkoutsController(Controller):
+    path = "/v1/workouts"
+    tags = ["workouts"]
+
+    @put(
+        "/{workout_id:uuid}",
+        operation_id="putWorkout",
+        summary="Log a workout (client-generated id) or amend it with If-Match",
+        status_code=200,
+        responses={201: ResponseSpec(data_container=StoredWorkout, description="Logged")},
+    )
+    async def put_workout(
+        self,
+        request: Request[Any, Any, Any],
+        workout_id: FromPath[uuid.UUID],
+        data: JSONBody[Workout],
+        services: NamedDependency[AppServices],
+    ) -> Response[bytes]:
+        principal = principal_of(request)
+        if_match = _if_match(request)
+        async with services.pool.acquire() as connection, connection.transaction():
+            written = await put_workout(
+                connection,
+                user_id=principal.user_id,
+                workout_id=workout_id,
+                workout=data,
+                if_match=if_match,
+                now=now_utc(),
+                request_id=request_id_of(request.scope),
+            )
+        if written.outcome != "unchanged":
+            await announce(services, principal.user_id)
+        stored = StoredWorkout(**msgspec.structs.asdict(data), id=workout_id, version=written.workout_version)
+        headers = {"ETag": f'"{written.workout_version}"', **consistency_headers(written.stream_version)}
+        if written.outcome == "created":
+            headers["Location"] = f"/v1/workouts/{workout_id}"
+        return Response(
+            content=_ENCODER.encode(stored),
+            status_code=201 if written.outcome == "created" else 200,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    @delete("/{workout_id:uuid}", operation_id="deleteWorkout", summary="Delete a workout", status_code=204)
+    async def delete_workout(
+        self,
+        request: Request[Any, Any, Any],
+        workout_id: FromPath[uuid.UUID],
+        services: NamedDependency[AppServices],
+    ) -> Response[None]:
+        principal = principal_of(request)
+        async with services.pool.acquire() as connection, connection.transaction():
+            deletion = await delete_workout(
+                connection,
+                user_id=principal.user_id,
+                workout_id=workout_id,
+                now=now_utc(),
+                request_id=request_id_of(request.scope),
+            )
+        if deletion.deleted:
+            await announce(services, principal.user_id)
+        return Response(content=None, status_code=204, headers=consistency_headers(deletion.stream_version))
+
+    @get(
+        operation_id="listWorkouts",
+        summary="The workout feed, newest first",
+        responses={200: ResponseSpec(data_container=WorkoutPage, description="A page of the feed")},
+    )
+    async def feed(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[AppServices],
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> Response[bytes]:
+        principal = principal_of(request)
+        served = await services.read_models.feed(principal.user_id, cursor, limit, consistency_token(request))
+        return serve(request, served)
+
+    @get(
+        "/{workout_id:uuid}",
+        operation_id="getWorkout",
+        summary="A workout in full, exercise names inlined, each set's e1RM",
+        responses={200: ResponseSpec(data_container=WorkoutDocument, description="The workout")},
+    )
+    async def detail(
+        self,
+        request: Request[Any, Any, Any],
+        workout_id: FromPath[uuid.UUID],
+        services: NamedDependency[AppServices],
+    ) -> Response[bytes]:
+        principal = principal_of(request)
+        served = await services.read_models.workout(principal.user_id, workout_id, consistency_token(request))
+        if served is None:
+            raise NotFoundException("No such workout.")
+        return serve(request, served)

@@ -1,0 +1,107 @@
+"""Read-your-writes: wait, woken by the runner's announcements, until a user's documents reach a version."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from prometheus_client import Counter, Histogram
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.redis import Keys
+
+log = structlog.get_logger(__name__)
+
+CONSISTENCY_WAITS = Counter(
+    "ironlog_consistency_waits_total", "Reads that waited for their own write", ["outcome"]
+)
+CONSISTENCY_WAIT_SECONDS = Histogram(
+    "ironlog_consistency_wait_seconds",
+    "How long reads waited for their own write",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+
+
+class ProjectionNotifications:
+    """One pattern subscription per API process; waiting requests are woken by user id."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._pattern = keys.channel_pattern("projected")
+        self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def _ensure_listening(self) -> None:
+        # Started by the first wait, so processes that never wait hold no subscription.
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            # Bounded: a cancellation landing mid-connect must not hold up shutdown.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 2.0)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(self._pattern)
+                # Announcements made before the subscription was live are lost: re-check everyone.
+                for events in self._waiters.values():
+                    for event in events:
+                        event.set()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        self._wake(message["channel"])
+            except (RedisError, OSError) as exc:
+                # Waiters still finish: they time out and then check Postgres.
+                log.warning("notifications_lost", error=repr(exc))
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _wake(self, channel: bytes | str) -> None:
+        text = channel.decode() if isinstance(channel, bytes) else channel
+        try:
+            user_id = uuid.UUID(text.rsplit(":", 1)[-1])
+        except ValueError:
+            return
+        for event in self._waiters.get(user_id, ()):
+            event.set()
+
+    async def wait(
+        self, user_id: uuid.UUID, reached: Callable[[], Awaitable[bool]], timeout_s: float
+    ) -> bool:
+        """Until `reached()` is true, re-checked at each announcement for the user; False on timeout."""
+        started = time.monotonic()
+        self._ensure_listening()
+        event = asyncio.Event()
+        self._waiters.setdefault(user_id, set()).add(event)
+        try:
+            # Registered before the first check, so an announcement in between is not lost.
+            while not await reached():
+                remaining = timeout_s - (time.monotonic() - started)
+                if remaining <= 0:
+                    CONSISTENCY_WAITS.labels("timeout").inc()
+                    return False
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+            CONSISTENCY_WAITS.labels("reached").inc()
+            return True
+        finally:
+            CONSISTENCY_WAIT_SECONDS.observe(time.monotonic() - started)
+            waiters = self._waiters.get(user_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[user_id]

@@ -1,0 +1,253 @@
+"""Readers of the read models: Redis bytes when fresh, else the rm_* row (filling Redis), else 503.
+
+Bodies are returned exactly as stored; nothing on the hit path is decoded or encoded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal, cast
+
+import asyncpg
+import msgspec
+import structlog
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.cursors import decode_cursor, encode_cursor
+from core.redis import Keys
+from projections import store
+from projections.cache import PAGE_TTL_S, Cached, DocumentCache, body_etag
+from projections.dashboard import WeekStart, build_dashboard, local_date
+from queries.consistency import ProjectionNotifications
+
+log = structlog.get_logger(__name__)
+
+Model = Literal["dashboard", "workout", "feed"]
+CACHE_REQUESTS = Counter(
+    "ironlog_cache_requests_total", "Read-model reads by where they were answered from", ["model", "result"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A read-model response: the body as stored, its ETag, the user's version it reflects."""
+
+    body: bytes
+    etag: str
+    version: int
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    served: Served | None
+    key: str
+    stamp: int = 0
+    zone: str = ""
+    ttl_s: int | None = None
+
+
+class FeedCursor(msgspec.Struct, array_like=True, frozen=True):
+    started_at: datetime
+    workout_id: uuid.UUID
+
+
+def _today_ordinal(zone: str) -> int:
+    return local_date(datetime.now(UTC), zone or "UTC").toordinal()
+
+
+class ReadModels:
+    """Serves one process's read-model requests."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        keys: Keys,
+        notifications: ProjectionNotifications,
+        wait_s: float,
+    ) -> None:
+        self.pool = pool
+        self.cache = DocumentCache(redis, keys)
+        self.notifications = notifications
+        self.wait_s = wait_s
+
+    # -- the three read models -------------------------------------------------------------
+
+    async def workout(self, user_id: uuid.UUID, workout_id: uuid.UUID, at_least: int | None) -> Served | None:
+        key = self.cache.keys_of(user_id).workout(workout_id)
+
+        async def load(connection: asyncpg.Connection) -> _Loaded:
+            row = await connection.fetchrow(
+                """
+                SELECT d.workout_version, d.body,
+                    COALESCE((SELECT version FROM projection_checkpoints WHERE user_id = $1), 0) AS version
+                FROM (SELECT 1) one
+                LEFT JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = $2
+                """,
+                user_id,
+                workout_id,
+            )
+            if row["body"] is None:
+                return _Loaded(None, key)
+            return _Loaded(Served(row["body"], f'"{row["workout_version"]}"', row["version"]), key)
+
+        return await self._serve(
+            "workout", user_id, key, at_least, fresh=lambda cached: cached.version is not None, load=load
+        )
+
+    async def dashboard(self, user_id: uuid.UUID, at_least: int | None) -> Served:
+        key = self.cache.keys_of(user_id).dashboard
+
+        def fresh(cached: Cached) -> bool:
+            return cached.version is not None and cached.stamp >= _today_ordinal(cached.zone)
+
+        async def load(connection: asyncpg.Connection) -> _Loaded:
+            version = await _checkpoint(connection, user_id)
+            settings = await store.load_settings(connection, user_id)
+            today = local_date(datetime.now(UTC), settings.timezone)
+            row = await connection.fetchrow(
+                "SELECT as_of, body FROM rm_dashboards WHERE user_id = $1", user_id
+            )
+            if row is not None and row["as_of"] >= today:
+                body = bytes(row["body"])
+            else:
+                # A new day since the last projection: the buckets are absolute, only "today" moved.
+                weeks = await store.load_weeks(connection, user_id)
+                last = await store.latest_summary(connection, user_id)
+                week_start = cast(WeekStart, settings.week_start)
+                body = store.ENCODER.encode(
+                    build_dashboard(weeks, last, today, settings.timezone, week_start)
+                )
+            served = Served(body, body_etag(body), version)
+            return _Loaded(served, key, stamp=today.toordinal(), zone=settings.timezone)
+
+        served = await self._serve("dashboard", user_id, key, at_least, fresh=fresh, load=load)
+        assert served is not None
+        return served
+
+    async def feed(self, user_id: uuid.UUID, cursor: str | None, limit: int, at_least: int | None) -> Served:
+        after = decode_cursor(cursor, FeedCursor) if cursor else None
+        key = self.cache.keys_of(user_id).feed_page(limit, cursor)
+
+        def fresh(cached: Cached) -> bool:
+            return cached.version is not None and cached.version == cached.synced
+
+        async def load(connection: asyncpg.Connection) -> _Loaded:
+            version = await _checkpoint(connection, user_id)
+            rows = await connection.fetch(
+                """
+                SELECT workout_id, started_at, body FROM rm_workout_summaries
+                WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (started_at, workout_id) < ($2, $3))
+                ORDER BY started_at DESC, workout_id DESC LIMIT $4
+                """,
+                user_id,
+                after.started_at if after else None,
+                after.workout_id if after else None,
+                limit + 1,
+            )
+            page = rows[:limit]
+            body = b'{"items":[' + b",".join(bytes(row["body"]) for row in page) + b"]"
+            if len(rows) > limit:
+                last = page[-1]
+                next_cursor = encode_cursor(FeedCursor(last["started_at"], last["workout_id"]))
+                body += b',"nextCursor":"' + next_cursor.encode() + b'"'
+            body += b"}"
+            return _Loaded(Served(body, body_etag(body), version), key, ttl_s=PAGE_TTL_S)
+
+        served = await self._serve("feed", user_id, key, at_least, fresh=fresh, load=load)
+        assert served is not None
+        return served
+
+    # -- the one serving path ------------------------------------------------------------------
+
+    async def _serve(
+        self,
+        model: Model,
+        user_id: uuid.UUID,
+        key: str,
+        at_least: int | None,
+        *,
+        fresh: Callable[[Cached], bool],
+        load: Callable[[asyncpg.Connection], Awaitable[_Loaded]],
+    ) -> Served | None:
+        synced_key = self.cache.keys_of(user_id).synced
+        try:
+            cached = await self.cache.read(synced_key, key)
+        except RedisError as exc:
+            CACHE_REQUESTS.labels(model, "degraded").inc()
+            log.warning("cache_unavailable", model=model, error=repr(exc))
+            loaded = await self._load(load)
+            return self._consistent(loaded.served, at_least)
+        if at_least is not None and (cached.synced or 0) < at_least:
+            reached = await self.notifications.wait(
+                user_id, lambda: self._synced(synced_key, at_least), self.wait_s
+            )
+            if not reached:
+                # Redis may only be behind Postgres (a failed sync): Postgres has the last word.
+                CACHE_REQUESTS.labels(model, "miss").inc()
+                return self._consistent((await self._load(load)).served, at_least)
+            cached = await self.cache.read(synced_key, key)
+        if fresh(cached):
+            CACHE_REQUESTS.labels(model, "hit").inc()
+            if cached.is_tombstone:
+                return None
+            return Served(cached.body, cached.etag, max(cached.version or 0, cached.synced or 0))
+        CACHE_REQUESTS.labels(model, "miss").inc()
+        loaded = await self._load(load)
+        if loaded.served is not None:
+            await self._fill(loaded)
+        return loaded.served
+
+    async def _load(self, load: Callable[[asyncpg.Connection], Awaitable[_Loaded]]) -> _Loaded:
+        # One snapshot, so the version stored with a body is the version the body reflects.
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            return await load(connection)
+
+    async def _fill(self, loaded: _Loaded) -> None:
+        served = loaded.served
+        assert served is not None
+        try:
+            async with self.cache.redis.pipeline(transaction=False) as pipe:
+                options = {"ttl_s": loaded.ttl_s} if loaded.ttl_s else {}
+                await self.cache.put(
+                    pipe,
+                    loaded.key,
+                    version=served.version,
+                    body=served.body,
+                    etag=served.etag,
+                    stamp=loaded.stamp,
+                    zone=loaded.zone,
+                    **options,
+                )
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("cache_fill_failed", error=repr(exc))
+
+    async def _synced(self, synced_key: str, at_least: int) -> bool:
+        try:
+            value = await self.cache.redis.get(synced_key)
+        except RedisError:
+            return False
+        return value is not None and int(value) >= at_least
+
+    @staticmethod
+    def _consistent(served: Served | None, at_least: int | None) -> Served | None:
+        if served is None or at_least is None or served.version >= at_least:
+            return served
+        return replace(served, stale=True)
+
+
+async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    version = await connection.fetchval(
+        "SELECT version FROM projection_checkpoints WHERE user_id = $1", user_id
+    )
+    return int(version or 0)
