@@ -252,7 +252,9 @@ async def _record_failure(
     async with pool.acquire() as connection, connection.transaction():
         failures: int = await connection.fetchval(
             """
-            UPDATE projection_checkpoints SET failures = failures + 1 WHERE user_id = $1 RETURNING failures
+            INSERT INTO projection_checkpoints (user_id, failures) VALUES ($1, 1)
+            ON CONFLICT (user_id) DO UPDATE SET failures = projection_checkpoints.failures + 1
+            RETURNING failures
             """,
             user_id,
         )

@@ -1,0 +1,153 @@
+"""A poison event: retried with backoff, then its user is parked until an operator retries them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from core.redis import Keys
+from core.settings import Settings
+from projections.runner import ProjectionFailed, RunnerSettings, project_user
+from tests.accounts import bearer, sign_up
+from tests.workouts import PUSH_DAY
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    assert settings.database.url
+    connection = await asyncpg.connect(settings.database.url)
+    yield connection
+    await connection.close()
+
+
+async def append_poison(db: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    """An event no projector understands, appended the way a command would."""
+    async with db.transaction():
+        version: int = await db.fetchval(
+            "UPDATE streams SET version = version + 1 WHERE user_id = $1 RETURNING version", user_id
+        )
+        await db.execute(
+            """
+            INSERT INTO events (event_id, user_id, version, type, schema_version, payload, occurred_at)
+            VALUES ($1, $2, $3, 'FutureThing', 9, '{"type": "FutureThing"}', now())
+            """,
+            uuid.uuid4(),
+            user_id,
+            version,
+        )
+        await db.execute(
+            """
+            INSERT INTO projection_pending (user_id, version) VALUES ($1, $2)
+            ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version
+            """,
+            user_id,
+            version,
+        )
+    return version
+
+
+async def checkpoint(db: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record:
+    row: asyncpg.Record = await db.fetchrow(
+        """
+        SELECT version, failures, parked_version, parked_error FROM projection_checkpoints
+        WHERE user_id = $1
+        """,
+        user_id,
+    )
+    return row
+
+
+async def test_a_failing_projection_is_retried_then_parked_in_place(
+    client: Any, settings: Settings, db: asyncpg.Connection
+) -> None:
+    signed_in = await sign_up(client)
+    user_id = uuid.UUID(signed_in["user"]["id"])
+    poison = await append_poison(db, user_id)
+    assert settings.database.url and settings.redis.url
+    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    keys = Keys(settings.redis.prefix)
+    runner = RunnerSettings(max_failures=3)
+    try:
+        for attempt in (1, 2):
+            with pytest.raises(ProjectionFailed):
+                await project_user(pool, redis, keys, user_id, settings=runner)
+            assert (await checkpoint(db, user_id))["failures"] == attempt
+        outcome = await project_user(pool, redis, keys, user_id, settings=runner)
+        again = await project_user(pool, redis, keys, user_id, settings=runner)
+    finally:
+        await pool.close()
+        await redis.aclose()
+
+    assert outcome.parked and again.parked
+    row = await checkpoint(db, user_id)
+    assert row["parked_version"] == poison
+    assert "event 2" in row["parked_error"]
+    assert row["version"] == 0  # the whole batch rolled back: nothing half-applied
+
+
+async def test_a_parked_user_waits_for_projections_retry_after_the_fix(
+    client: Any, settings: Settings, db: asyncpg.Connection, start_worker: Any
+) -> None:
+    worker = start_worker()
+    signed_in = await sign_up(client)
+    user_id = uuid.UUID(signed_in["user"]["id"])
+    poison = await append_poison(db, user_id)
+    workout_id = uuid.uuid4()
+    put = await client.put(f"/v1/workouts/{workout_id}", json=PUSH_DAY, headers=bearer(signed_in))
+    assert put.status_code == 201
+
+    async def parked() -> bool:
+        row = await checkpoint(db, user_id)
+        return row is not None and row["parked_version"] is not None
+
+    for _ in range(200):
+        if await parked():
+            break
+        await asyncio.sleep(0.1)
+    assert await parked(), worker.log()[-3000:]
+    assert (await checkpoint(db, user_id))["version"] < poison
+    worker.wait_for_log("projection_parked", timeout_s=5)
+    failures_logged = worker.log().count("projection_failed")
+    await asyncio.sleep(2)  # four sweeps: a parked user is left alone
+    assert worker.log().count("projection_failed") == failures_logged
+    assert (await client.get(f"/v1/workouts/{workout_id}", headers=bearer(signed_in))).status_code == 404
+
+    # The fix: here, the event becomes one the projectors understand.
+    await db.execute(
+        """
+        UPDATE events SET type = 'ProfileChanged', schema_version = 1, payload = '{"type": "ProfileChanged"}'
+        WHERE user_id = $1 AND version = $2
+        """,
+        user_id,
+        poison,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "api", "projections", "retry", "--user", str(user_id)],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"retried 1 user(s)\n  {user_id}" in result.stdout
+
+    detail = await client.get(
+        f"/v1/workouts/{workout_id}",
+        headers={**bearer(signed_in), "X-Consistency-Token": put.headers["x-consistency-token"]},
+    )
+    assert detail.status_code == 200, detail.text
+    row = await checkpoint(db, user_id)
+    assert row["parked_version"] is None and row["failures"] == 0
