@@ -11,6 +11,7 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from api.request_context import observe_unmatched, request_id_of
 from core.errors import Conflict, DomainError, Gone, InvalidInput, NotFound, VersionMismatch
@@ -37,6 +38,16 @@ class Problem(ResponseBody):
     instance: str | None = None
     request_id: str | None = None
     errors: list[FieldError] | None = None
+
+
+def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems a route answers with (400 always: malformed input)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem, media_type=PROBLEM_JSON, description=HTTPStatus(status).phrase
+        )
+        for status in sorted({400, *statuses})
+    }
 
 
 def problem_response(

@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.auth.middleware import principal_of
 from api.auth.routes import now_utc
+from api.problems import problem_specs
 from api.reads import consistency_token, serve
 from api.request_context import request_id_of
 from api.state import AppServices
@@ -65,7 +66,11 @@ class WorkoutsController(Controller):
         operation_id="putWorkout",
         summary="Log a workout (client-generated id) or amend it with If-Match",
         status_code=200,
-        responses={201: ResponseSpec(data_container=StoredWorkout, description="Logged")},
+        responses={
+            200: ResponseSpec(data_container=StoredWorkout, description="Amended, or an identical replay"),
+            201: ResponseSpec(data_container=StoredWorkout, description="Logged"),
+            **problem_specs(404, 409, 410, 412, 422),
+        },
     )
     async def put_workout(
         self,
@@ -99,7 +104,13 @@ class WorkoutsController(Controller):
             headers=headers,
         )
 
-    @delete("/{workout_id:uuid}", operation_id="deleteWorkout", summary="Delete a workout", status_code=204)
+    @delete(
+        "/{workout_id:uuid}",
+        operation_id="deleteWorkout",
+        summary="Delete a workout",
+        status_code=204,
+        responses=problem_specs(404),
+    )
     async def delete_workout(
         self,
         request: Request[Any, Any, Any],
@@ -122,7 +133,10 @@ class WorkoutsController(Controller):
     @get(
         operation_id="listWorkouts",
         summary="The workout feed, newest first",
-        responses={200: ResponseSpec(data_container=WorkoutPage, description="A page of the feed")},
+        responses={
+            200: ResponseSpec(data_container=WorkoutPage, description="A page of the feed"),
+            **problem_specs(422),
+        },
     )
     async def feed(
         self,
@@ -139,7 +153,10 @@ class WorkoutsController(Controller):
         "/{workout_id:uuid}",
         operation_id="getWorkout",
         summary="A workout in full, exercise names inlined, each set's e1RM",
-        responses={200: ResponseSpec(data_container=WorkoutDocument, description="The workout")},
+        responses={
+            200: ResponseSpec(data_container=WorkoutDocument, description="The workout"),
+            **problem_specs(404),
+        },
     )
     async def detail(
         self,
