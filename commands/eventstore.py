@@ -67,7 +67,7 @@ async def append(
     await connection.execute(
         """
         INSERT INTO projection_pending (user_id, version) VALUES ($1, $2)
-        ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version
+        ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, poked_at = NULL
         """,
         user_id,
         version,

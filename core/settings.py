@@ -67,6 +67,7 @@ class ProjectionSettings(msgspec.Struct, frozen=True):
     max_failures: int = 5
     sweep_interval_s: float = 5.0
     sweep_grace_s: float = 2.0
+    sweep_repoke_s: float = 30.0
     consistency_wait_s: float = 2.0
 
 
@@ -277,6 +278,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_failures=env.integer("IRONLOG_PROJECTION_MAX_FAILURES", 5, minimum=1),
         sweep_interval_s=env.number("IRONLOG_SWEEP_INTERVAL_S", 5.0),
         sweep_grace_s=env.number("IRONLOG_SWEEP_GRACE_S", 2.0),
+        sweep_repoke_s=env.number("IRONLOG_SWEEP_REPOKE_S", 30.0),
         consistency_wait_s=env.number("IRONLOG_CONSISTENCY_WAIT_S", 2.0),
     )
     proxies = env.text("IRONLOG_TRUSTED_PROXIES", "") or ""

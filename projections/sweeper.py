@@ -22,6 +22,7 @@ SWEEPER_LOCK_KEY = 0x73776565706572
 @dataclass(frozen=True)
 class SweepSettings:
     grace_s: float = 2.0  # a write this recent is still being projected from its own poke
+    repoke_s: float = 30.0  # a poke not acted on by then is taken as lost
     limit: int = 1000
 
 
@@ -40,15 +41,23 @@ async def sweep(connection: asyncpg.Connection, poke: Poke, settings: SweepSetti
     """Poke every user that needs projecting; `poke(user_id, refresh_dashboard)` enqueues the work."""
     settings = settings or SweepSettings()
     result = Sweep()
+    # A user poked recently is not poked again: that poke is still queued or running.
     lagging = await connection.fetch(
         """
-        SELECT p.user_id FROM projection_pending p
-        LEFT JOIN projection_checkpoints c ON c.user_id = p.user_id
-        WHERE p.since < clock_timestamp() - make_interval(secs => $1) AND c.parked_version IS NULL
-        ORDER BY p.since LIMIT $2
+        UPDATE projection_pending SET poked_at = clock_timestamp()
+        WHERE user_id IN (
+            SELECT p.user_id FROM projection_pending p
+            LEFT JOIN projection_checkpoints c ON c.user_id = p.user_id
+            WHERE p.since < clock_timestamp() - make_interval(secs => $1)
+              AND (p.poked_at IS NULL OR p.poked_at < clock_timestamp() - make_interval(secs => $3))
+              AND c.parked_version IS NULL
+            ORDER BY p.since LIMIT $2
+        )
+        RETURNING user_id
         """,
         settings.grace_s,
         settings.limit,
+        settings.repoke_s,
     )
     behind = await connection.fetch(
         """

@@ -50,6 +50,12 @@ class _Loaded:
     stamp: int = 0
     zone: str = ""
     ttl_s: int | None = None
+    synced: int | None = None  # how far Postgres says the user's Redis documents were synced
+    checkpoint: int = 0  # the user's projected version, when there is no body to carry it
+
+    @property
+    def version(self) -> int:
+        return self.served.version if self.served is not None else self.checkpoint
 
 
 class FeedCursor(msgspec.Struct, array_like=True, frozen=True):
@@ -94,7 +100,7 @@ class ReadModels:
                 workout_id,
             )
             if row["body"] is None:
-                return _Loaded(None, key)
+                return _Loaded(None, key, checkpoint=row["version"])
             return _Loaded(Served(row["body"], f'"{row["workout_version"]}"', row["version"]), key)
 
         return await self._serve(
@@ -182,8 +188,15 @@ class ReadModels:
         except RedisError as exc:
             CACHE_REQUESTS.labels(model, "degraded").inc()
             log.warning("cache_unavailable", model=model, error=repr(exc))
-            loaded = await self._load(load)
-            return self._consistent(loaded.served, at_least)
+            return self._consistent((await self._load(load)).served, at_least)
+        if cached.synced is None:
+            # Redis lost this user's state (flushed or restarted), or never had it: answer from
+            # Postgres, which also tells how far the user's documents were synced; put that back.
+            loaded = await self._load(load, user_id)
+            await self._fill(loaded, synced_key)
+            if at_least is None or loaded.version >= at_least:
+                CACHE_REQUESTS.labels(model, "miss").inc()
+                return loaded.served
         if at_least is not None and (cached.synced or 0) < at_least:
             reached = await self.notifications.wait(
                 user_id, lambda: self._synced(synced_key, at_least), self.wait_s
@@ -200,34 +213,42 @@ class ReadModels:
             return Served(cached.body, cached.etag, max(cached.version or 0, cached.synced or 0))
         CACHE_REQUESTS.labels(model, "miss").inc()
         loaded = await self._load(load)
-        if loaded.served is not None:
-            await self._fill(loaded)
+        await self._fill(loaded)
         return loaded.served
 
-    async def _load(self, load: Callable[[asyncpg.Connection], Awaitable[_Loaded]]) -> _Loaded:
+    async def _load(
+        self, load: Callable[[asyncpg.Connection], Awaitable[_Loaded]], synced_of: uuid.UUID | None = None
+    ) -> _Loaded:
         # One snapshot, so the version stored with a body is the version the body reflects.
         async with (
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
-            return await load(connection)
+            loaded = await load(connection)
+            if synced_of is not None:
+                synced = await connection.fetchval(
+                    "SELECT redis_version FROM projection_checkpoints WHERE user_id = $1", synced_of
+                )
+                loaded = replace(loaded, synced=synced)
+            return loaded
 
-    async def _fill(self, loaded: _Loaded) -> None:
+    async def _fill(self, loaded: _Loaded, synced_key: str | None = None) -> None:
         served = loaded.served
-        assert served is not None
         try:
             async with self.cache.redis.pipeline(transaction=False) as pipe:
-                options = {"ttl_s": loaded.ttl_s} if loaded.ttl_s else {}
-                await self.cache.put(
-                    pipe,
-                    loaded.key,
-                    version=served.version,
-                    body=served.body,
-                    etag=served.etag,
-                    stamp=loaded.stamp,
-                    zone=loaded.zone,
-                    **options,
-                )
+                if served is not None:
+                    await self.cache.put(
+                        pipe,
+                        loaded.key,
+                        version=served.version,
+                        body=served.body,
+                        etag=served.etag,
+                        stamp=loaded.stamp,
+                        zone=loaded.zone,
+                        **({"ttl_s": loaded.ttl_s} if loaded.ttl_s else {}),
+                    )
+                if synced_key is not None and loaded.synced:
+                    await self.cache.put_synced(pipe, synced_key, loaded.synced)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("cache_fill_failed", error=repr(exc))

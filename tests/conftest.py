@@ -48,6 +48,7 @@ TEST_ENV = {
     # A quick sweeper and few retries, so recovery tests finish in seconds.
     "IRONLOG_SWEEP_INTERVAL_S": "0.5",
     "IRONLOG_SWEEP_GRACE_S": "0.5",
+    "IRONLOG_SWEEP_REPOKE_S": "3",
     "IRONLOG_PROJECTION_MAX_FAILURES": "3",
 }
 

@@ -108,7 +108,8 @@ class IronlogProcess:
 
     def stop(self, timeout_s: float = 15.0) -> int:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # The leader only: it stops its own children, and a second SIGTERM would tell them to die.
+            self.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout_s)
         self.kill()

@@ -42,12 +42,13 @@ def current_resources() -> WorkerResources:
 
 
 class OpenResources(Middleware):
-    """Opens pools after the AsyncIO middleware has started the loop; closes them before it stops."""
+    """Opens pools once the AsyncIO middleware has started the loop; closes them before it stops."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        # Before the worker threads start, so no message can run ahead of its connections.
         loop_thread = get_event_loop_thread()
         if loop_thread is None:
             raise RuntimeError("the AsyncIO middleware must come before OpenResources")

@@ -45,7 +45,7 @@ class SweeperMiddleware(Middleware):
         actor = broker.get_actor("project_user")
         loop = asyncio.get_running_loop()
         projection = self.settings.projection
-        sweep_settings = SweepSettings(grace_s=projection.sweep_grace_s)
+        sweep_settings = SweepSettings(grace_s=projection.sweep_grace_s, repoke_s=projection.sweep_repoke_s)
 
         async def poke(user_id: uuid.UUID, refresh_dashboard: bool) -> None:
             await loop.run_in_executor(None, lambda: actor.send(str(user_id), refresh_dashboard))
