@@ -1,0 +1,49 @@
+"""The pipeline's metrics are exported: projection by the worker, cache and waits by the API."""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.accounts import bearer, sign_up
+from tests.workouts import PUSH_DAY
+
+pytestmark = pytest.mark.e2e
+
+WORKER_SERIES = [
+    'ironlog_events_projected_total{type="WorkoutLogged"}',
+    "ironlog_projection_batch_seconds_count",
+    "ironlog_projection_lag_seconds_count",
+    "ironlog_projection_lagging_users",
+    "ironlog_projection_parked_users",
+]
+API_SERIES = [
+    'ironlog_cache_requests_total{model="dashboard",result="hit"}',
+    'ironlog_cache_requests_total{model="workout",result=',
+    'ironlog_consistency_waits_total{outcome="reached"}',
+    "ironlog_consistency_wait_seconds_count",
+]
+
+
+async def test_projection_cache_and_wait_metrics_are_exported(client: Any, start_worker: Any) -> None:
+    worker = start_worker()
+    signed_in = await sign_up(client)
+    response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=PUSH_DAY, headers=bearer(signed_in))
+    token = response.headers["x-consistency-token"]
+    headers = {**bearer(signed_in), "X-Consistency-Token": token}
+    workout = await client.get(response.headers["location"], headers=headers)
+    assert workout.status_code == 200 and "x-consistency" not in workout.headers
+    await client.get("/v1/stats/dashboard", headers=headers)
+    await client.get("/v1/stats/dashboard", headers=bearer(signed_in))
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5) as answer:
+        worker_metrics = answer.read().decode()
+    api_metrics = (await client.get("/metrics")).text
+
+    for series in WORKER_SERIES:
+        assert series in worker_metrics, series
+    for series in API_SERIES:
+        assert series in api_metrics, series
