@@ -12,6 +12,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from core.db import close_pool, open_pool
 from core.settings import Settings
+from migrations.catalog import sync_catalog
 from migrations.piccolo_app import APP_CONFIG
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,9 @@ async def migrate(settings: Settings) -> list[str]:
                         result = await run_forwards(app_name=APP_CONFIG.app_name)
                     if not result.success:
                         raise MigrationError(f"{result.message}\n{report.getvalue()}")
-                log.info("migrated", applied=todo)
+                # Reference data follows the code on every run, not only when a migration is pending.
+                changed = await sync_catalog(lock_connection)
+                log.info("migrated", applied=todo, catalog_rows_changed=changed)
                 return todo
             finally:
                 await lock_connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)

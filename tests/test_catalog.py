@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
 
 from commands.events import WorkoutExercise
-from core.catalog import BUILT_IN, EXERCISES_BY_ID, MUSCLES, Exercise, check_catalog, exercise
+from core.catalog import (
+    BUILT_IN,
+    CATEGORIES,
+    EQUIPMENT,
+    EXERCISES_BY_ID,
+    MEASUREMENTS,
+    MUSCLES,
+    Exercise,
+    check_catalog,
+    exercise,
+    find_by_name,
+    label_key,
+)
+from core.catalog_data import row
 
 REQUIRED = [
     "barbell-bench-press",
@@ -24,6 +39,7 @@ REQUIRED = [
     "plank",
     "running",
     "push-up",
+    "assisted-pull-up",
 ]
 
 STRONG_NAMES = {
@@ -38,11 +54,69 @@ STRONG_NAMES = {
     "Bicep Curl (Dumbbell)": "dumbbell-curl",
 }
 
+# Names as Strong and Hevy write them in their CSV exports; an import must find each one.
+EXPORTED_NAMES = {
+    "Bench Press (Barbell)": "barbell-bench-press",
+    "Bench Press (Dumbbell)": "dumbbell-bench-press",
+    "Triceps Pushdown (Cable - Straight Bar)": "cable-triceps-pushdown",
+    "Pull Up": "pull-up",
+    "Lat Pulldown (Cable)": "lat-pulldown",
+    "Squat (Barbell)": "barbell-back-squat",
+    "Deadlift (Barbell)": "barbell-deadlift",
+    "Running": "running",
+    "Plank": "plank",
+    "Incline Bench Press (Barbell)": "barbell-incline-bench-press",
+    "Romanian Deadlift (Dumbbell)": "dumbbell-romanian-deadlift",
+    "Lateral Raise (Dumbbell)": "dumbbell-lateral-raise",
+    "Hammer Curl (Dumbbell)": "dumbbell-hammer-curl",
+    "Seated Row (Cable)": "seated-cable-row",
+    "Leg Extension (Machine)": "leg-extension",
+    "Hip Thrust (Barbell)": "barbell-hip-thrust",
+    "Chin Up": "chin-up",
+    "Goblet Squat (Kettlebell)": "kettlebell-goblet-squat",
+    "Rowing (Machine)": "rowing-machine",
+    "Cycling (Indoor)": "stationary-bike",
+}
+
 
 def test_ids_are_unique() -> None:
     ids = [entry.id for entry in BUILT_IN]
     assert len(ids) == len(set(ids))
     assert len(EXERCISES_BY_ID) == len(BUILT_IN)
+
+
+def test_catalog_has_at_least_160_exercises() -> None:
+    assert len(BUILT_IN) >= 160
+
+
+@pytest.mark.parametrize("entry", BUILT_IN, ids=lambda entry: entry.id)
+def test_id_is_a_lowercase_slug(entry: Exercise) -> None:
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", entry.id)
+    assert len(entry.id) <= 64
+
+
+def test_every_category_is_used() -> None:
+    assert {entry.category for entry in BUILT_IN} == CATEGORIES
+    wanted = {"barbell", "dumbbell", "machine", "cable", "bodyweight", "kettlebell", "band", "cardio"}
+    assert wanted <= CATEGORIES
+
+
+def test_every_equipment_is_used() -> None:
+    assert {entry.equipment for entry in BUILT_IN} == EQUIPMENT
+
+
+def test_every_measurement_kind_is_used() -> None:
+    assert {entry.measurement for entry in BUILT_IN} == MEASUREMENTS
+    assert len(MEASUREMENTS) == 6
+
+
+@pytest.mark.parametrize("entry", BUILT_IN, ids=lambda entry: entry.id)
+def test_values_are_in_their_closed_vocabularies(entry: Exercise) -> None:
+    assert entry.category in CATEGORIES
+    assert entry.equipment in EQUIPMENT
+    assert entry.measurement in MEASUREMENTS
+    assert entry.mechanic in {None, "compound", "isolation"}
+    assert entry.force in {None, "push", "pull", "static"}
 
 
 @pytest.mark.parametrize("exercise_id", REQUIRED)
@@ -83,11 +157,43 @@ def test_aliases_include_the_strong_style_name(name: str, exercise_id: str) -> N
     assert name in EXERCISES_BY_ID[exercise_id].aliases
 
 
+@pytest.mark.parametrize(("name", "exercise_id"), EXPORTED_NAMES.items())
+def test_exported_name_finds_its_exercise(name: str, exercise_id: str) -> None:
+    found = find_by_name(name)
+    assert found is not None
+    assert found.id == exercise_id
+
+
+@pytest.mark.parametrize("entry", BUILT_IN, ids=lambda entry: entry.id)
+def test_name_and_every_alias_find_their_own_exercise(entry: Exercise) -> None:
+    for label in (entry.name, *entry.aliases):
+        assert find_by_name(label) is entry, label
+
+
+def test_find_by_name_ignores_case_and_spacing() -> None:
+    assert find_by_name("  bench   PRESS\t(barbell) ") is EXERCISES_BY_ID["barbell-bench-press"]
+    pushdown = EXERCISES_BY_ID["cable-triceps-pushdown"]
+    assert find_by_name("triceps pushdown (cable - straight bar)") is pushdown
+
+
+@pytest.mark.parametrize("name", ["", "   ", "Bench Pres (Barbell)", "Bench Press (Barbell) x", "Curl"])
+def test_find_by_name_is_exact_not_fuzzy(name: str) -> None:
+    assert find_by_name(name) is None
+
+
 def test_no_name_or_alias_means_two_exercises() -> None:
     owners: dict[str, str] = {}
     for entry in BUILT_IN:
         for label in (entry.name, *entry.aliases):
             assert owners.setdefault(label.casefold(), entry.id) == entry.id, label
+            assert owners.setdefault(label_key(label), entry.id) == entry.id, label
+
+
+def test_no_alias_is_another_exercises_name() -> None:
+    names = {label_key(entry.name): entry.id for entry in BUILT_IN}
+    for entry in BUILT_IN:
+        for alias in entry.aliases:
+            assert names.get(label_key(alias), entry.id) == entry.id, alias
 
 
 def test_built_in_is_sorted_by_name() -> None:
@@ -126,6 +232,40 @@ def test_check_refuses_an_alias_shared_by_two_exercises() -> None:
     dumbbell = msgspec.structs.replace(EXERCISES_BY_ID["dumbbell-bench-press"], aliases=("bench press",))
     with pytest.raises(ValueError, match="names both"):
         check_catalog([bench, dumbbell])
+
+
+def test_check_refuses_labels_that_differ_only_in_spacing() -> None:
+    bench = EXERCISES_BY_ID["barbell-bench-press"]
+    dumbbell = msgspec.structs.replace(EXERCISES_BY_ID["dumbbell-bench-press"], aliases=("Bench  Press",))
+    with pytest.raises(ValueError, match="names both"):
+        check_catalog([bench, dumbbell])
+
+
+def test_check_refuses_an_unknown_category() -> None:
+    odd = msgspec.structs.replace(EXERCISES_BY_ID["barbell-bench-press"], category="sandbag")
+    with pytest.raises(ValueError, match="sandbag"):
+        check_catalog([odd])
+
+
+def test_check_refuses_a_muscle_both_primary_and_secondary() -> None:
+    odd = msgspec.structs.replace(EXERCISES_BY_ID["barbell-bench-press"], secondary_muscles=("chest",))
+    with pytest.raises(ValueError, match="both primary and secondary"):
+        check_catalog([odd])
+
+
+def test_a_table_row_with_an_unknown_value_is_refused() -> None:
+    from core.catalog import _exercise
+
+    typo = row("odd-press", "Odd Press", "barbel", "weight_reps", "compound push", "chest", "-")
+    with pytest.raises(ValueError, match="odd-press"):
+        _exercise("barbell", typo)
+
+
+def test_a_table_row_without_mechanics_has_none() -> None:
+    running = EXERCISES_BY_ID["running"]
+    assert (running.mechanic, running.force) == (None, None)
+    assert EXERCISES_BY_ID["turkish-get-up"].mechanic == "compound"
+    assert EXERCISES_BY_ID["turkish-get-up"].force is None
 
 
 def test_check_refuses_an_id_that_is_not_a_slug() -> None:
