@@ -1,0 +1,1 @@
+"""Imports of other apps' exports (Strong, Hevy): parsing into Workouts, then logging them."""
