@@ -19,11 +19,13 @@ from api.auth.middleware import BearerAuthMiddleware
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
 from api.diagnostics import DiagnosticsController
+from api.exercises import ExercisesController
 from api.health import HealthController, metrics
+from api.people import BodyweightController, FollowsController
 from api.problems import handle_exception
 from api.request_context import RequestContextMiddleware, add_response_headers
 from api.state import provide_services, services_lifespan
-from api.stats import ExercisesController, StatsController
+from api.stats import StatsController
 from api.workouts import WorkoutsController
 from core.settings import Settings
 
@@ -53,7 +55,8 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="people", description="Finding other users."),
             Tag(name="workouts", description="Logging workouts; the feed and workout detail."),
             Tag(name="stats", description="The dashboard."),
-            Tag(name="exercises", description="The exercise catalog."),
+            Tag(name="exercises", description="The exercise catalog and the user's own exercises."),
+            Tag(name="body weight", description="The body-weight log."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -80,6 +83,8 @@ class IronlogPlugin(InitPlugin):
                 WorkoutsController,
                 StatsController,
                 ExercisesController,
+                BodyweightController,
+                FollowsController,
                 *self.extra_handlers,
             ]
         )

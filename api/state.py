@@ -19,7 +19,7 @@ from core.db import close_pool, open_pool
 from core.redis import Keys, open_redis
 from core.settings import Settings
 from queries.consistency import ProjectionNotifications
-from queries.readmodels import ReadModels
+from queries.readmodels import ListReader, ReadModels
 from workers.enqueue import Enqueuer
 
 log = structlog.get_logger(__name__)
@@ -44,6 +44,7 @@ class AppServices:
         self.read_models = ReadModels(
             pool, redis, self.keys, self.notifications, settings.projection.consistency_wait_s
         )
+        self.lists = ListReader(pool, self.read_models)
 
 
 def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:

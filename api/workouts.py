@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -19,14 +18,11 @@ from api.problems import problem_specs
 from api.reads import consistency_token, serve
 from api.request_context import request_id_of
 from api.state import AppServices
-from api.writes import announce, consistency_headers
+from api.writes import announce, deleted, if_match, written
 from commands.events import Workout
 from commands.workouts import delete_workout, put_workout
 from core.structs import ResponseBody
 from projections.documents import WorkoutDocument, WorkoutSummary
-
-_ETAG = re.compile(r'^\s*"(\d{1,9})"\s*$')
-_ENCODER = msgspec.json.Encoder()
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
 Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
@@ -42,19 +38,6 @@ class StoredWorkout(Workout, kw_only=True, frozen=True):
 class WorkoutPage(ResponseBody):
     items: list[WorkoutSummary]
     next_cursor: str | None = None
-
-
-def _if_match(request: Request[Any, Any, Any]) -> int | None:
-    raw = request.headers.get("if-match")
-    if raw is None:
-        return None
-    match = _ETAG.match(raw)
-    if match is None:
-        raise ValidationException(
-            'If-Match must be the workout\'s ETag, such as "3"',
-            extra=[{"key": "If-Match", "message": 'expected a version ETag such as "3"'}],
-        )
-    return int(match.group(1))
 
 
 class WorkoutsController(Controller):
@@ -80,28 +63,26 @@ class WorkoutsController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[bytes]:
         principal = principal_of(request)
-        if_match = _if_match(request)
+        version_wanted = if_match(request)
         async with services.pool.acquire() as connection, connection.transaction():
-            written = await put_workout(
+            outcome = await put_workout(
                 connection,
                 user_id=principal.user_id,
                 workout_id=workout_id,
                 workout=data,
-                if_match=if_match,
+                if_match=version_wanted,
                 now=now_utc(),
                 request_id=request_id_of(request.scope),
             )
-        if written.outcome != "unchanged":
+        if outcome.outcome != "unchanged":
             await announce(services, principal.user_id)
-        stored = StoredWorkout(**msgspec.structs.asdict(data), id=workout_id, version=written.workout_version)
-        headers = {"ETag": f'"{written.workout_version}"', **consistency_headers(written.stream_version)}
-        if written.outcome == "created":
-            headers["Location"] = f"/v1/workouts/{workout_id}"
-        return Response(
-            content=_ENCODER.encode(stored),
-            status_code=201 if written.outcome == "created" else 200,
-            media_type="application/json",
-            headers=headers,
+        stored = StoredWorkout(**msgspec.structs.asdict(data), id=workout_id, version=outcome.workout_version)
+        return written(
+            stored,
+            outcome=outcome.outcome,
+            version=outcome.workout_version,
+            stream_version=outcome.stream_version,
+            location=f"/v1/workouts/{workout_id}",
         )
 
     @delete(
@@ -128,7 +109,7 @@ class WorkoutsController(Controller):
             )
         if deletion.deleted:
             await announce(services, principal.user_id)
-        return Response(content=None, status_code=204, headers=consistency_headers(deletion.stream_version))
+        return deleted(deletion.stream_version)
 
     @get(
         operation_id="listWorkouts",

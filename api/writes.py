@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import ValidationException
 
 from api.state import AppServices
 from core.faults import fault_point
@@ -19,3 +25,40 @@ async def announce(services: AppServices, user_id: uuid.UUID) -> None:
 def consistency_headers(stream_version: int) -> dict[str, str]:
     """The token a client sends back to read its own write."""
     return {CONSISTENCY_TOKEN: str(stream_version)}
+
+
+_ETAG = re.compile(r'^\s*"(\d{1,9})"\s*$')
+_ENCODER = msgspec.json.Encoder()
+
+
+def if_match(request: Request[Any, Any, Any]) -> int | None:
+    """The version named by If-Match (exactly an ETag such as "3"), or None without one."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    match = _ETAG.match(raw)
+    if match is None:
+        raise ValidationException(
+            'If-Match must be the ETag of the version changed, such as "3"',
+            extra=[{"key": "If-Match", "message": 'expected a version ETag such as "3"'}],
+        )
+    return int(match.group(1))
+
+
+def written(
+    representation: msgspec.Struct, *, outcome: str, version: int, stream_version: int, location: str
+) -> Response[bytes]:
+    """The answer to a PUT of a versioned thing: 201 when created, else 200; ETag and token."""
+    headers = {"ETag": f'"{version}"', **consistency_headers(stream_version)}
+    if outcome == "created":
+        headers["Location"] = location
+    return Response(
+        content=_ENCODER.encode(representation),
+        status_code=201 if outcome == "created" else 200,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def deleted(stream_version: int) -> Response[None]:
+    return Response(content=None, status_code=204, headers=consistency_headers(stream_version))

@@ -7,10 +7,12 @@ changed once written: a new shape gets a new schema version and an upcaster here
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
+
+from core.catalog import Category, Equipment, Force, Measurement, Mechanic, Muscle
 
 SCHEMA_VERSION = 1
 
@@ -104,7 +106,66 @@ class WorkoutDeleted(Event, frozen=True):
     workout_version: int
 
 
-AnyEvent = UserRegistered | ProfileChanged | WorkoutLogged | WorkoutAmended | WorkoutDeleted
+class CustomExercise(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True
+):
+    """A user's own exercise, as the client sends it to `PUT /v1/exercises/{id}`."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["Landmine Press"])]
+    category: Category
+    equipment: Equipment
+    measurement: Measurement
+    primary_muscles: Annotated[list[Muscle], msgspec.Meta(min_length=1, max_length=5)]
+    secondary_muscles: Annotated[list[Muscle], msgspec.Meta(max_length=10)] = msgspec.field(
+        default_factory=list
+    )
+    mechanic: Mechanic | None = None
+    force: Force | None = None
+
+
+class ExerciseDefined(Event, frozen=True):
+    exercise_id: uuid.UUID
+    exercise_version: int
+    exercise: CustomExercise
+
+
+class ExerciseDeleted(Event, frozen=True):
+    exercise_id: uuid.UUID
+    exercise_version: int
+
+
+class BodyweightRecorded(Event, frozen=True):
+    day: date
+    weight: Weight
+
+
+class BodyweightDeleted(Event, frozen=True):
+    day: date
+
+
+class Followed(Event, frozen=True):
+    followee_id: uuid.UUID
+    handle: str
+    display_name: str
+
+
+class Unfollowed(Event, frozen=True):
+    followee_id: uuid.UUID
+
+
+AnyEvent = (
+    UserRegistered
+    | ProfileChanged
+    | WorkoutLogged
+    | WorkoutAmended
+    | WorkoutDeleted
+    | ExerciseDefined
+    | ExerciseDeleted
+    | BodyweightRecorded
+    | BodyweightDeleted
+    | Followed
+    | Unfollowed
+)
 
 
 class RecordedEvent(msgspec.Struct, frozen=True):
@@ -124,6 +185,11 @@ EVENT_DECODER: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 
 def event_type(event: Event) -> str:
     return type(event).__name__
+
+
+def exercise_of(event: AnyEvent) -> uuid.UUID | None:
+    """The custom exercise an event is about, if any."""
+    return getattr(event, "exercise_id", None)
 
 
 def workout_of(event: AnyEvent) -> uuid.UUID | None:

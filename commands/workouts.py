@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
 import msgspec
 
-from commands.events import EVENT_ENCODER, Workout, WorkoutAmended, WorkoutDeleted, WorkoutLogged
+from commands.events import EVENT_ENCODER, Workout, WorkoutAmended, WorkoutDeleted, WorkoutLogged, WorkoutSet
 from commands.eventstore import append, lock_stream
-from core.catalog import exercise
-from core.errors import Gone, InvalidInput, NotFound, VersionMismatch
+from commands.exercises import custom_measurements
+from commands.versioning import check_delete, decide_put
+from core.catalog import Measurement, exercise
+from core.errors import InvalidInput
+from core.measurements import missing_fields
 from core.units import as_entered, to_kg
 
 MAX_WEIGHT_KG = 1500
@@ -31,8 +35,14 @@ class WorkoutWritten(msgspec.Struct, frozen=True):
     stream_version: int
 
 
-def validate_workout(workout: Workout, now: datetime) -> None:
-    """The rules a Struct cannot express; InvalidInput names the field path at fault."""
+def validate_workout(
+    workout: Workout, now: datetime, custom: Mapping[str, Measurement] | None = None
+) -> None:
+    """The rules a Struct cannot express; InvalidInput names the field path at fault.
+
+    `custom` maps the user's own exercises (by id) to their measurement kind.
+    """
+    custom = custom or {}
     if workout.started_at > now + MAX_START_AHEAD:
         raise InvalidInput("The workout cannot start more than 24 hours from now.", field="startedAt")
     if workout.ended_at is not None:
@@ -41,15 +51,34 @@ def validate_workout(workout: Workout, now: datetime) -> None:
         if workout.ended_at - workout.started_at > MAX_DURATION:
             raise InvalidInput("A workout lasts at most 24 hours.", field="endedAt")
     for i, entry in enumerate(workout.exercises):
-        if exercise(entry.exercise_id) is None:
+        built_in = exercise(entry.exercise_id)
+        measurement = built_in.measurement if built_in is not None else custom.get(entry.exercise_id)
+        if measurement is None:
             raise InvalidInput("Unknown exercise.", field=f"exercises[{i}].exerciseId")
         for j, workout_set in enumerate(entry.sets):
+            _check_fields(workout_set, measurement, f"exercises[{i}].sets[{j}]")
             weight = workout_set.weight
             if weight is not None and to_kg(weight.value, weight.unit) > MAX_WEIGHT_KG:
                 raise InvalidInput(
                     f"A set's weight is at most {MAX_WEIGHT_KG} kg.",
                     field=f"exercises[{i}].sets[{j}].weight.value",
                 )
+
+
+def _check_fields(workout_set: WorkoutSet, measurement: Measurement, path: str) -> None:
+    """A set carries what its exercise is measured by: reps and weight, a duration, a distance."""
+    missing = missing_fields(
+        measurement,
+        reps=workout_set.reps,
+        has_weight=workout_set.weight is not None,
+        duration_s=workout_set.duration_s,
+        distance_m=workout_set.distance_m,
+    )
+    if missing:
+        raise InvalidInput(
+            f"A set of a {measurement.replace('_', ' ')} exercise needs {missing[0]}.",
+            field=f"{path}.{missing[0]}",
+        )
 
 
 def _digest(workout: Workout) -> bytes:
@@ -108,28 +137,17 @@ async def put_workout(
     Runs in the caller's transaction. NotFound for another user's id, Gone once deleted,
     VersionMismatch when an amendment names no version or a stale one.
     """
-    validate_workout(workout, now)
+    custom = await custom_measurements(connection, user_id, (e.exercise_id for e in workout.exercises))
+    validate_workout(workout, now, custom)
     stream_version = await lock_stream(connection, user_id)
     row = await connection.fetchrow(
         "SELECT user_id, version, body_digest, deleted_at FROM workouts WHERE id = $1 FOR UPDATE", workout_id
     )
     digest = _digest(workout)
-    if row is not None and row["user_id"] != user_id:
-        raise NotFound("No such workout.")
-    if row is not None and row["deleted_at"] is not None:
-        raise Gone("This workout was deleted.")
-    if row is not None and row["body_digest"] == digest:
+    decision = decide_put(row, user_id=user_id, digest=digest, if_match=if_match, noun="workout")
+    if decision == "unchanged":
+        assert row is not None
         return WorkoutWritten("unchanged", row["version"], stream_version)
-    if row is not None:
-        current: int = row["version"]
-        if if_match is None:
-            raise VersionMismatch(
-                "Changing a workout needs If-Match with its version.", current_version=current, stale=False
-            )
-        if if_match != current:
-            raise VersionMismatch(
-                "The workout changed since that version.", current_version=current, stale=True
-            )
 
     version = 1 if row is None else row["version"] + 1
     await connection.execute(
@@ -183,9 +201,7 @@ async def delete_workout(
     row = await connection.fetchrow(
         "SELECT user_id, version, deleted_at FROM workouts WHERE id = $1 FOR UPDATE", workout_id
     )
-    if row is None or row["user_id"] != user_id:
-        raise NotFound("No such workout.")
-    if row["deleted_at"] is not None:
+    if not check_delete(row, user_id=user_id, noun="workout"):
         return WorkoutDeletion(False, stream_version)
     version = row["version"] + 1
     await connection.execute("DELETE FROM workout_exercises WHERE workout_id = $1", workout_id)

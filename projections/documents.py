@@ -104,3 +104,16 @@ class Dashboard(Document, frozen=True):
     weekly_volume: list[WeekPoint]  # the last 12 weeks, oldest first, this week last
     streaks: Streaks
     last_workout: WorkoutSummary | None = None
+
+
+class BodyweightEntry(Document, frozen=True):
+    date: date
+    weight: Weight
+    kg: float
+
+
+class FollowEntry(Document, frozen=True):
+    user_id: uuid.UUID
+    handle: str
+    display_name: str
+    followed_at: datetime

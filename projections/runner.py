@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Literal, cast
 
 import asyncpg
@@ -23,8 +24,14 @@ from commands.events import (
     EVENT_DECODER,
     EVENT_ENCODER,
     AnyEvent,
+    BodyweightDeleted,
+    BodyweightRecorded,
     E1rmFormula,
+    ExerciseDefined,
+    ExerciseDeleted,
+    Followed,
     ProfileChanged,
+    Unfollowed,
     UserRegistered,
     WeekStart,
     Workout,
@@ -35,9 +42,10 @@ from commands.events import (
 from core.catalog import exercise
 from core.faults import fault_point
 from core.redis import Keys
+from core.units import to_kg
 from projections import metrics, store
 from projections.dashboard import build_dashboard, local_date, next_rollover, rebucket, week_of
-from projections.documents import WeekTotals, WorkoutSummary
+from projections.documents import BodyweightEntry, FollowEntry, WeekTotals, WorkoutSummary
 from projections.sync import sync_redis
 from projections.workouts import ZERO, add, contribution, document, subtract, summarize
 
@@ -90,6 +98,11 @@ class _Batch:
     week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
     rebucketed: bool = False
     reformulated: bool = False
+    custom_names: dict[str, str] = field(default_factory=dict)
+
+    def name_of(self, exercise_id: str) -> str:
+        """A custom exercise's name (kept after it is deleted), else the catalog's, else the id."""
+        return self.custom_names.get(exercise_id) or exercise_name(exercise_id)
 
     @property
     def formula(self) -> E1rmFormula:
@@ -114,36 +127,72 @@ async def _old_summary(
     return await store.load_summary(connection, batch.user_id, workout_id)
 
 
-async def _apply(connection: asyncpg.Connection, batch: _Batch, event: AnyEvent) -> None:
+async def _apply(
+    connection: asyncpg.Connection, batch: _Batch, event: AnyEvent, occurred_at: datetime
+) -> None:
+    if isinstance(event, UserRegistered | ProfileChanged):
+        await _apply_profile(connection, batch, event)
+    elif isinstance(event, WorkoutLogged | WorkoutAmended | WorkoutDeleted):
+        await _apply_workout(connection, batch, event)
+    else:
+        await _apply_library(connection, batch, event, occurred_at)
+
+
+async def _apply_profile(
+    connection: asyncpg.Connection, batch: _Batch, event: UserRegistered | ProfileChanged
+) -> None:
+    before = batch.settings
     if isinstance(event, UserRegistered):
         batch.settings = store.UserSettings(**msgspec.structs.asdict(event))
-        await store.save_settings(connection, batch.user_id, batch.settings)
-    elif isinstance(event, ProfileChanged):
+    else:
         changes = {k: v for k, v in msgspec.structs.asdict(event).items() if v is not None}
-        before = batch.settings
         batch.settings = msgspec.structs.replace(before, **changes)
-        await store.save_settings(connection, batch.user_id, batch.settings)
         if (before.timezone, before.week_start) != (batch.settings.timezone, batch.settings.week_start):
             batch.rebucketed = True
         if before.e1rm_formula != batch.settings.e1rm_formula:
             batch.reformulated = True
-    elif isinstance(event, WorkoutLogged | WorkoutAmended):
-        old = await _old_summary(connection, batch, event.workout_id)
-        new = summarize(event.workout_id, event.workout_version, event.workout)
-        detail = document(
-            event.workout_id, event.workout_version, event.workout, batch.formula, exercise_name
-        )
-        await store.save_workout(connection, batch.user_id, new, detail, EVENT_ENCODER.encode(event.workout))
-        if old is not None:
-            batch.shift_week(old, -1)
-        batch.shift_week(new, 1)
-        batch.summaries[event.workout_id] = new
-    elif isinstance(event, WorkoutDeleted):
-        old = await _old_summary(connection, batch, event.workout_id)
+    await store.save_settings(connection, batch.user_id, batch.settings)
+
+
+async def _apply_workout(
+    connection: asyncpg.Connection, batch: _Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted
+) -> None:
+    old = await _old_summary(connection, batch, event.workout_id)
+    if old is not None:
+        batch.shift_week(old, -1)
+    if isinstance(event, WorkoutDeleted):
         await store.delete_workout(connection, batch.user_id, event.workout_id)
-        if old is not None:
-            batch.shift_week(old, -1)
         batch.summaries[event.workout_id] = None
+        return
+    new = summarize(event.workout_id, event.workout_version, event.workout)
+    detail = document(event.workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
+    await store.save_workout(connection, batch.user_id, new, detail, EVENT_ENCODER.encode(event.workout))
+    batch.shift_week(new, 1)
+    batch.summaries[event.workout_id] = new
+
+
+async def _apply_library(
+    connection: asyncpg.Connection, batch: _Batch, event: AnyEvent, occurred_at: datetime
+) -> None:
+    """Custom exercises, body weight and follows: one read-model row each."""
+    user_id = batch.user_id
+    if isinstance(event, ExerciseDefined):
+        await store.save_custom_exercise(
+            connection, user_id, event.exercise_id, event.exercise_version, event.exercise
+        )
+        batch.custom_names[str(event.exercise_id)] = event.exercise.name
+    elif isinstance(event, ExerciseDeleted):
+        await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
+    elif isinstance(event, BodyweightRecorded):
+        kg = float(to_kg(event.weight.value, event.weight.unit).quantize(Decimal("0.01")))
+        await store.save_bodyweight(connection, user_id, BodyweightEntry(event.day, event.weight, kg))
+    elif isinstance(event, BodyweightDeleted):
+        await store.delete_bodyweight(connection, user_id, event.day)
+    elif isinstance(event, Followed):
+        entry = FollowEntry(event.followee_id, event.handle, event.display_name, occurred_at)
+        await store.save_follow(connection, user_id, entry)
+    elif isinstance(event, Unfollowed):
+        await store.delete_follow(connection, user_id, event.followee_id)
 
 
 async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime) -> None:
@@ -162,7 +211,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):
             workout = WORKOUT_DECODER.decode(source)
             summary = summarize(workout_id, workout_version, workout)
-            detail = document(workout_id, workout_version, workout, batch.formula, exercise_name)
+            detail = document(workout_id, workout_version, workout, batch.formula, batch.name_of)
             await store.save_workout(connection, batch.user_id, summary, detail, source)
     weeks = await store.load_weeks(connection, batch.user_id)
     last = await store.latest_summary(connection, batch.user_id)
@@ -216,12 +265,16 @@ async def _project_batch(
                 checkpoint["version"],
             )
             return 0, checkpoint["version"], False, None
-        batch = _Batch(user_id, await store.load_settings(connection, user_id))
+        batch = _Batch(
+            user_id,
+            await store.load_settings(connection, user_id),
+            custom_names=await store.custom_exercise_names(connection, user_id),
+        )
         started = time.perf_counter()
         try:
             for row in rows:
                 failing = row["version"]
-                await _apply(connection, batch, EVENT_DECODER.decode(row["payload"]))
+                await _apply(connection, batch, EVENT_DECODER.decode(row["payload"]), row["occurred_at"])
                 metrics.EVENTS_PROJECTED.labels(row["type"]).inc()
             failing = None
             version = rows[-1]["version"] if rows else checkpoint["version"]

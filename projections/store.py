@@ -10,12 +10,22 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
-from projections.documents import Dashboard, WeekTotals, WorkoutDocument, WorkoutSummary
+from commands.events import CustomExercise
+from core.catalog import Exercise
+from projections.documents import (
+    BodyweightEntry,
+    Dashboard,
+    FollowEntry,
+    WeekTotals,
+    WorkoutDocument,
+    WorkoutSummary,
+)
 
 ENCODER = msgspec.json.Encoder()
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
 DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
 DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
+EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 
 
 class UserSettings(msgspec.Struct, frozen=True):
@@ -207,3 +217,100 @@ async def save_dashboard(
         body,
     )
     return body
+
+
+async def save_custom_exercise(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    exercise_id: uuid.UUID,
+    version: int,
+    exercise: CustomExercise,
+) -> None:
+    view = Exercise(
+        id=str(exercise_id),
+        name=exercise.name,
+        category=exercise.category,
+        equipment=exercise.equipment,
+        measurement=exercise.measurement,
+        primary_muscles=tuple(exercise.primary_muscles),
+        secondary_muscles=tuple(exercise.secondary_muscles),
+        mechanic=exercise.mechanic,
+        force=exercise.force,
+    )
+    await connection.execute(
+        """
+        INSERT INTO rm_custom_exercises (user_id, exercise_id, version, deleted, body)
+        VALUES ($1, $2, $3, false, $4)
+        ON CONFLICT (user_id, exercise_id) DO UPDATE SET version = EXCLUDED.version, deleted = false,
+            body = EXCLUDED.body
+        """,
+        user_id,
+        exercise_id,
+        version,
+        ENCODER.encode(view),
+    )
+
+
+async def delete_custom_exercise(
+    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: uuid.UUID, version: int
+) -> None:
+    """Mark it deleted; its row stays so workouts that used it keep its name."""
+    await connection.execute(
+        "UPDATE rm_custom_exercises SET deleted = true, version = $3 WHERE user_id = $1 AND exercise_id = $2",
+        user_id,
+        exercise_id,
+        version,
+    )
+
+
+async def custom_exercise_names(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, str]:
+    rows = await connection.fetch(
+        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
+    )
+    return {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]).name for row in rows}
+
+
+async def custom_exercises(
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> list[Exercise]:
+    """The user's live custom exercises, as catalog entries."""
+    rows = await connection.fetch(
+        "SELECT body FROM rm_custom_exercises WHERE user_id = $1 AND NOT deleted", user_id
+    )
+    return [EXERCISE_DECODER.decode(row["body"]) for row in rows]
+
+
+async def save_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID, entry: BodyweightEntry) -> None:
+    await connection.execute(
+        """
+        INSERT INTO rm_bodyweights (user_id, day, body) VALUES ($1, $2, $3)
+        ON CONFLICT (user_id, day) DO UPDATE SET body = EXCLUDED.body
+        """,
+        user_id,
+        entry.date,
+        ENCODER.encode(entry),
+    )
+
+
+async def delete_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID, day: date) -> None:
+    await connection.execute("DELETE FROM rm_bodyweights WHERE user_id = $1 AND day = $2", user_id, day)
+
+
+async def save_follow(connection: asyncpg.Connection, user_id: uuid.UUID, entry: FollowEntry) -> None:
+    await connection.execute(
+        """
+        INSERT INTO rm_follows (user_id, followee_id, followed_at, body) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (user_id, followee_id) DO UPDATE SET followed_at = EXCLUDED.followed_at,
+            body = EXCLUDED.body
+        """,
+        user_id,
+        entry.user_id,
+        entry.followed_at,
+        ENCODER.encode(entry),
+    )
+
+
+async def delete_follow(connection: asyncpg.Connection, user_id: uuid.UUID, followee_id: uuid.UUID) -> None:
+    await connection.execute(
+        "DELETE FROM rm_follows WHERE user_id = $1 AND followee_id = $2", user_id, followee_id
+    )

@@ -199,7 +199,7 @@ class ReadModels:
                 return loaded.served
         if at_least is not None and (cached.synced or 0) < at_least:
             reached = await self.notifications.wait(
-                user_id, lambda: self._synced(synced_key, at_least), self.wait_s
+                user_id, lambda: self.synced_at_least(synced_key, at_least), self.wait_s
             )
             if not reached:
                 # Redis may only be behind Postgres (a failed sync): Postgres has the last word.
@@ -253,7 +253,7 @@ class ReadModels:
         except RedisError as exc:
             log.warning("cache_fill_failed", error=repr(exc))
 
-    async def _synced(self, synced_key: str, at_least: int) -> bool:
+    async def synced_at_least(self, synced_key: str, at_least: int) -> bool:
         try:
             value = await self.cache.redis.get(synced_key)
         except RedisError:
@@ -272,3 +272,51 @@ async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> int
         "SELECT version FROM projection_checkpoints WHERE user_id = $1", user_id
     )
     return int(version or 0)
+
+
+class ListPage(msgspec.Struct, frozen=True):
+    """A page of stored entries, spliced into `{"items": [...], "nextCursor": ...}` without decoding."""
+
+    bodies: list[bytes]
+    next_cursor: str | None
+
+
+def splice_page(page: ListPage) -> bytes:
+    body = b'{"items":[' + b",".join(page.bodies) + b"]"
+    if page.next_cursor is not None:
+        body += b',"nextCursor":"' + page.next_cursor.encode() + b'"'
+    return body + b"}"
+
+
+PageLoader = Callable[[asyncpg.Connection], Awaitable[ListPage]]
+
+
+class ListReader:
+    """Lists read straight from their rm_* table (small, rarely read): bodyweight, follows."""
+
+    def __init__(self, pool: asyncpg.Pool, read_models: ReadModels) -> None:
+        self.pool = pool
+        self.read_models = read_models
+
+    async def read(
+        self,
+        user_id: uuid.UUID,
+        at_least: int | None,
+        load: PageLoader,
+    ) -> Served:
+        if at_least is not None:
+            synced_key = self.read_models.cache.keys_of(user_id).synced
+            await self.read_models.notifications.wait(
+                user_id,
+                lambda: self.read_models.synced_at_least(synced_key, at_least),
+                self.read_models.wait_s,
+            )
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            version = await _checkpoint(connection, user_id)
+            body = splice_page(await load(connection))
+        served = ReadModels._consistent(Served(body, body_etag(body), version), at_least)
+        assert served is not None
+        return served

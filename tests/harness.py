@@ -115,3 +115,18 @@ class IronlogProcess:
         self.kill()
         self._log.close()
         return self.process.returncode
+
+
+async def read_fresh(
+    client: Any, path: str, headers: dict[str, str], token: str, timeout_s: float = 30
+) -> Any:
+    """GET `path` with a consistency token until the answer is not stale (other tests may leave the
+    worker a backlog, and then a read may rightly answer stale); the fresh response."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await client.get(path, headers={**headers, "X-Consistency-Token": token})
+        if response.headers.get("x-consistency") != "stale" or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(0.2)

@@ -35,7 +35,8 @@ from commands.events import (
     WorkoutSet,
 )
 from commands.workouts import WorkoutWritten, delete_workout, put_workout, validate_workout
-from core.catalog import BUILT_IN
+from core.catalog import BUILT_IN, exercise
+from core.measurements import missing_fields
 from core.redis import Keys
 from core.settings import Settings
 from projections.cache import DocumentCache, DocumentKeys
@@ -93,13 +94,35 @@ SETS = st.builds(
 )
 
 
-def exercises(max_sets: int) -> st.SearchStrategy[WorkoutExercise]:
-    return st.builds(
-        WorkoutExercise,
-        exercise_id=st.sampled_from(EXERCISE_IDS),
-        sets=st.lists(SETS, max_size=max_sets),
-        notes=st.none() | _text(0, 40),
-        superset_group=st.none() | st.integers(1, 50),
+def _fit(workout_set: WorkoutSet, exercise_id: str) -> WorkoutSet:
+    """The set with the fields its exercise's measurement kind requires filled in."""
+    found = exercise(exercise_id)
+    assert found is not None
+    defaults: dict[str, Any] = {
+        "reps": 5,
+        "weight": Weight(value=20.0, unit="kg"),
+        "durationS": 60,
+        "distanceM": 1000.0,
+    }
+    names = {"reps": "reps", "weight": "weight", "durationS": "duration_s", "distanceM": "distance_m"}
+    missing = missing_fields(
+        found.measurement,
+        reps=workout_set.reps,
+        has_weight=workout_set.weight is not None,
+        duration_s=workout_set.duration_s,
+        distance_m=workout_set.distance_m,
+    )
+    return msgspec.structs.replace(workout_set, **{names[field]: defaults[field] for field in missing})
+
+
+@st.composite
+def exercises(draw: st.DrawFn, max_sets: int) -> WorkoutExercise:
+    exercise_id = draw(st.sampled_from(EXERCISE_IDS))
+    return WorkoutExercise(
+        exercise_id=exercise_id,
+        sets=[_fit(s, exercise_id) for s in draw(st.lists(SETS, max_size=max_sets))],
+        notes=draw(st.none() | _text(0, 40)),
+        superset_group=draw(st.none() | st.integers(1, 50)),
     )
 
 
