@@ -21,6 +21,7 @@ from api.auth.tokens import AccessTokens
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
 from api.health import HealthController, metrics
+from api.imports import ImportsController
 from api.people import BodyweightController, FollowsController
 from api.problems import handle_exception
 from api.request_context import RequestContextMiddleware, add_response_headers
@@ -57,6 +58,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="stats", description="The dashboard."),
             Tag(name="exercises", description="The exercise catalog and the user's own exercises."),
             Tag(name="body weight", description="The body-weight log."),
+            Tag(name="imports", description="Strong and Hevy CSV imports."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -85,6 +87,7 @@ class IronlogPlugin(InitPlugin):
                 ExercisesController,
                 BodyweightController,
                 FollowsController,
+                ImportsController,
                 *self.extra_handlers,
             ]
         )

@@ -115,7 +115,7 @@ class CustomExercise(
     category: Category
     equipment: Equipment
     measurement: Measurement
-    primary_muscles: Annotated[list[Muscle], msgspec.Meta(min_length=1, max_length=5)]
+    primary_muscles: Annotated[list[Muscle], msgspec.Meta(max_length=5)]
     secondary_muscles: Annotated[list[Muscle], msgspec.Meta(max_length=10)] = msgspec.field(
         default_factory=list
     )

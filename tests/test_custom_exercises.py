@@ -118,7 +118,7 @@ async def test_another_users_exercise_is_invisible_and_untouchable(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"primaryMuscles": []}, "primaryMuscles"),
+        ({"primaryMuscles": ["chest"] * 6}, "primaryMuscles"),
         ({"primaryMuscles": ["spleen"]}, "primaryMuscles[0]"),
         ({"measurement": "vibes"}, "measurement"),
         ({"name": ""}, "name"),
