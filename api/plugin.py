@@ -25,6 +25,7 @@ from api.imports import ImportsController
 from api.people import BodyweightController, FollowsController
 from api.problems import handle_exception
 from api.request_context import RequestContextMiddleware, add_response_headers
+from api.routines import RoutinesController
 from api.state import provide_services, services_lifespan
 from api.stats import StatsController
 from api.workouts import WorkoutsController
@@ -59,6 +60,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="exercises", description="The exercise catalog and the user's own exercises."),
             Tag(name="body weight", description="The body-weight log."),
             Tag(name="imports", description="Strong and Hevy CSV imports."),
+            Tag(name="routines", description="Plans of exercises with target sets."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -88,6 +90,7 @@ class IronlogPlugin(InitPlugin):
                 BodyweightController,
                 FollowsController,
                 ImportsController,
+                RoutinesController,
                 *self.extra_handlers,
             ]
         )

@@ -63,6 +63,35 @@ class Workout(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen
     notes: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
 
 
+class RoutineSet(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """A target set: reps or a rep range (reps to repsMax), load, effort and rest."""
+
+    type: SetType = "normal"
+    reps: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    reps_max: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    weight: Weight | None = None
+    rpe: Annotated[float, msgspec.Meta(ge=1, le=10, multiple_of=0.5)] | None = None
+    duration_s: Annotated[int, msgspec.Meta(ge=0, le=86_400)] | None = None
+    rest_s: Annotated[int, msgspec.Meta(ge=0, le=3600)] | None = None
+
+
+class RoutineExercise(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True
+):
+    exercise_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    sets: Annotated[list[RoutineSet], msgspec.Meta(max_length=MAX_SETS)]
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    superset_group: Annotated[int, msgspec.Meta(ge=1, le=50)] | None = None
+
+
+class Routine(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """A routine as the client sends it to `PUT /v1/routines/{id}`: ordered exercises with targets."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["Push A"])]
+    exercises: Annotated[list[RoutineExercise], msgspec.Meta(max_length=MAX_EXERCISES)]
+    notes: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+
+
 class Event(msgspec.Struct, tag_field="type", rename="camel", frozen=True):
     """Base of every event; the tag is the event's type name."""
 
@@ -134,6 +163,17 @@ class ExerciseDeleted(Event, frozen=True):
     exercise_version: int
 
 
+class RoutineDefined(Event, frozen=True):
+    routine_id: uuid.UUID
+    routine_version: int
+    routine: Routine
+
+
+class RoutineDeleted(Event, frozen=True):
+    routine_id: uuid.UUID
+    routine_version: int
+
+
 class BodyweightRecorded(Event, frozen=True):
     day: date
     weight: Weight
@@ -161,6 +201,8 @@ AnyEvent = (
     | WorkoutDeleted
     | ExerciseDefined
     | ExerciseDeleted
+    | RoutineDefined
+    | RoutineDeleted
     | BodyweightRecorded
     | BodyweightDeleted
     | Followed

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from commands.events import SetType, Weight
+from commands.events import RoutineSet, SetType, Weight
 
 
 class Document(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
@@ -117,3 +117,21 @@ class FollowEntry(Document, frozen=True):
     handle: str
     display_name: str
     followed_at: datetime
+
+
+class RoutineExerciseView(Document, frozen=True):
+    exercise_id: str
+    name: str
+    sets: list[RoutineSet]
+    notes: str | None = None
+    superset_group: int | None = None
+
+
+class RoutineDocument(Document, frozen=True):
+    """A routine with exercise names inlined."""
+
+    id: uuid.UUID
+    version: int
+    name: str
+    exercises: list[RoutineExerciseView]
+    notes: str | None = None

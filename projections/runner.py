@@ -31,6 +31,8 @@ from commands.events import (
     ExerciseDeleted,
     Followed,
     ProfileChanged,
+    RoutineDefined,
+    RoutineDeleted,
     Unfollowed,
     UserRegistered,
     WeekStart,
@@ -47,7 +49,7 @@ from projections import metrics, store
 from projections.dashboard import build_dashboard, local_date, next_rollover, rebucket, week_of
 from projections.documents import BodyweightEntry, FollowEntry, WeekTotals, WorkoutSummary
 from projections.sync import sync_redis
-from projections.workouts import ZERO, add, contribution, document, subtract, summarize
+from projections.workouts import ZERO, add, contribution, document, routine_document, subtract, summarize
 
 log = structlog.get_logger(__name__)
 
@@ -183,6 +185,10 @@ async def _apply_library(
         batch.custom_names[str(event.exercise_id)] = event.exercise.name
     elif isinstance(event, ExerciseDeleted):
         await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
+    elif isinstance(event, RoutineDefined):
+        await store.save_routine(connection, user_id, routine_document(event, batch.name_of))
+    elif isinstance(event, RoutineDeleted):
+        await store.delete_routine(connection, user_id, event.routine_id)
     elif isinstance(event, BodyweightRecorded):
         kg = float(to_kg(event.weight.value, event.weight.unit).quantize(Decimal("0.01")))
         await store.save_bodyweight(connection, user_id, BodyweightEntry(event.day, event.weight, kg))

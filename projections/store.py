@@ -16,6 +16,7 @@ from projections.documents import (
     BodyweightEntry,
     Dashboard,
     FollowEntry,
+    RoutineDocument,
     WeekTotals,
     WorkoutDocument,
     WorkoutSummary,
@@ -313,4 +314,25 @@ async def save_follow(connection: asyncpg.Connection, user_id: uuid.UUID, entry:
 async def delete_follow(connection: asyncpg.Connection, user_id: uuid.UUID, followee_id: uuid.UUID) -> None:
     await connection.execute(
         "DELETE FROM rm_follows WHERE user_id = $1 AND followee_id = $2", user_id, followee_id
+    )
+
+
+async def save_routine(connection: asyncpg.Connection, user_id: uuid.UUID, routine: RoutineDocument) -> None:
+    await connection.execute(
+        """
+        INSERT INTO rm_routines (user_id, routine_id, version, name, body) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (user_id, routine_id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name,
+            body = EXCLUDED.body
+        """,
+        user_id,
+        routine.id,
+        routine.version,
+        routine.name,
+        ENCODER.encode(routine),
+    )
+
+
+async def delete_routine(connection: asyncpg.Connection, user_id: uuid.UUID, routine_id: uuid.UUID) -> None:
+    await connection.execute(
+        "DELETE FROM rm_routines WHERE user_id = $1 AND routine_id = $2", user_id, routine_id
     )

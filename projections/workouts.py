@@ -7,9 +7,17 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
-from commands.events import E1rmFormula, Workout, WorkoutExercise, WorkoutSet
+from commands.events import E1rmFormula, RoutineDefined, Workout, WorkoutExercise, WorkoutSet
 from core.units import as_entered, to_kg
-from projections.documents import ExerciseView, SetView, WeekTotals, WorkoutDocument, WorkoutSummary
+from projections.documents import (
+    ExerciseView,
+    RoutineDocument,
+    RoutineExerciseView,
+    SetView,
+    WeekTotals,
+    WorkoutDocument,
+    WorkoutSummary,
+)
 from projections.formulas import e1rm
 
 _CENTS = Decimal("0.01")
@@ -148,4 +156,25 @@ def subtract(a: WeekTotals, b: WeekTotals) -> WeekTotals:
         sets=a.sets - b.sets,
         volume_kg=_kg(as_entered(a.volume_kg) - as_entered(b.volume_kg)),
         duration_s=a.duration_s - b.duration_s,
+    )
+
+
+def routine_document(event: RoutineDefined, names: Callable[[str], str]) -> RoutineDocument:
+    """A routine as served: its exercises with their names inlined."""
+    routine = event.routine
+    return RoutineDocument(
+        id=event.routine_id,
+        version=event.routine_version,
+        name=routine.name,
+        notes=routine.notes,
+        exercises=[
+            RoutineExerciseView(
+                exercise_id=entry.exercise_id,
+                name=names(entry.exercise_id),
+                sets=list(entry.sets),
+                notes=entry.notes,
+                superset_group=entry.superset_group,
+            )
+            for entry in routine.exercises
+        ],
     )

@@ -289,28 +289,42 @@ def splice_page(page: ListPage) -> bytes:
 
 
 PageLoader = Callable[[asyncpg.Connection], Awaitable[ListPage]]
+DocumentLoader = Callable[[asyncpg.Connection], Awaitable[tuple[bytes, str] | None]]
 
 
 class ListReader:
-    """Lists read straight from their rm_* table (small, rarely read): bodyweight, follows."""
+    """Read models served straight from their rm_* table: routines, body weight, follows."""
 
     def __init__(self, pool: asyncpg.Pool, read_models: ReadModels) -> None:
         self.pool = pool
         self.read_models = read_models
 
-    async def read(
-        self,
-        user_id: uuid.UUID,
-        at_least: int | None,
-        load: PageLoader,
-    ) -> Served:
-        if at_least is not None:
-            synced_key = self.read_models.cache.keys_of(user_id).synced
-            await self.read_models.notifications.wait(
-                user_id,
-                lambda: self.read_models.synced_at_least(synced_key, at_least),
-                self.read_models.wait_s,
-            )
+    async def _wait(self, user_id: uuid.UUID, at_least: int | None) -> None:
+        if at_least is None:
+            return
+        models = self.read_models
+        synced_key = models.cache.keys_of(user_id).synced
+        await models.notifications.wait(
+            user_id, lambda: models.synced_at_least(synced_key, at_least), models.wait_s
+        )
+
+    async def one(self, user_id: uuid.UUID, at_least: int | None, load: DocumentLoader) -> Served | None:
+        """One stored document with its ETag, or None."""
+        await self._wait(user_id, at_least)
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            version = await _checkpoint(connection, user_id)
+            found = await load(connection)
+        if found is None:
+            return None
+        body, etag = found
+        return ReadModels._consistent(Served(body, etag, version), at_least)
+
+    async def read(self, user_id: uuid.UUID, at_least: int | None, load: PageLoader) -> Served:
+        """One page, spliced from stored entries."""
+        await self._wait(user_id, at_least)
         async with (
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),

@@ -1,0 +1,151 @@
+"""`/v1/routines`: plans of exercises with target sets; versioned and amended like workouts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, put
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api.auth.middleware import principal_of
+from api.auth.routes import now_utc
+from api.problems import problem_specs
+from api.reads import consistency_token, serve
+from api.request_context import request_id_of
+from api.state import AppServices
+from api.writes import announce, deleted, if_match, written
+from commands.events import Routine
+from commands.routines import delete_routine, put_routine
+from core.structs import ResponseBody
+from projections.documents import RoutineDocument
+from queries.routines import routine, routines_page
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
+
+
+class StoredRoutine(Routine, kw_only=True, frozen=True):
+    id: uuid.UUID
+    version: int
+
+
+class RoutinePage(ResponseBody):
+    items: list[RoutineDocument]
+    next_cursor: str | None = None
+
+
+class RoutinesController(Controller):
+    path = "/v1/routines"
+    tags = ["routines"]
+
+    @put(
+        "/{routine_id:uuid}",
+        operation_id="putRoutine",
+        summary="Define a routine (client-generated id) or change it with If-Match",
+        status_code=200,
+        responses={
+            200: ResponseSpec(data_container=StoredRoutine, description="Changed, or an identical replay"),
+            201: ResponseSpec(data_container=StoredRoutine, description="Defined"),
+            **problem_specs(404, 409, 410, 412, 422),
+        },
+    )
+    async def put_routine(
+        self,
+        request: Request[Any, Any, Any],
+        routine_id: FromPath[uuid.UUID],
+        data: JSONBody[Routine],
+        services: NamedDependency[AppServices],
+    ) -> Response[bytes]:
+        principal = principal_of(request)
+        version_wanted = if_match(request)
+        async with services.pool.acquire() as connection, connection.transaction():
+            outcome = await put_routine(
+                connection,
+                user_id=principal.user_id,
+                routine_id=routine_id,
+                routine=data,
+                if_match=version_wanted,
+                now=now_utc(),
+                request_id=request_id_of(request.scope),
+            )
+        if outcome.outcome != "unchanged":
+            await announce(services, principal.user_id)
+        stored = StoredRoutine(**msgspec.structs.asdict(data), id=routine_id, version=outcome.routine_version)
+        return written(
+            stored,
+            outcome=outcome.outcome,
+            version=outcome.routine_version,
+            stream_version=outcome.stream_version,
+            location=f"/v1/routines/{routine_id}",
+        )
+
+    @delete(
+        "/{routine_id:uuid}",
+        operation_id="deleteRoutine",
+        summary="Delete a routine",
+        status_code=204,
+        responses=problem_specs(404),
+    )
+    async def delete_routine(
+        self,
+        request: Request[Any, Any, Any],
+        routine_id: FromPath[uuid.UUID],
+        services: NamedDependency[AppServices],
+    ) -> Response[None]:
+        principal = principal_of(request)
+        async with services.pool.acquire() as connection, connection.transaction():
+            deletion = await delete_routine(
+                connection,
+                user_id=principal.user_id,
+                routine_id=routine_id,
+                now=now_utc(),
+                request_id=request_id_of(request.scope),
+            )
+        if deletion.deleted:
+            await announce(services, principal.user_id)
+        return deleted(deletion.stream_version)
+
+    @get(
+        operation_id="listRoutines",
+        summary="The caller's routines, by name",
+        responses={200: ResponseSpec(data_container=RoutinePage, description="A page"), **problem_specs(422)},
+    )
+    async def routines(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[AppServices],
+        *,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        served = await services.lists.read(
+            user_id, consistency_token(request), routines_page(user_id, cursor, limit)
+        )
+        return serve(request, served)
+
+    @get(
+        "/{routine_id:uuid}",
+        operation_id="getRoutine",
+        summary="One routine, exercise names inlined",
+        responses={
+            200: ResponseSpec(data_container=RoutineDocument, description="The routine"),
+            **problem_specs(404),
+        },
+    )
+    async def routine(
+        self,
+        request: Request[Any, Any, Any],
+        routine_id: FromPath[uuid.UUID],
+        services: NamedDependency[AppServices],
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        served = await services.lists.one(user_id, consistency_token(request), routine(user_id, routine_id))
+        if served is None:
+            raise NotFoundException("No such routine.")
+        return serve(request, served)
