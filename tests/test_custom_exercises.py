@@ -130,3 +130,36 @@ async def test_invalid_custom_exercises_are_422(
 ) -> None:
     response = await client.put(f"/v1/exercises/{uuid.uuid4()}", json={**LANDMINE, **change}, headers=lifter)
     assert assert_problem(response, 422)["errors"][0]["field"] == field
+
+
+async def test_search_is_typo_tolerant_and_filters(client: Any, lifter: dict[str, str]) -> None:
+    typo = await client.get("/v1/exercises", params={"q": "bnech pres"}, headers=lifter)
+    assert typo.status_code == 200
+    assert typo.json()["items"][0]["id"] == "barbell-bench-press"
+    chest = await client.get(
+        "/v1/exercises", params={"muscle": "chest", "equipment": "dumbbell"}, headers=lifter
+    )
+    items = chest.json()["items"]
+    assert items and all(
+        "chest" in {*i["primaryMuscles"], *i.get("secondaryMuscles", [])} and i["equipment"] == "dumbbell"
+        for i in items
+    )
+    assert (await client.get("/v1/exercises", params={"q": "xqzzyv"}, headers=lifter)).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "a_set", "field"),
+    [
+        ("barbell-bench-press", {"reps": 5}, "weight"),
+        ("barbell-bench-press", {"weight": {"value": 100, "unit": "kg"}}, "reps"),
+        ("plank", {"reps": 1}, "durationS"),
+        ("running", {"reps": 1}, "distanceM"),
+        ("push-up", {"weight": {"value": 10, "unit": "kg"}}, "reps"),
+    ],
+)
+async def test_a_set_must_carry_what_its_exercise_is_measured_by(
+    client: Any, lifter: dict[str, str], exercise_id: str, a_set: dict[str, Any], field: str
+) -> None:
+    body = workout(exercises=[{"exerciseId": exercise_id, "sets": [a_set]}])
+    response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=body, headers=lifter)
+    assert assert_problem(response, 422)["errors"][0]["field"] == f"exercises[0].sets[0].{field}"
