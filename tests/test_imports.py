@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from core.settings import Settings
 from tests.accounts import bearer, sign_up
 from tests.harness import assert_problem, read_fresh
 
@@ -120,3 +123,32 @@ async def test_the_import_route_alone_accepts_large_bodies(client: Any) -> None:
     here = await client.post("/v1/imports", files={"file": ("big.csv", big, "text/csv")}, headers=me)
     assert elsewhere.status_code == 413
     assert here.status_code == 422  # read in full, then refused as no known export
+
+
+async def test_a_reimport_after_deleting_an_imported_exercise_makes_a_new_one(
+    client: Any, settings: Settings
+) -> None:
+    signed_in = await sign_up(client)
+    me = bearer(signed_in)
+    csv = (
+        "Date,Workout Name,Duration,Exercise Name,Set Order,Weight,Reps,Distance,Seconds,Notes,"
+        "Workout Notes,RPE\n"
+        '2024-11-26 18:05:00,"Odd Day",30m,"Zercher Carry Deluxe",1,60,10,0,0,,,\n'
+    )
+    files = {"file": ("odd.csv", csv.encode(), "text/csv")}
+    await client.post("/v1/imports", files=files, params={"weightUnit": "kg"}, headers=me)
+    assert settings.database.url
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        own = await connection.fetchval(
+            "SELECT id FROM exercises WHERE name = 'Zercher Carry Deluxe' AND user_id = $1",
+            uuid.UUID(signed_in["user"]["id"]),
+        )
+    finally:
+        await connection.close()
+    assert (await client.delete(f"/v1/exercises/{own}", headers=me)).status_code == 204
+
+    again = await client.post("/v1/imports", files=files, params={"weightUnit": "kg"}, headers=me)
+
+    assert again.status_code == 200, again.text
+    assert again.json()["exercisesCreated"] == ["Zercher Carry Deluxe"]

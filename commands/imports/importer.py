@@ -77,28 +77,38 @@ async def _resolve_exercises(
             continue
         key = label_key(name)
         if key not in own:
-            exercise_id = uuid.uuid5(_EXERCISE_NAMESPACE, f"{context.user_id}|{key}")
-            measurement = _measurement(parsed.workouts, name)
-            custom = CustomExercise(
-                name=name[:100],
-                category="other",
-                equipment="other",
-                measurement=measurement,
-                primary_muscles=[],
-            )
-            await put_exercise(
-                connection,
-                user_id=context.user_id,
-                exercise_id=exercise_id,
-                exercise=custom,
-                if_match=None,
-                now=context.now,
-                request_id=context.request_id,
-            )
-            own[key] = str(exercise_id)
+            own[key] = await _create_exercise(connection, context, name, _measurement(parsed.workouts, name))
             created.append(name)
         ids[name] = own[key]
     return ids, created
+
+
+async def _create_exercise(
+    connection: asyncpg.Connection, context: _Context, name: str, measurement: Measurement
+) -> str:
+    """A custom exercise for a name the catalog does not know; its id is derived from the name, so
+    a re-import finds it. If the user deleted it since, a fresh one takes its place."""
+    custom = CustomExercise(
+        name=name[:100], category="other", equipment="other", measurement=measurement, primary_muscles=[]
+    )
+    for attempt in range(1, 100):
+        suffix = "" if attempt == 1 else f"|{attempt}"
+        exercise_id = uuid.uuid5(_EXERCISE_NAMESPACE, f"{context.user_id}|{label_key(name)}{suffix}")
+        try:
+            async with connection.transaction():
+                await put_exercise(
+                    connection,
+                    user_id=context.user_id,
+                    exercise_id=exercise_id,
+                    exercise=custom,
+                    if_match=None,
+                    now=context.now,
+                    request_id=context.request_id,
+                )
+        except Gone:
+            continue
+        return str(exercise_id)
+    raise Gone(f"Too many deleted exercises named {name!r}.")
 
 
 def _with_ids(parsed: ParsedWorkout, ids: dict[str, str]) -> Workout:
