@@ -39,3 +39,13 @@ format: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (results go in BENCHMARKS.md). They use DATABASE_URL / REDIS_URL, by default the local
+# servers on 5432 and 6379, in a database and Redis prefix of their own that they remove afterwards.
+# BENCH_IMPORT_ARGS passes options, e.g. `make bench-import BENCH_IMPORT_ARGS="--rows 5000"`.
+.PHONY: bench bench-import
+
+bench: bench-import
+
+bench-import: $(INSTALLED)
+	PYTHONPATH=. $(BIN)/python ops/bench/import_speed.py $(BENCH_IMPORT_ARGS)
