@@ -1,7 +1,7 @@
 """Import speed: a realistic Hevy export of ~5 years (~30,000 rows) through the real app, timed.
 
-Run from the repository root: `.venv/bin/python ops/bench/import_speed.py [--rows N] [--seed S]`
-(or `make bench-import`). The Postgres server (DATABASE_URL, default
+Run from the repository root: `make bench-import`, or
+`PYTHONPATH=. .venv/bin/python ops/bench/import_speed.py [--rows N] [--seed S]`. The Postgres server (DATABASE_URL, default
 postgresql://postgres@127.0.0.1:5432/postgres) gets a database `ironlog_bench_<id>` and the Redis
 server (REDIS_URL, default redis://127.0.0.1:6379/0) a prefix `ironlog-bench-<id>:`; both are
 removed at the end, failure or not.
