@@ -1,8 +1,8 @@
 """Import speed: a realistic Hevy export of ~5 years (~30,000 rows) through the real app, timed.
 
 Run from the repository root: `make bench-import`, or
-`PYTHONPATH=. .venv/bin/python ops/bench/import_speed.py [--rows N] [--seed S]`. The Postgres server (DATABASE_URL, default
-postgresql://postgres@127.0.0.1:5432/postgres) gets a database `ironlog_bench_<id>` and the Redis
+`PYTHONPATH=. .venv/bin/python ops/bench/import_speed.py [--rows N] [--seed S]`.
+The Postgres server (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres) gets a database `ironlog_bench_<id>` and the Redis
 server (REDIS_URL, default redis://127.0.0.1:6379/0) a prefix `ironlog-bench-<id>:`; both are
 removed at the end, failure or not.
 
