@@ -2,9 +2,9 @@
 
 Run from the repository root: `make bench-import`, or
 `PYTHONPATH=. .venv/bin/python ops/bench/import_speed.py [--rows N] [--seed S]`.
-The Postgres server (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres) gets a database `ironlog_bench_<id>` and the Redis
-server (REDIS_URL, default redis://127.0.0.1:6379/0) a prefix `ironlog-bench-<id>:`; both are
-removed at the end, failure or not.
+The Postgres server (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres) gets
+a database `ironlog_bench_<id>` and the Redis server (REDIS_URL, default redis://127.0.0.1:6379/0)
+a prefix `ironlog-bench-<id>:`; both are removed at the end, failure or not.
 
 Phases, each timed on its own: parse only (`parse_csv` on the bytes), then through
 `POST /v1/imports` on the in-process app: a dry run, the import, and a re-import of the same file,
