@@ -18,6 +18,7 @@ from api.accounts import MeController, UsersController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
+from api.changes import ChangesController
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
 from api.health import HealthController, metrics
@@ -61,6 +62,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="body weight", description="The body-weight log."),
             Tag(name="imports", description="Strong and Hevy CSV imports."),
             Tag(name="routines", description="Plans of exercises with target sets."),
+            Tag(name="sync", description="The change feed for offline phones."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -91,6 +93,7 @@ class IronlogPlugin(InitPlugin):
                 FollowsController,
                 ImportsController,
                 RoutinesController,
+                ChangesController,
                 *self.extra_handlers,
             ]
         )
