@@ -25,6 +25,7 @@ from api.health import HealthController, metrics
 from api.imports import ImportsController
 from api.people import BodyweightController, FollowsController
 from api.problems import handle_exception
+from api.records import HistoryController, RecordsController
 from api.request_context import RequestContextMiddleware, add_response_headers
 from api.routines import RoutinesController
 from api.state import provide_services, services_lifespan
@@ -63,6 +64,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="imports", description="Strong and Hevy CSV imports."),
             Tag(name="routines", description="Plans of exercises with target sets."),
             Tag(name="sync", description="The change feed for offline phones."),
+            Tag(name="history", description="Exercise history and personal records."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -94,6 +96,8 @@ class IronlogPlugin(InitPlugin):
                 ImportsController,
                 RoutinesController,
                 ChangesController,
+                HistoryController,
+                RecordsController,
                 *self.extra_handlers,
             ]
         )

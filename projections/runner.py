@@ -48,6 +48,7 @@ from core.units import to_kg
 from projections import metrics, store
 from projections.dashboard import build_dashboard, local_date, next_rollover, rebucket, week_of
 from projections.documents import BodyweightEntry, FollowEntry, WeekTotals, WorkoutSummary
+from projections.records import records_of, sessions_of
 from projections.sync import sync_redis
 from projections.workouts import ZERO, add, contribution, document, routine_document, subtract, summarize
 
@@ -101,6 +102,12 @@ class _Batch:
     rebucketed: bool = False
     reformulated: bool = False
     custom_names: dict[str, str] = field(default_factory=dict)
+    custom_measurements: dict[str, str] = field(default_factory=dict)
+    touched_exercises: set[str] = field(default_factory=set)
+
+    def measurement_of(self, exercise_id: str) -> str:
+        found = exercise(exercise_id)
+        return found.measurement if found else self.custom_measurements.get(exercise_id, "weight_reps")
 
     def name_of(self, exercise_id: str) -> str:
         """A custom exercise's name (kept after it is deleted), else the catalog's, else the id."""
@@ -164,8 +171,15 @@ async def _apply_workout(
         batch.shift_week(old, -1)
     if isinstance(event, WorkoutDeleted):
         await store.delete_workout(connection, batch.user_id, event.workout_id)
+        batch.touched_exercises |= await store.replace_sessions(
+            connection, batch.user_id, event.workout_id, []
+        )
         batch.summaries[event.workout_id] = None
         return
+    sessions = sessions_of(event.workout_id, event.workout, batch.formula)
+    batch.touched_exercises |= await store.replace_sessions(
+        connection, batch.user_id, event.workout_id, sessions
+    )
     new = summarize(event.workout_id, event.workout_version, event.workout)
     detail = document(event.workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
     await store.save_workout(connection, batch.user_id, new, detail, EVENT_ENCODER.encode(event.workout))
@@ -183,6 +197,7 @@ async def _apply_library(
             connection, user_id, event.exercise_id, event.exercise_version, event.exercise
         )
         batch.custom_names[str(event.exercise_id)] = event.exercise.name
+        batch.custom_measurements[str(event.exercise_id)] = event.exercise.measurement
     elif isinstance(event, ExerciseDeleted):
         await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
     elif isinstance(event, RoutineDefined):
@@ -219,6 +234,18 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             summary = summarize(workout_id, workout_version, workout)
             detail = document(workout_id, workout_version, workout, batch.formula, batch.name_of)
             await store.save_workout(connection, batch.user_id, summary, detail, source)
+            sessions = sessions_of(workout_id, workout, batch.formula)
+            batch.touched_exercises |= await store.replace_sessions(
+                connection, batch.user_id, workout_id, sessions
+            )
+    for exercise_id in sorted(batch.touched_exercises):
+        history = await store.exercise_sessions(connection, batch.user_id, exercise_id)
+        records = (
+            records_of(exercise_id, batch.name_of(exercise_id), batch.measurement_of(exercise_id), history)
+            if history
+            else None
+        )
+        await store.save_records(connection, batch.user_id, exercise_id, records)
     weeks = await store.load_weeks(connection, batch.user_id)
     last = await store.latest_summary(connection, batch.user_id)
     today = local_date(now, settings.timezone)
@@ -275,6 +302,7 @@ async def _project_batch(
             user_id,
             await store.load_settings(connection, user_id),
             custom_names=await store.custom_exercise_names(connection, user_id),
+            custom_measurements=await store.custom_exercise_measurements(connection, user_id),
         )
         started = time.perf_counter()
         try:

@@ -21,12 +21,14 @@ from projections.documents import (
     WorkoutDocument,
     WorkoutSummary,
 )
+from projections.records import ExerciseSession, RecordsDetail, summary_of
 
 ENCODER = msgspec.json.Encoder()
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
 DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
 DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
+SESSION_DECODER = msgspec.json.Decoder(ExerciseSession)
 
 
 class UserSettings(msgspec.Struct, frozen=True):
@@ -271,6 +273,13 @@ async def custom_exercise_names(connection: asyncpg.Connection, user_id: uuid.UU
     return {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]).name for row in rows}
 
 
+async def custom_exercise_measurements(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, str]:
+    rows = await connection.fetch(
+        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
+    )
+    return {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]).measurement for row in rows}
+
+
 async def custom_exercises(
     connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
 ) -> list[Exercise]:
@@ -335,4 +344,53 @@ async def save_routine(connection: asyncpg.Connection, user_id: uuid.UUID, routi
 async def delete_routine(connection: asyncpg.Connection, user_id: uuid.UUID, routine_id: uuid.UUID) -> None:
     await connection.execute(
         "DELETE FROM rm_routines WHERE user_id = $1 AND routine_id = $2", user_id, routine_id
+    )
+
+
+async def replace_sessions(
+    connection: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID, sessions: list[ExerciseSession]
+) -> set[str]:
+    """Swap a workout's exercise sessions; the exercises whose history changed."""
+    removed = await connection.fetch(
+        "DELETE FROM rm_exercise_sessions WHERE user_id = $1 AND workout_id = $2 RETURNING exercise_id",
+        user_id,
+        workout_id,
+    )
+    await connection.executemany(
+        """
+        INSERT INTO rm_exercise_sessions (user_id, exercise_id, workout_id, started_at, body)
+        VALUES ($1, $2, $3, $4, $5)
+        """,
+        [(user_id, s.exercise_id, workout_id, s.started_at, ENCODER.encode(s)) for s in sessions],
+    )
+    return {row["exercise_id"] for row in removed} | {s.exercise_id for s in sessions}
+
+
+async def exercise_sessions(
+    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str
+) -> list[ExerciseSession]:
+    rows = await connection.fetch(
+        "SELECT body FROM rm_exercise_sessions WHERE user_id = $1 AND exercise_id = $2", user_id, exercise_id
+    )
+    return [SESSION_DECODER.decode(row["body"]) for row in rows]
+
+
+async def save_records(
+    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str, detail: RecordsDetail | None
+) -> None:
+    """Write an exercise's records; None (no sessions left) removes them."""
+    if detail is None:
+        await connection.execute(
+            "DELETE FROM rm_records WHERE user_id = $1 AND exercise_id = $2", user_id, exercise_id
+        )
+        return
+    await connection.execute(
+        """
+        INSERT INTO rm_records (user_id, exercise_id, summary, detail) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (user_id, exercise_id) DO UPDATE SET summary = EXCLUDED.summary, detail = EXCLUDED.detail
+        """,
+        user_id,
+        exercise_id,
+        ENCODER.encode(summary_of(detail)),
+        ENCODER.encode(detail),
     )

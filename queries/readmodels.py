@@ -309,7 +309,7 @@ class ListReader:
         )
 
     async def one(self, user_id: uuid.UUID, at_least: int | None, load: DocumentLoader) -> Served | None:
-        """One stored document with its ETag, or None."""
+        """One stored document with its ETag (its digest, when the loader gives none), or None."""
         await self._wait(user_id, at_least)
         async with (
             self.pool.acquire() as connection,
@@ -320,7 +320,7 @@ class ListReader:
         if found is None:
             return None
         body, etag = found
-        return ReadModels._consistent(Served(body, etag, version), at_least)
+        return ReadModels._consistent(Served(body, etag or body_etag(body), version), at_least)
 
     async def read(self, user_id: uuid.UUID, at_least: int | None, load: PageLoader) -> Served:
         """One page, spliced from stored entries."""

@@ -1,0 +1,122 @@
+"""Exercise history (`/v1/exercises/{id}/history`) and personal records (`/v1/records`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, QueryParameter
+
+from api.auth.middleware import principal_of
+from api.problems import problem_specs
+from api.reads import consistency_token, serve
+from api.state import AppServices
+from core.structs import ResponseBody
+from projections.records import ExerciseSession, Records, RecordsDetail
+from queries.history import exercise_records, history_page, last_session, records_page
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
+
+
+class HistoryPage(ResponseBody):
+    items: list[ExerciseSession]
+    next_cursor: str | None = None
+
+
+class RecordsPage(ResponseBody):
+    items: list[Records]
+    next_cursor: str | None = None
+
+
+class HistoryController(Controller):
+    path = "/v1/exercises/{exercise_id:str}/history"
+    tags = ["history"]
+
+    @get(
+        operation_id="exerciseHistory",
+        summary="Each session of an exercise, newest first: best set, e1RM, volume, total reps",
+        responses={200: ResponseSpec(data_container=HistoryPage, description="A page"), **problem_specs(422)},
+    )
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        exercise_id: FromPath[str],
+        services: NamedDependency[AppServices],
+        *,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        load = history_page(user_id, exercise_id, cursor, limit)
+        return serve(request, await services.lists.read(user_id, consistency_token(request), load))
+
+    @get(
+        "/last",
+        operation_id="lastSession",
+        summary="The previous session's sets, to pre-fill the next one",
+        responses={
+            200: ResponseSpec(data_container=ExerciseSession, description="The session"),
+            **problem_specs(404),
+        },
+    )
+    async def last(
+        self,
+        request: Request[Any, Any, Any],
+        exercise_id: FromPath[str],
+        services: NamedDependency[AppServices],
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        served = await services.lists.one(
+            user_id, consistency_token(request), last_session(user_id, exercise_id)
+        )
+        if served is None:
+            raise NotFoundException("No session of this exercise yet.")
+        return serve(request, served)
+
+
+class RecordsController(Controller):
+    path = "/v1/records"
+    tags = ["history"]
+
+    @get(
+        operation_id="listRecords",
+        summary="Personal records of every exercise the caller has done",
+        responses={200: ResponseSpec(data_container=RecordsPage, description="A page"), **problem_specs(422)},
+    )
+    async def records(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[AppServices],
+        *,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        load = records_page(user_id, cursor, limit)
+        return serve(request, await services.lists.read(user_id, consistency_token(request), load))
+
+    @get(
+        "/{exercise_id:str}",
+        operation_id="getRecords",
+        summary="One exercise's records with the timeline of new bests",
+        responses={
+            200: ResponseSpec(data_container=RecordsDetail, description="The records"),
+            **problem_specs(404),
+        },
+    )
+    async def exercise(
+        self,
+        request: Request[Any, Any, Any],
+        exercise_id: FromPath[str],
+        services: NamedDependency[AppServices],
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        load = exercise_records(user_id, exercise_id)
+        served = await services.lists.one(user_id, consistency_token(request), load)
+        if served is None:
+            raise NotFoundException("No records for this exercise yet.")
+        return serve(request, served)

@@ -1,0 +1,212 @@
+"""Pure projections of exercise history and personal records.
+
+A session is one exercise within one workout. Records are the best of the working sets (completed,
+not warm-ups) over all sessions; the first session to reach a best holds it. Because they are
+recomputed from the sessions that remain, deleting or amending a workout hands a record on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from commands.events import E1rmFormula, Weight, Workout, WorkoutSet
+from core.units import to_kg
+from projections.documents import Document
+from projections.formulas import e1rm
+from projections.workouts import is_working_set
+
+_CENTS = Decimal("0.01")
+
+
+def _kg(amount: Decimal) -> float:
+    return float(amount.quantize(_CENTS)) + 0.0
+
+
+class SessionSet(Document, frozen=True):
+    type: str
+    reps: int | None = None
+    weight: Weight | None = None
+    duration_s: int | None = None
+    distance_m: float | None = None
+    rpe: float | None = None
+    e1rm_kg: float | None = None
+
+
+class BestSet(Document, frozen=True):
+    reps: int
+    weight: Weight
+    e1rm_kg: float
+
+
+class ExerciseSession(Document, frozen=True):
+    """One exercise in one workout: its sets and what they add up to (working sets only)."""
+
+    exercise_id: str
+    workout_id: uuid.UUID
+    started_at: datetime
+    sets: list[SessionSet]
+    volume_kg: float
+    total_reps: int
+    best_set: BestSet | None = None
+    e1rm_kg: float | None = None
+    heaviest_kg: float | None = None
+    most_reps: int | None = None
+    best_set_volume_kg: float | None = None
+
+
+class Record(Document, frozen=True):
+    value: float
+    workout_id: uuid.UUID
+    date: datetime
+
+
+class TimelinePoint(Document, frozen=True):
+    """A session that set a new best e1RM or heaviest weight."""
+
+    date: datetime
+    workout_id: uuid.UUID
+    e1rm_kg: float | None = None
+    heaviest_kg: float | None = None
+
+
+class Records(Document, frozen=True):
+    exercise_id: str
+    name: str
+    sessions: int
+    heaviest_weight_kg: Record | None = None
+    best_e1rm_kg: Record | None = msgspec.field(default=None, name="bestE1rmKg")
+    most_reps: Record | None = None
+    best_set_volume_kg: Record | None = None
+    best_session_volume_kg: Record | None = None
+
+
+class RecordsDetail(Records, frozen=True, kw_only=True):
+    timeline: list[TimelinePoint]
+
+
+def _session(
+    exercise_id: str,
+    workout_id: uuid.UUID,
+    started_at: datetime,
+    sets: list[WorkoutSet],
+    formula: E1rmFormula,
+) -> ExerciseSession:
+    views: list[SessionSet] = []
+    volume, reps_total = Decimal(0), 0
+    best: BestSet | None = None
+    heaviest: Decimal | None = None
+    most_reps: int | None = None
+    best_volume: Decimal | None = None
+    for s in sets:
+        kg = to_kg(s.weight.value, s.weight.unit) if s.weight is not None else None
+        one_rm = e1rm(float(kg), s.reps, formula) if kg is not None and s.reps is not None else None
+        views.append(
+            SessionSet(
+                type=s.type,
+                reps=s.reps,
+                weight=s.weight,
+                duration_s=s.duration_s,
+                distance_m=s.distance_m,
+                rpe=s.rpe,
+                e1rm_kg=one_rm,
+            )
+        )
+        if not is_working_set(s):
+            continue
+        if s.reps is not None:
+            reps_total += s.reps
+            most_reps = max(most_reps or 0, s.reps)
+        if kg is not None:
+            heaviest = kg if heaviest is None else max(heaviest, kg)
+        if kg is not None and s.reps is not None:
+            volume += kg * s.reps
+            best_volume = kg * s.reps if best_volume is None else max(best_volume, kg * s.reps)
+            if one_rm is not None and s.weight is not None and (best is None or one_rm > best.e1rm_kg):
+                best = BestSet(reps=s.reps, weight=s.weight, e1rm_kg=one_rm)
+    return ExerciseSession(
+        exercise_id=exercise_id,
+        workout_id=workout_id,
+        started_at=started_at,
+        sets=views,
+        volume_kg=_kg(volume),
+        total_reps=reps_total,
+        best_set=best,
+        e1rm_kg=best.e1rm_kg if best else None,
+        heaviest_kg=_kg(heaviest) if heaviest is not None else None,
+        most_reps=most_reps,
+        best_set_volume_kg=_kg(best_volume) if best_volume is not None else None,
+    )
+
+
+def sessions_of(workout_id: uuid.UUID, workout: Workout, formula: E1rmFormula) -> list[ExerciseSession]:
+    """One session per exercise of the workout (an exercise logged twice counts as one session)."""
+    grouped: dict[str, list[WorkoutSet]] = {}
+    for entry in workout.exercises:
+        grouped.setdefault(entry.exercise_id, []).extend(entry.sets)
+    return [
+        _session(exercise_id, workout_id, workout.started_at, sets, formula)
+        for exercise_id, sets in grouped.items()
+    ]
+
+
+def _best(
+    sessions: list[ExerciseSession], value: Callable[[ExerciseSession], float | int | None]
+) -> Record | None:
+    best: Record | None = None
+    for session in sessions:  # oldest first: the first to reach a best holds it
+        found = value(session)
+        if found is not None and found > 0 and (best is None or found > best.value):
+            best = Record(value=float(found), workout_id=session.workout_id, date=session.started_at)
+    return best
+
+
+_REPS_KINDS = frozenset({"reps_only", "weighted_bodyweight", "assisted_bodyweight"})
+
+
+def records_of(
+    exercise_id: str, name: str, measurement: str, sessions: Iterable[ExerciseSession]
+) -> RecordsDetail:
+    """The exercise's personal records and the timeline of new bests.
+
+    Most reps counts for reps-only and bodyweight kinds; assistance is no weight to be proud of.
+    """
+    ordered = sorted(sessions, key=lambda s: (s.started_at, str(s.workout_id)))
+    timeline: list[TimelinePoint] = []
+    top_e1rm = top_weight = 0.0
+    for session in ordered:
+        better_e1rm = session.e1rm_kg is not None and session.e1rm_kg > top_e1rm
+        better_weight = session.heaviest_kg is not None and session.heaviest_kg > top_weight
+        if better_e1rm or better_weight:
+            top_e1rm = max(top_e1rm, session.e1rm_kg or 0.0)
+            top_weight = max(top_weight, session.heaviest_kg or 0.0)
+            timeline.append(
+                TimelinePoint(
+                    date=session.started_at,
+                    workout_id=session.workout_id,
+                    e1rm_kg=session.e1rm_kg,
+                    heaviest_kg=session.heaviest_kg,
+                )
+            )
+    heaviest = None if measurement == "assisted_bodyweight" else _best(ordered, lambda s: s.heaviest_kg)
+    return RecordsDetail(
+        exercise_id=exercise_id,
+        name=name,
+        sessions=len(ordered),
+        heaviest_weight_kg=heaviest,
+        best_e1rm_kg=_best(ordered, lambda s: s.e1rm_kg),
+        most_reps=_best(ordered, lambda s: s.most_reps) if measurement in _REPS_KINDS else None,
+        best_set_volume_kg=_best(ordered, lambda s: s.best_set_volume_kg),
+        best_session_volume_kg=_best(ordered, lambda s: s.volume_kg),
+        timeline=timeline,
+    )
+
+
+def summary_of(detail: RecordsDetail) -> Records:
+    """The records without their timeline, for the list of all exercises."""
+    fields = {name: getattr(detail, name) for name in Records.__struct_fields__}
+    return Records(**fields)

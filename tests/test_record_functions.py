@@ -1,0 +1,59 @@
+"""Personal records as pure functions: working sets only, the first to reach a best holds it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from commands.events import Workout
+from projections.records import records_of, sessions_of
+
+START = datetime(2026, 11, 2, 18, tzinfo=UTC)
+
+
+def workout(day: int, *sets: dict[str, object], exercise: str = "barbell-back-squat") -> Workout:
+    body = {
+        "title": f"Day {day}",
+        "startedAt": (START + timedelta(days=day)).isoformat(),
+        "exercises": [{"exerciseId": exercise, "sets": list(sets)}],
+    }
+    return msgspec.convert(body, Workout)
+
+
+def squat(reps: int, kg: float, **extra: object) -> dict[str, object]:
+    return {"reps": reps, "weight": {"value": kg, "unit": "kg"}, **extra}
+
+
+def test_a_tie_leaves_the_record_with_whoever_set_it_first() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    sessions = [
+        *sessions_of(second, workout(2, squat(5, 140)), "epley"),
+        *sessions_of(first, workout(1, squat(5, 140)), "epley"),
+    ]
+    records = records_of("barbell-back-squat", "Squat", "weight_reps", sessions)
+    assert records.heaviest_weight_kg is not None and records.heaviest_weight_kg.workout_id == first
+    assert records.best_e1rm_kg is not None and records.best_e1rm_kg.value == 163.33  # 140 x (1 + 5/30)
+    assert len(records.timeline) == 1
+
+
+def test_warm_ups_and_sets_not_done_never_count_and_reps_past_twelve_have_no_e1rm() -> None:
+    sessions = sessions_of(
+        uuid.uuid4(),
+        workout(1, squat(3, 200, type="warmup"), squat(2, 190, completed=False), squat(15, 100)),
+        "brzycki",
+    )
+    records = records_of("barbell-back-squat", "Squat", "weight_reps", sessions)
+    assert records.heaviest_weight_kg is not None and records.heaviest_weight_kg.value == 100.0
+    assert records.best_e1rm_kg is None  # 15 reps: outside 1..12
+    assert records.best_session_volume_kg is not None and records.best_session_volume_kg.value == 1500.0
+
+
+def test_pounds_count_in_exact_kilograms() -> None:
+    sessions = sessions_of(
+        uuid.uuid4(), workout(1, {"reps": 1, "weight": {"value": 224.9, "unit": "lb"}}), "epley"
+    )
+    records = records_of("barbell-back-squat", "Squat", "weight_reps", sessions)
+    assert records.heaviest_weight_kg is not None and records.heaviest_weight_kg.value == 102.01
+    assert records.best_e1rm_kg is not None and records.best_e1rm_kg.value == 102.01  # r = 1: the weight
