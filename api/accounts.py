@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+import structlog
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
+from redis.exceptions import RedisError
 
 from api.auth.middleware import principal_of
 from api.auth.routes import enforce_password_policy, now_utc
+from api.problems import problem_specs
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, consistency_headers
@@ -26,16 +31,23 @@ from commands.accounts import (
     set_password_hash,
     update_profile,
 )
+from commands.erasure import erase_account
 from commands.sessions import revoke_user_families
 from core.cursors import decode_cursor, encode_cursor
 from core.structs import RequestBody, ResponseBody
+from queries.export import AccountExport, export_account
 
 _GONE = "This account no longer exists."
+log = structlog.get_logger(__name__)
 
 
 class ChangePassword(RequestBody):
     current_password: Annotated[str, msgspec.Meta(max_length=256)]
     new_password: Password
+
+
+class EraseAccount(RequestBody):
+    password: Annotated[str, msgspec.Meta(max_length=256)]
 
 
 class UserPage(ResponseBody):
@@ -106,6 +118,60 @@ class MeController(Controller):
             await revoke_user_families(
                 connection, principal.user_id, "password_changed", now_utc(), keep=principal.session_id
             )
+
+    @delete(
+        operation_id="eraseMe",
+        summary="Erase the account: everything the user owns, at once (the password is asked again)",
+        status_code=204,
+        responses=problem_specs(403),
+    )
+    async def erase_me(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[EraseAccount],
+        services: NamedDependency[AppServices],
+    ) -> None:
+        principal = principal_of(request)
+        credentials = await credentials_by_id(services.pool, principal.user_id)
+        if credentials is None:
+            raise NotFoundException(_GONE)
+        if not await services.passwords.verify(credentials.password_hash, data.password):
+            raise PermissionDeniedException("The password is not correct.")
+        async with services.pool.acquire() as connection, connection.transaction():
+            followers = await erase_account(
+                connection, principal.user_id, now=now_utc(), request_id=request_id_of(request.scope)
+            )
+        await _forget_cache(services, principal.user_id)
+        for follower in followers:
+            await announce(services, follower)
+        log.info("account_erased", followers=len(followers))
+
+    @get(
+        "/export",
+        operation_id="exportMe",
+        summary="Everything the user owns, as JSON",
+        responses={200: ResponseSpec(data_container=AccountExport, description="The export")},
+    )
+    async def export_me(
+        self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
+    ) -> Response[bytes]:
+        user_id = principal_of(request).user_id
+        account = await get_account(services.pool, user_id)
+        if account is None:
+            raise NotFoundException(_GONE)
+        body = await export_account(services.pool, user_id, msgspec.json.encode(account))
+        headers = {"Content-Disposition": 'attachment; filename="ironlog-export.json"'}
+        return Response(content=body, media_type="application/json", headers=headers)
+
+
+async def _forget_cache(services: AppServices, user_id: uuid.UUID) -> None:
+    """Delete the user's Redis documents; failing that, they expire (Redis holds no truth)."""
+    try:
+        keys = [key async for key in services.redis.scan_iter(match=services.keys.user_pattern(user_id))]
+        if keys:
+            await services.redis.unlink(*keys)
+    except RedisError as exc:
+        log.warning("erased_user_cache_left", error=repr(exc))
 
 
 HandleQuery = Annotated[

@@ -36,6 +36,10 @@ class Keys:
     def user(self, user_id: UUID, *parts: str) -> str:
         return self.prefix + ":".join((f"u:{{{user_id}}}", *parts))
 
+    def user_pattern(self, user_id: UUID) -> str:
+        """A SCAN pattern for every key of one user."""
+        return self._escaped() + f"u:{{{user_id}}}:*".replace("{", "\\{").replace("}", "\\}")
+
     def channel(self, *parts: str) -> str:
         return self.prefix + "ch:" + ":".join(parts)
 

@@ -43,6 +43,7 @@ from commands.events import (
 )
 from core.catalog import exercise
 from core.faults import fault_point
+from core.locks import projection_lock_key
 from core.redis import Keys
 from core.units import to_kg
 from projections import metrics, store
@@ -83,7 +84,7 @@ class Outcome:
 
 def lock_key(user_id: uuid.UUID) -> int:
     """The advisory lock that serialises projection of one user (never the streams row)."""
-    return int.from_bytes(user_id.bytes[:8], "big", signed=True)
+    return projection_lock_key(user_id)
 
 
 def exercise_name(exercise_id: str) -> str:

@@ -1,0 +1,132 @@
+"""Erasing an account leaves nothing of the user anywhere; the export holds everything they own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from core.redis import Keys
+from core.settings import Settings
+from tests.accounts import PASSWORD, bearer, sign_up
+from tests.harness import assert_problem, read_fresh
+from tests.workouts import PUSH_DAY
+
+pytestmark = pytest.mark.e2e
+
+
+async def busy_user(client: Any) -> tuple[dict[str, Any], dict[str, str], str]:
+    """A user with a bit of everything, projected; their body, headers and last token."""
+    signed_in = await sign_up(client)
+    me = bearer(signed_in)
+    exercise_id = str(uuid.uuid4())
+    await client.put(
+        f"/v1/exercises/{exercise_id}",
+        json={
+            "name": "Landmine Press",
+            "category": "barbell",
+            "equipment": "barbell",
+            "measurement": "weight_reps",
+            "primaryMuscles": ["shoulders"],
+        },
+        headers=me,
+    )
+    await client.put(f"/v1/workouts/{uuid.uuid4()}", json=PUSH_DAY, headers=me)
+    await client.put(
+        f"/v1/routines/{uuid.uuid4()}",
+        json={"name": "Push", "exercises": [{"exerciseId": exercise_id, "sets": []}]},
+        headers=me,
+    )
+    last = await client.put(
+        "/v1/bodyweight/2026-11-20", json={"weight": {"value": 80, "unit": "kg"}}, headers=me
+    )
+    return signed_in, me, last.headers["x-consistency-token"]
+
+
+async def traces(db: asyncpg.Connection, user_id: uuid.UUID, handle: str) -> list[str]:
+    """Every table row that mentions the user's id or handle, as `table: row`."""
+    found: list[str] = []
+    tables = await db.fetch(
+        """
+        SELECT table_name FROM information_schema.tables
+        WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+        """
+    )
+    for table in tables:
+        name = table["table_name"]
+        rows = await db.fetch(
+            f'SELECT t::text AS row FROM "{name}" t WHERE t::text LIKE $1 OR t::text LIKE $2',
+            f"%{user_id}%",
+            f"%{handle}%",
+        )
+        found += [f"{name}: {row['row'][:200]}" for row in rows]
+    for name in ("rm_workout_documents", "rm_workout_summaries", "rm_custom_exercises", "rm_routines"):
+        rows = await db.fetch(f"SELECT body FROM {name}")
+        found += [f"{name} body" for row in rows if str(user_id).encode() in bytes(row["body"])]
+    return found
+
+
+async def test_erasing_an_account_leaves_nothing_of_it(
+    client: Any, settings: Settings, start_worker: Any
+) -> None:
+    start_worker()
+    signed_in, me, token = await busy_user(client)
+    user_id, handle = uuid.UUID(signed_in["user"]["id"]), signed_in["user"]["handle"]
+    friend = await sign_up(client)
+    follower = await sign_up(client)
+    await client.put(f"/v1/follows/{friend['user']['id']}", headers=me)
+    followed = await client.put(f"/v1/follows/{user_id}", headers=bearer(follower))
+    await read_fresh(client, "/v1/follows", bearer(follower), followed.headers["x-consistency-token"])
+    await read_fresh(client, "/v1/stats/dashboard", me, token)
+    assert settings.database.url and settings.redis.url
+    db = await asyncpg.connect(settings.database.url)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        assert await traces(db, user_id, handle)
+        assert [key async for key in redis.scan_iter(match=Keys(settings.redis.prefix).user_pattern(user_id))]
+
+        wrong = await client.request("DELETE", "/v1/me", json={"password": "not-the-password"}, headers=me)
+        assert_problem(wrong, 403)
+        assert await db.fetchval("SELECT count(*) FROM users WHERE id = $1", user_id) == 1
+
+        erased = await client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=me)
+
+        assert erased.status_code == 204
+        assert await traces(db, user_id, handle) == []
+        assert [
+            key async for key in redis.scan_iter(match=Keys(settings.redis.prefix).user_pattern(user_id))
+        ] == []
+    finally:
+        await db.close()
+        await redis.aclose()
+    assert_problem(await client.get("/v1/me", headers=me), 404)
+    login = {"email": signed_in["sent"]["email"], "password": PASSWORD}
+    assert_problem(await client.post("/v1/auth/login", json=login), 401)
+    unfollowed = (await client.get("/v1/changes", headers=bearer(follower))).json()["changes"][-1]
+    assert unfollowed["type"] == "Unfollowed"
+    follows = await read_fresh(client, "/v1/follows", bearer(follower), str(unfollowed["version"]))
+    assert follows.json()["items"] == []
+
+
+async def test_the_export_holds_everything_the_user_owns(client: Any, start_worker: Any) -> None:
+    start_worker()
+    signed_in, me, token = await busy_user(client)
+    await read_fresh(client, "/v1/bodyweight", me, token)
+
+    export = await client.get("/v1/me/export", headers=me)
+
+    assert export.status_code == 200
+    assert "attachment" in export.headers["content-disposition"]
+    body = export.json()
+    assert body["account"]["id"] == signed_in["user"]["id"]
+    assert [len(body[part]) for part in ("workouts", "routines", "exercises", "bodyweight", "follows")] == [
+        1,
+        1,
+        1,
+        1,
+        0,
+    ]
+    assert "passwordHash" not in export.text and "password" not in export.text
