@@ -133,13 +133,11 @@ class ExercisesController(Controller):
             )
         if outcome.outcome != "unchanged":
             await announce(services, principal.user_id)
-        stored = StoredExercise(
-            **msgspec.structs.asdict(data), id=exercise_id, version=outcome.exercise_version
-        )
+        stored = StoredExercise(**msgspec.structs.asdict(data), id=exercise_id, version=outcome.version)
         return written(
             stored,
             outcome=outcome.outcome,
-            version=outcome.exercise_version,
+            version=outcome.version,
             stream_version=outcome.stream_version,
             location=f"/v1/exercises/{exercise_id}",
         )

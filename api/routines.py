@@ -75,11 +75,11 @@ class RoutinesController(Controller):
             )
         if outcome.outcome != "unchanged":
             await announce(services, principal.user_id)
-        stored = StoredRoutine(**msgspec.structs.asdict(data), id=routine_id, version=outcome.routine_version)
+        stored = StoredRoutine(**msgspec.structs.asdict(data), id=routine_id, version=outcome.version)
         return written(
             stored,
             outcome=outcome.outcome,
-            version=outcome.routine_version,
+            version=outcome.version,
             stream_version=outcome.stream_version,
             location=f"/v1/routines/{routine_id}",
         )

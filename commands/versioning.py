@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 
 import asyncpg
+import msgspec
 
-from core.errors import Gone, NotFound, VersionMismatch
+from commands.events import EVENT_ENCODER, AnyEvent
+from commands.eventstore import append, lock_stream
+from core.errors import Gone, InvalidInput, NotFound, VersionMismatch
 
 Decision = Literal["create", "amend", "unchanged"]
 
@@ -43,3 +49,121 @@ def check_delete(row: asyncpg.Record | None, *, user_id: uuid.UUID, noun: str) -
     if row is None or row["user_id"] != user_id:
         raise NotFound(f"No such {noun}.")
     return row["deleted_at"] is None
+
+
+class Written(msgspec.Struct, frozen=True):
+    """What a PUT of a versioned thing did: created | amended | unchanged, its version, the stream's."""
+
+    outcome: str
+    version: int
+    stream_version: int
+
+
+class Deletion(msgspec.Struct, frozen=True):
+    deleted: bool  # False when it already was: nothing appended
+    stream_version: int
+
+
+class VersionedTable(msgspec.Struct, frozen=True):
+    """A write table of client-identified things.
+
+    Its common columns: id, user_id, version, body_digest, created_at, updated_at, deleted_at.
+    """
+
+    name: str
+    noun: str
+    per_user_limit: int
+
+
+async def put_versioned(
+    connection: asyncpg.Connection,
+    table: VersionedTable,
+    *,
+    thing_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: msgspec.Struct,
+    columns: dict[str, object],
+    if_match: int | None,
+    event: Callable[[int], AnyEvent],
+    now: datetime,
+    request_id: str | None,
+) -> Written:
+    """Create or amend one row of `table` and append `event(version)`, in the caller's transaction.
+
+    `columns` are the table's own fields besides the common ones.
+    """
+    stream_version = await lock_stream(connection, user_id)
+    row = await connection.fetchrow(
+        f"SELECT user_id, version, body_digest, deleted_at FROM {table.name} WHERE id = $1 FOR UPDATE",  # noqa: S608
+        thing_id,
+    )
+    digest = hashlib.sha256(EVENT_ENCODER.encode(body)).digest()
+    decision = decide_put(row, user_id=user_id, digest=digest, if_match=if_match, noun=table.noun)
+    if decision == "unchanged":
+        assert row is not None
+        return Written("unchanged", row["version"], stream_version)
+    if decision == "create":
+        count = await connection.fetchval(
+            f"SELECT count(*) FROM {table.name} WHERE user_id = $1 AND deleted_at IS NULL",  # noqa: S608
+            user_id,
+        )
+        if count >= table.per_user_limit:
+            raise InvalidInput(f"At most {table.per_user_limit} of these per user.", field="body")
+    version = 1 if row is None else row["version"] + 1
+    names = list(columns)
+    placeholders = ", ".join(f"${i}" for i in range(6, 6 + len(names)))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names)
+    await connection.execute(
+        f"""
+        INSERT INTO {table.name}
+            (id, user_id, version, body_digest, created_at, updated_at, {", ".join(names)})
+        VALUES ($1, $2, $3, $4, $5, $5, {placeholders})
+        ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, body_digest = EXCLUDED.body_digest,
+            updated_at = EXCLUDED.updated_at, {updates}
+        """,  # noqa: S608
+        thing_id,
+        user_id,
+        version,
+        digest,
+        now,
+        *columns.values(),
+    )
+    stream_version = await append(
+        connection, user_id, [event(version)], occurred_at=now, request_id=request_id
+    )
+    return Written("created" if row is None else "amended", version, stream_version)
+
+
+async def delete_versioned(
+    connection: asyncpg.Connection,
+    table: VersionedTable,
+    *,
+    thing_id: uuid.UUID,
+    user_id: uuid.UUID,
+    event: Callable[[int], AnyEvent],
+    now: datetime,
+    request_id: str | None,
+) -> Deletion:
+    """Mark one row of `table` deleted and append `event(version)`; a repeat changes nothing."""
+    stream_version = await lock_stream(connection, user_id)
+    row = await connection.fetchrow(
+        f"SELECT user_id, version, deleted_at FROM {table.name} WHERE id = $1 FOR UPDATE",  # noqa: S608
+        thing_id,
+    )
+    if not check_delete(row, user_id=user_id, noun=table.noun):
+        return Deletion(False, stream_version)
+    assert row is not None
+    version = row["version"] + 1
+    await connection.execute(
+        f"""
+        UPDATE {table.name} SET version = $2, deleted_at = $3, updated_at = $3, body_digest = NULL
+        WHERE id = $1
+        """,  # noqa: S608
+        thing_id,
+        version,
+        now,
+    )
+    stream_version = await append(
+        connection, user_id, [event(version)], occurred_at=now, request_id=request_id
+    )
+    return Deletion(True, stream_version)
