@@ -24,6 +24,7 @@ from commands.accounts import Role
 from core.settings import AuthSettings
 
 _TOKEN_BYTES = 32
+PRUNE_AFTER = timedelta(days=7)
 _SEAL_CONTEXT = b"ironlog refresh successor"
 
 RevokeReason = Literal["logout", "logout_all", "reuse", "password_changed"]
@@ -108,7 +109,19 @@ async def _insert_token(
 async def start_session(
     connection: asyncpg.Connection, user_id: uuid.UUID, role: Role, settings: AuthSettings, now: datetime
 ) -> IssuedTokens:
-    """Open a new family for a sign-in and issue its first refresh token."""
+    """Open a new family for a sign-in and issue its first refresh token.
+
+    Families that ended (revoked or expired) over a week ago are pruned on the way: every refresh
+    adds a row, and only live families need their old tokens for reuse detection.
+    """
+    await connection.execute(
+        """
+        DELETE FROM refresh_families
+        WHERE user_id = $1 AND (revoked_at < $2 OR expires_at < $2)
+        """,
+        user_id,
+        now - PRUNE_AFTER,
+    )
     family_id = uuid.uuid4()
     family_expires = now + timedelta(seconds=settings.refresh_absolute_ttl_s)
     await connection.execute(

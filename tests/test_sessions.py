@@ -208,3 +208,39 @@ async def test_logout_all_revokes_every_session_of_the_user_only(client: Any) ->
 async def test_logout_needs_an_access_token(client: Any) -> None:
     assert_problem(await client.post("/v1/auth/logout"), 401)
     assert_problem(await client.post("/v1/auth/logout-all"), 401)
+
+
+async def test_signing_in_prunes_families_that_ended_over_a_week_ago(
+    client: Any, db: asyncpg.Connection
+) -> None:
+    first = await sign_up(client)
+    user_id = uuid.UUID(first["user"]["id"])
+    second = await refresh(client, first["refreshToken"])
+    assert second.status_code == 200
+    await client.post("/v1/auth/logout", headers=bearer(first))
+    live = (
+        await client.post("/v1/auth/login", json={"email": first["sent"]["email"], "password": PASSWORD})
+    ).json()
+    await db.execute(
+        """
+        UPDATE refresh_families SET revoked_at = now() - interval '8 days'
+        WHERE user_id = $1 AND revoked_at IS NOT NULL
+        """,
+        user_id,
+    )
+    families_before = await db.fetchval("SELECT count(*) FROM refresh_families WHERE user_id = $1", user_id)
+
+    await client.post("/v1/auth/login", json={"email": first["sent"]["email"], "password": PASSWORD})
+
+    assert families_before == 2
+    rows = await db.fetch("SELECT revoked_at FROM refresh_families WHERE user_id = $1", user_id)
+    assert len(rows) == 2 and all(row["revoked_at"] is None for row in rows)  # the live one and the new one
+    tokens = await db.fetchval(
+        """
+        SELECT count(*) FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+        WHERE f.user_id = $1
+        """,
+        user_id,
+    )
+    assert tokens == 2
+    assert (await refresh(client, live["refreshToken"])).status_code == 200
