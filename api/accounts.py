@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from api.auth.middleware import principal_of
 from api.auth.routes import enforce_password_policy, now_utc
 from api.problems import problem_specs
+from api.reads import Cursor, Limit
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, consistency_headers
@@ -178,8 +179,6 @@ HandleQuery = Annotated[
     str,
     QueryParameter(pattern=r"^[A-Za-z0-9_]{1,30}$", description="A handle or the start of one"),
 ]
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 
 
 class UsersController(Controller):

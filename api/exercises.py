@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from api.auth.middleware import principal_of
 from api.auth.routes import now_utc
 from api.problems import problem_specs
+from api.reads import Cursor, Limit
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, deleted, if_match, written
@@ -29,8 +30,6 @@ from queries.exercise_search import SearchFilters, search
 _ENCODER = msgspec.json.Encoder()
 _PRIVATE = {"Cache-Control": "private, no-cache"}
 
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 Text = Annotated[
     str | None, QueryParameter(max_length=100, description="Words of a name or alias; typos are fine")
 ]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
 from api.auth.routes import now_utc
 from api.problems import problem_specs
-from api.reads import consistency_token, serve
+from api.reads import Cursor, Limit, consistency_token, serve
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, consistency_headers
@@ -23,9 +23,6 @@ from commands.people import delete_bodyweight, follow, put_bodyweight, unfollow
 from core.structs import RequestBody, ResponseBody
 from projections.documents import BodyweightEntry, FollowEntry
 from queries.people import bodyweight_page, follows_page
-
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 
 
 class BodyweightBody(RequestBody):

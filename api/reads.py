@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response
 from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
 
 from api.writes import CONSISTENCY_TOKEN
 from queries.readmodels import Served
+
+#: The paging parameters every list takes: an opaque cursor and a page size of at most 100.
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 
 PROJECTION_VERSION = "X-Projection-Version"
 CONSISTENCY = "X-Consistency"

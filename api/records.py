@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
-from api.reads import consistency_token, serve
+from api.reads import Cursor, Limit, consistency_token, serve
 from api.state import AppServices
 from core.structs import ResponseBody
 from projections.records import ExerciseSession, Records, RecordsDetail
 from queries.history import exercise_records, history_page, last_session, records_page
-
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 
 
 class HistoryPage(ResponseBody):

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
 from api.auth.routes import now_utc
 from api.problems import problem_specs
-from api.reads import consistency_token, serve
+from api.reads import Cursor, Limit, consistency_token, serve
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, deleted, if_match, written
@@ -24,9 +24,6 @@ from commands.routines import delete_routine, put_routine
 from core.structs import ResponseBody
 from projections.documents import RoutineDocument
 from queries.routines import routine, routines_page
-
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, at most 100")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From the previous page")]
 
 
 class StoredRoutine(Routine, kw_only=True, frozen=True):
