@@ -13,12 +13,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.auth.middleware import principal_of
-from api.auth.routes import now_utc
 from api.problems import problem_specs
 from api.reads import Cursor, Limit
-from api.request_context import request_id_of
 from api.state import AppServices
-from api.writes import announce, deleted, if_match, written
+from api.writes import announce, deleted, if_match, run_command, written
 from commands.events import CustomExercise
 from commands.exercises import delete_exercise, put_exercise
 from core.catalog import BUILT_IN, Exercise, exercise
@@ -120,16 +118,9 @@ class ExercisesController(Controller):
     ) -> Response[bytes]:
         principal = principal_of(request)
         version_wanted = if_match(request)
-        async with services.pool.acquire() as connection, connection.transaction():
-            outcome = await put_exercise(
-                connection,
-                user_id=principal.user_id,
-                exercise_id=exercise_id,
-                exercise=data,
-                if_match=version_wanted,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        outcome = await run_command(
+            services, request, put_exercise, exercise_id=exercise_id, exercise=data, if_match=version_wanted
+        )
         if outcome.outcome != "unchanged":
             await announce(services, principal.user_id)
         stored = StoredExercise(**msgspec.structs.asdict(data), id=exercise_id, version=outcome.version)
@@ -155,14 +146,7 @@ class ExercisesController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         principal = principal_of(request)
-        async with services.pool.acquire() as connection, connection.transaction():
-            deletion = await delete_exercise(
-                connection,
-                user_id=principal.user_id,
-                exercise_id=exercise_id,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        deletion = await run_command(services, request, delete_exercise, exercise_id=exercise_id)
         if deletion.deleted:
             await announce(services, principal.user_id)
         return deleted(deletion.stream_version)

@@ -12,12 +12,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
-from api.auth.routes import now_utc
 from api.problems import problem_specs
 from api.reads import Cursor, Limit, consistency_token, serve
-from api.request_context import request_id_of
 from api.state import AppServices
-from api.writes import announce, consistency_headers
+from api.writes import announce, consistency_headers, run_command
 from commands.events import Weight
 from commands.people import delete_bodyweight, follow, put_bodyweight, unfollow
 from core.structs import RequestBody, ResponseBody
@@ -65,15 +63,7 @@ class BodyweightController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         user_id = principal_of(request).user_id
-        async with services.pool.acquire() as connection, connection.transaction():
-            result = await put_bodyweight(
-                connection,
-                user_id=user_id,
-                day=day,
-                weight=data.weight,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        result = await run_command(services, request, put_bodyweight, day=day, weight=data.weight)
         return Response(None, status_code=204, headers=await _changed(services, user_id, result))
 
     @delete(
@@ -86,10 +76,7 @@ class BodyweightController(Controller):
         self, request: Request[Any, Any, Any], day: FromPath[date], services: NamedDependency[AppServices]
     ) -> Response[None]:
         user_id = principal_of(request).user_id
-        async with services.pool.acquire() as connection, connection.transaction():
-            result = await delete_bodyweight(
-                connection, user_id=user_id, day=day, now=now_utc(), request_id=request_id_of(request.scope)
-            )
+        result = await run_command(services, request, delete_bodyweight, day=day)
         return Response(None, status_code=204, headers=await _changed(services, user_id, result))
 
     @get(
@@ -131,14 +118,7 @@ class FollowsController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         me = principal_of(request).user_id
-        async with services.pool.acquire() as connection, connection.transaction():
-            result = await follow(
-                connection,
-                user_id=me,
-                followee_id=user_id,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        result = await run_command(services, request, follow, followee_id=user_id)
         return Response(None, status_code=204, headers=await _changed(services, me, result))
 
     @delete("/{user_id:uuid}", operation_id="unfollow", summary="Stop following someone", status_code=204)
@@ -149,14 +129,7 @@ class FollowsController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         me = principal_of(request).user_id
-        async with services.pool.acquire() as connection, connection.transaction():
-            result = await unfollow(
-                connection,
-                user_id=me,
-                followee_id=user_id,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        result = await run_command(services, request, unfollow, followee_id=user_id)
         return Response(None, status_code=204, headers=await _changed(services, me, result))
 
     @get(

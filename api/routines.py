@@ -13,12 +13,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
-from api.auth.routes import now_utc
 from api.problems import problem_specs
 from api.reads import Cursor, Limit, consistency_token, serve
-from api.request_context import request_id_of
 from api.state import AppServices
-from api.writes import announce, deleted, if_match, written
+from api.writes import announce, deleted, if_match, run_command, written
 from commands.events import Routine
 from commands.routines import delete_routine, put_routine
 from core.structs import ResponseBody
@@ -60,16 +58,9 @@ class RoutinesController(Controller):
     ) -> Response[bytes]:
         principal = principal_of(request)
         version_wanted = if_match(request)
-        async with services.pool.acquire() as connection, connection.transaction():
-            outcome = await put_routine(
-                connection,
-                user_id=principal.user_id,
-                routine_id=routine_id,
-                routine=data,
-                if_match=version_wanted,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        outcome = await run_command(
+            services, request, put_routine, routine_id=routine_id, routine=data, if_match=version_wanted
+        )
         if outcome.outcome != "unchanged":
             await announce(services, principal.user_id)
         stored = StoredRoutine(**msgspec.structs.asdict(data), id=routine_id, version=outcome.version)
@@ -95,14 +86,7 @@ class RoutinesController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         principal = principal_of(request)
-        async with services.pool.acquire() as connection, connection.transaction():
-            deletion = await delete_routine(
-                connection,
-                user_id=principal.user_id,
-                routine_id=routine_id,
-                now=now_utc(),
-                request_id=request_id_of(request.scope),
-            )
+        deletion = await run_command(services, request, delete_routine, routine_id=routine_id)
         if deletion.deleted:
             await announce(services, principal.user_id)
         return deleted(deletion.stream_version)

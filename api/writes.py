@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import ValidationException
 
+from api.auth.middleware import principal_of
+from api.request_context import request_id_of
 from api.state import AppServices
 from core.faults import fault_point
+
+T = TypeVar("T")
 
 CONSISTENCY_TOKEN = "X-Consistency-Token"  # noqa: S105 - a header name
 
@@ -20,6 +26,23 @@ async def announce(services: AppServices, user_id: uuid.UUID) -> None:
     """Poke the workers to project the user; a lost poke is the sweeper's to recover."""
     fault_point("after_commit")
     await services.enqueuer.send(services.enqueuer.actors.project_user, str(user_id))
+
+
+async def run_command(
+    services: AppServices,
+    request: Request[Any, Any, Any],
+    command: Callable[..., Awaitable[T]],
+    **arguments: Any,
+) -> T:
+    """Run a command for the caller in a transaction of its own, with the clock and the request id."""
+    async with services.pool.acquire() as connection, connection.transaction():
+        return await command(
+            connection,
+            user_id=principal_of(request).user_id,
+            now=datetime.now(UTC),
+            request_id=request_id_of(request.scope),
+            **arguments,
+        )
 
 
 def consistency_headers(stream_version: int) -> dict[str, str]:
