@@ -37,6 +37,7 @@ from commands.sessions import revoke_user_families
 from core.cursors import decode_cursor, encode_cursor
 from core.structs import RequestBody, ResponseBody
 from queries.export import AccountExport, export_account
+from queries.leaderboards import boards_of, remove_user
 
 _GONE = "This account no longer exists."
 log = structlog.get_logger(__name__)
@@ -139,10 +140,11 @@ class MeController(Controller):
         if not await services.passwords.verify(credentials.password_hash, data.password):
             raise PermissionDeniedException("The password is not correct.")
         async with services.pool.acquire() as connection, connection.transaction():
+            boards = await boards_of(connection, principal.user_id)
             followers = await erase_account(
                 connection, principal.user_id, now=now_utc(), request_id=request_id_of(request.scope)
             )
-        await _forget_cache(services, principal.user_id)
+        await _forget_cache(services, principal.user_id, boards)
         for follower in followers:
             await announce(services, follower)
         log.info("account_erased", followers=len(followers))
@@ -165,9 +167,11 @@ class MeController(Controller):
         return Response(content=body, media_type="application/json", headers=headers)
 
 
-async def _forget_cache(services: AppServices, user_id: uuid.UUID) -> None:
-    """Delete the user's Redis documents; failing that, they expire (Redis holds no truth)."""
+async def _forget_cache(services: AppServices, user_id: uuid.UUID, boards: list[tuple[str, str]]) -> None:
+    """Delete the user's Redis documents and board entries; failing that, documents expire (Redis
+    holds no truth) and boards never show users without a profile."""
     try:
+        await remove_user(services.redis, services.keys, user_id, boards)
         keys = [key async for key in services.redis.scan_iter(match=services.keys.user_pattern(user_id))]
         if keys:
             await services.redis.unlink(*keys)

@@ -23,6 +23,7 @@ from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
 from api.health import HealthController, metrics
 from api.imports import ImportsController
+from api.leaderboards import LeaderboardsController
 from api.people import BodyweightController, FollowsController
 from api.problems import handle_exception
 from api.records import HistoryController, RecordsController
@@ -65,6 +66,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="routines", description="Plans of exercises with target sets."),
             Tag(name="sync", description="The change feed for offline phones."),
             Tag(name="history", description="Exercise history and personal records."),
+            Tag(name="leaderboards", description="Weekly volume and e1RM boards, global or among friends."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -98,6 +100,7 @@ class IronlogPlugin(InitPlugin):
                 ChangesController,
                 HistoryController,
                 RecordsController,
+                LeaderboardsController,
                 *self.extra_handlers,
             ]
         )

@@ -19,6 +19,7 @@ from core.db import close_pool, open_pool
 from core.redis import Keys, open_redis
 from core.settings import Settings
 from queries.consistency import ProjectionNotifications
+from queries.leaderboards import Leaderboards
 from queries.readmodels import ListReader, ReadModels
 from workers.enqueue import Enqueuer
 
@@ -45,6 +46,7 @@ class AppServices:
             pool, redis, self.keys, self.notifications, settings.projection.consistency_wait_s
         )
         self.lists = ListReader(pool, self.read_models)
+        self.leaderboards = Leaderboards(pool, redis, self.keys)
 
 
 def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:

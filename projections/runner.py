@@ -43,13 +43,13 @@ from commands.events import (
 )
 from core.catalog import exercise
 from core.faults import fault_point
-from core.locks import projection_lock_key
+from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
 from core.units import to_kg
-from projections import metrics, store
+from projections import analytics, leaderboards, metrics, store
 from projections.dashboard import build_dashboard, local_date, next_rollover, rebucket, week_of
 from projections.documents import BodyweightEntry, FollowEntry, WeekTotals, WorkoutSummary
-from projections.records import records_of, sessions_of
+from projections.records import RecordsDetail, records_of, sessions_of
 from projections.sync import sync_redis
 from projections.workouts import ZERO, add, contribution, document, routine_document, subtract, summarize
 
@@ -105,6 +105,12 @@ class _Batch:
     custom_names: dict[str, str] = field(default_factory=dict)
     custom_measurements: dict[str, str] = field(default_factory=dict)
     touched_exercises: set[str] = field(default_factory=set)
+    shadow: bool = False  # a rebuild into shadow tables: no shared counts
+    board_weeks: set[str] = field(default_factory=set)
+    activity_days: set[date] = field(default_factory=set)
+    registered_at: datetime | None = None
+    bodyweight_changed: bool = False
+    opt_in_changed: bool = False
 
     def measurement_of(self, exercise_id: str) -> str:
         found = exercise(exercise_id)
@@ -127,6 +133,8 @@ class _Batch:
         current = self.week_deltas.get(week, ZERO)
         change = contribution(summary)
         self.week_deltas[week] = add(current, change) if sign > 0 else subtract(current, change)
+        self.board_weeks.add(leaderboards.iso_week(summary.started_at))
+        self.activity_days.add(summary.started_at.astimezone(UTC).date())
 
 
 async def _old_summary(
@@ -142,6 +150,8 @@ async def _apply(
 ) -> None:
     if isinstance(event, UserRegistered | ProfileChanged):
         await _apply_profile(connection, batch, event)
+        if isinstance(event, UserRegistered):
+            batch.registered_at = occurred_at
     elif isinstance(event, WorkoutLogged | WorkoutAmended | WorkoutDeleted):
         await _apply_workout(connection, batch, event)
     else:
@@ -161,6 +171,8 @@ async def _apply_profile(
             batch.rebucketed = True
         if before.e1rm_formula != batch.settings.e1rm_formula:
             batch.reformulated = True
+    if before.leaderboard_opt_in != batch.settings.leaderboard_opt_in:
+        batch.opt_in_changed = True
     await store.save_settings(connection, batch.user_id, batch.settings)
 
 
@@ -205,16 +217,24 @@ async def _apply_library(
         await store.save_routine(connection, user_id, routine_document(event, batch.name_of))
     elif isinstance(event, RoutineDeleted):
         await store.delete_routine(connection, user_id, event.routine_id)
-    elif isinstance(event, BodyweightRecorded):
-        kg = float(to_kg(event.weight.value, event.weight.unit).quantize(Decimal("0.01")))
-        await store.save_bodyweight(connection, user_id, BodyweightEntry(event.day, event.weight, kg))
-    elif isinstance(event, BodyweightDeleted):
-        await store.delete_bodyweight(connection, user_id, event.day)
+    elif isinstance(event, BodyweightRecorded | BodyweightDeleted):
+        batch.bodyweight_changed = True
+        await _apply_bodyweight(connection, user_id, event)
     elif isinstance(event, Followed):
         entry = FollowEntry(event.followee_id, event.handle, event.display_name, occurred_at)
         await store.save_follow(connection, user_id, entry)
     elif isinstance(event, Unfollowed):
         await store.delete_follow(connection, user_id, event.followee_id)
+
+
+async def _apply_bodyweight(
+    connection: asyncpg.Connection, user_id: uuid.UUID, event: BodyweightRecorded | BodyweightDeleted
+) -> None:
+    if isinstance(event, BodyweightRecorded):
+        kg = float(to_kg(event.weight.value, event.weight.unit).quantize(Decimal("0.01")))
+        await store.save_bodyweight(connection, user_id, BodyweightEntry(event.day, event.weight, kg))
+    else:
+        await store.delete_bodyweight(connection, user_id, event.day)
 
 
 async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime) -> None:
@@ -239,14 +259,31 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             batch.touched_exercises |= await store.replace_sessions(
                 connection, batch.user_id, workout_id, sessions
             )
+    records: dict[str, RecordsDetail | None] = {}
     for exercise_id in sorted(batch.touched_exercises):
         history = await store.exercise_sessions(connection, batch.user_id, exercise_id)
-        records = (
+        records[exercise_id] = (
             records_of(exercise_id, batch.name_of(exercise_id), batch.measurement_of(exercise_id), history)
             if history
             else None
         )
-        await store.save_records(connection, batch.user_id, exercise_id, records)
+        await store.save_records(connection, batch.user_id, exercise_id, records[exercise_id])
+    await leaderboards.project_scores(
+        connection,
+        batch.user_id,
+        version,
+        weeks=batch.board_weeks,
+        records=records,
+        bodyweight_changed=batch.bodyweight_changed,
+        opt_in_changed=batch.opt_in_changed,
+    )
+    await analytics.project_activity(
+        connection,
+        batch.user_id,
+        days=batch.activity_days,
+        registered_at=batch.registered_at,
+        count=not batch.shadow,
+    )
     weeks = await store.load_weeks(connection, batch.user_id)
     last = await store.latest_summary(connection, batch.user_id)
     today = local_date(now, settings.timezone)
@@ -271,11 +308,21 @@ async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asy
 
 
 async def _project_batch(
-    pool: asyncpg.Pool, user_id: uuid.UUID, settings: RunnerSettings, now: datetime, refresh_dashboard: bool
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    settings: RunnerSettings,
+    now: datetime,
+    *,
+    refresh_dashboard: bool,
+    shadow: bool,
 ) -> tuple[int, int, bool, int | None]:
     """One transaction; (events applied, checkpoint version, more to do, failing version or None)."""
     failing: int | None = None
     async with pool.acquire() as connection, connection.transaction():
+        if shadow:  # unqualified rm_* names resolve to the shadow tables
+            await connection.execute("SET LOCAL search_path = ironlog_rebuild, public")
+        else:
+            await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_GATE_KEY)
         await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key(user_id))
         exists = await connection.fetchval("SELECT true FROM streams WHERE user_id = $1", user_id)
         if not exists:
@@ -304,6 +351,7 @@ async def _project_batch(
             await store.load_settings(connection, user_id),
             custom_names=await store.custom_exercise_names(connection, user_id),
             custom_measurements=await store.custom_exercise_measurements(connection, user_id),
+            shadow=shadow,
         )
         started = time.perf_counter()
         try:
@@ -370,11 +418,13 @@ async def project_user(
     settings: RunnerSettings | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     refresh_dashboard: bool = False,
+    shadow: bool = False,
 ) -> Outcome:
     """Bring the user's read models up to their stream, then their Redis documents.
 
     Raises ProjectionFailed (for a retry) while a projector keeps failing, until the user is parked.
     `refresh_dashboard` recomputes the dashboard even with no new events (its day has passed).
+    `shadow` projects into the rebuild's shadow tables (schema `ironlog_rebuild`) and leaves Redis alone.
     """
     settings = settings or RunnerSettings()
     outcome = Outcome()
@@ -382,7 +432,12 @@ async def project_user(
     while more:
         try:
             applied, version, more, parked = await _project_batch(
-                pool, user_id, settings, clock(), refresh_dashboard and outcome.applied == 0
+                pool,
+                user_id,
+                settings,
+                clock(),
+                refresh_dashboard=refresh_dashboard and outcome.applied == 0,
+                shadow=shadow,
             )
         except ProjectionFailed as exc:
             if await _record_failure(pool, user_id, exc, settings):
@@ -398,5 +453,6 @@ async def project_user(
             outcome.parked = True
             return outcome
         refresh_dashboard = False
-    outcome.synced = await sync_redis(pool, redis, keys, user_id)
+    if not shadow:
+        outcome.synced = await sync_redis(pool, redis, keys, user_id)
     return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -10,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.redis import Keys
-from projections import metrics
+from projections import leaderboards, metrics
 from projections.cache import DocumentCache, body_etag, projected_channel
 
 log = structlog.get_logger(__name__)
@@ -44,6 +45,7 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
             "FROM rm_dashboards WHERE user_id = $1",
             user_id,
         )
+        scores = await leaderboards.changed_rows(connection, user_id, synced)
     cache = DocumentCache(redis, keys)
     names = cache.keys_of(user_id)
     try:
@@ -62,6 +64,7 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
                     body=dashboard["body"],
                     etag=body_etag(dashboard["body"]),
                 )
+            await leaderboards.sync_rows(redis, pipe, keys, scores, datetime.now(UTC))
             await cache.put_synced(pipe, names.synced, version)
             pipe.publish(projected_channel(keys, user_id), str(version))
             await pipe.execute()

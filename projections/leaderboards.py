@@ -1,0 +1,291 @@
+"""Leaderboards: scores kept in `rm_leaderboard_scores`, served from Redis sorted sets.
+
+Boards (DESIGN.md §5): `weekly-volume` per ISO week in UTC (key `2026-W48`), `e1rm` and
+`e1rm-relative` per exercise, all time (key: the exercise id). Postgres holds every user's score;
+a Redis sorted set per board holds the users who opted in. Scores are absolute (ZADD, never
+increments) and each member carries the user's stream version, so an older write, such as a
+rebuild from a snapshot, never replaces a newer one. Removed scores stay as rows with a NULL score
+until they are synced, then as tombstones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, get_args
+
+import asyncpg
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from core.redis import Keys
+from projections.records import RecordsDetail
+
+Board = Literal["weekly-volume", "e1rm", "e1rm-relative"]
+BOARDS: tuple[Board, ...] = get_args(Board)
+WEEKLY: Board = "weekly-volume"
+E1RM: Board = "e1rm"
+RELATIVE: Board = "e1rm-relative"
+
+#: How long a weekly board stays in Redis after its week has ended; Postgres keeps it for good.
+WEEK_RETENTION = timedelta(days=35)
+#: An ended week that is read again comes back from Postgres for this long.
+REVIVED_TTL_S = 3600
+
+
+def iso_week(instant: datetime) -> str:
+    """The ISO week of an instant in UTC, as `2026-W48`."""
+    year, week, _ = instant.astimezone(UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(period: str) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of an ISO week `YYYY-Www`; ValueError if malformed."""
+    year, _, week = period.partition("-W")
+    if len(year) != 4 or len(week) != 2 or not (year + week).isdigit():
+        raise ValueError(f"not an ISO week: {period!r}")
+    start = date.fromisocalendar(int(year), int(week), 1)
+    begin = datetime.combine(start, time(), UTC)
+    return begin, begin + timedelta(days=7)
+
+
+def ttl_of(board: str, key: str, now: datetime) -> int | None:
+    """Seconds a board's keys live in Redis: weekly boards end some weeks after their week."""
+    if board != WEEKLY:
+        return None
+    _, end = week_bounds(key)
+    return max(int((end + WEEK_RETENTION - now).total_seconds()), REVIVED_TTL_S)
+
+
+class BoardKeys:
+    """The Redis keys of one board: the sorted set, member versions, and the `ready` marker."""
+
+    def __init__(self, keys: Keys, board: str, key: str) -> None:
+        self.scores = keys.key("lb", board, key)
+        self.versions = self.scores + ":v"
+        self.ready = self.scores + ":ready"
+        self.channel = leaderboard_channel(keys, board, key)
+
+
+def leaderboard_channel(keys: Keys, board: str, key: str) -> str:
+    """Where a change of one board is announced (the message is the board's key)."""
+    return keys.channel("lb", board, key)
+
+
+# ARGV: ttl (0 = none), then triples (member, version, score or "" to remove).
+_PUT_SCORES = """
+local changed = 0
+for i = 2, #ARGV, 3 do
+    local member, version, score = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+    local current = tonumber(redis.call('HGET', KEYS[2], member))
+    if not current or current < version then
+        redis.call('HSET', KEYS[2], member, version)
+        if score == '' then
+            changed = changed + redis.call('ZREM', KEYS[1], member)
+        else
+            local before = redis.call('ZSCORE', KEYS[1], member)
+            redis.call('ZADD', KEYS[1], score, member)
+            if before ~= score then changed = changed + 1 end
+        end
+    end
+end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+    redis.call('EXPIRE', KEYS[1], ttl)
+    redis.call('EXPIRE', KEYS[2], ttl)
+end
+return changed
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    """One user's standing on one board, as Redis should hold it (score None: not on the board)."""
+
+    board: str
+    key: str
+    user_id: uuid.UUID
+    version: int
+    score: float | None
+
+
+def _member_args(rows: Iterable[ScoreRow]) -> list[str]:
+    args: list[str] = []
+    for row in rows:
+        args += [str(row.user_id), str(row.version), "" if row.score is None else repr(row.score)]
+    return args
+
+
+async def put_scores(
+    redis: Redis, keys: Keys, rows: Sequence[ScoreRow], now: datetime, pipe: Pipeline | None = None
+) -> None:
+    """Version-guarded ZADD/ZREM of some members of one board (all `rows` share it), then an
+    announcement. Queued on `pipe` when given, else sent at once."""
+    if not rows:
+        return
+    board, key = rows[0].board, rows[0].key
+    names = BoardKeys(keys, board, key)
+    ttl = ttl_of(board, key, now) or 0
+    script = redis.register_script(_PUT_SCORES)
+    for start in range(0, len(rows), 500):
+        args: list[str | int] = [ttl, *_member_args(rows[start : start + 500])]
+        await script(keys=[names.scores, names.versions], args=args, client=pipe or redis)
+    if pipe is None:
+        await redis.publish(names.channel, key)
+    else:
+        pipe.publish(names.channel, key)
+
+
+async def own_score(
+    connection: asyncpg.Connection | asyncpg.Pool, board: str, key: str, user_id: uuid.UUID
+) -> float | None:
+    """A user's score on a board, opted in or not."""
+    score: float | None = await connection.fetchval(
+        "SELECT score FROM rm_leaderboard_scores WHERE board = $1 AND board_key = $2 AND user_id = $3",
+        board,
+        key,
+        user_id,
+    )
+    return score
+
+
+async def board_rows(connection: asyncpg.Connection | asyncpg.Pool, board: str, key: str) -> list[ScoreRow]:
+    """Every row of one board from Postgres, with users who did not opt in as removals."""
+    rows = await connection.fetch(
+        """
+        SELECT s.user_id, s.version, CASE WHEN u.leaderboard_opt_in THEN s.score END AS score
+        FROM rm_leaderboard_scores s JOIN rm_user_settings u ON u.user_id = s.user_id
+        WHERE s.board = $1 AND s.board_key = $2
+        """,
+        board,
+        key,
+    )
+    return [ScoreRow(board, key, row["user_id"], row["version"], row["score"]) for row in rows]
+
+
+async def changed_rows(connection: asyncpg.Connection, user_id: uuid.UUID, after: int) -> list[ScoreRow]:
+    """The user's rows written after stream version `after` (what Redis has not seen)."""
+    rows = await connection.fetch(
+        """
+        SELECT s.board, s.board_key, s.version, CASE WHEN u.leaderboard_opt_in THEN s.score END AS score
+        FROM rm_leaderboard_scores s JOIN rm_user_settings u ON u.user_id = s.user_id
+        WHERE s.user_id = $1 AND s.version > $2
+        """,
+        user_id,
+        after,
+    )
+    return [ScoreRow(row["board"], row["board_key"], user_id, row["version"], row["score"]) for row in rows]
+
+
+async def sync_rows(
+    redis: Redis, pipe: Pipeline, keys: Keys, rows: Sequence[ScoreRow], now: datetime
+) -> None:
+    """Queue the Redis writes for `rows` (one user's changes) on a pipeline."""
+    by_board: dict[tuple[str, str], list[ScoreRow]] = {}
+    for row in rows:
+        by_board.setdefault((row.board, row.key), []).append(row)
+    for _, members in sorted(by_board.items()):
+        await put_scores(redis, keys, members, now, pipe)
+
+
+# --- projection: what a batch changes -------------------------------------------------------------
+
+
+def _round(value: float) -> float:
+    return round(value, 2) + 0.0
+
+
+async def _save(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    version: int,
+    scores: dict[tuple[str, str], float | None],
+) -> None:
+    """Upsert the scores that exist; a score that no longer exists becomes a NULL (a removal for Redis)."""
+    present = [(b, k, user_id, s, version) for (b, k), s in sorted(scores.items()) if s is not None]
+    gone = [(b, k, user_id, version) for (b, k), s in sorted(scores.items()) if s is None]
+    await connection.executemany(
+        """
+        INSERT INTO rm_leaderboard_scores (board, board_key, user_id, score, version)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (board, board_key, user_id)
+        DO UPDATE SET score = EXCLUDED.score, version = EXCLUDED.version
+        WHERE rm_leaderboard_scores.score IS DISTINCT FROM EXCLUDED.score
+        """,
+        present,
+    )
+    await connection.executemany(
+        """
+        UPDATE rm_leaderboard_scores SET score = NULL, version = $4
+        WHERE board = $1 AND board_key = $2 AND user_id = $3 AND score IS NOT NULL
+        """,
+        gone,
+    )
+
+
+async def _weekly_volume(connection: asyncpg.Connection, user_id: uuid.UUID, period: str) -> float | None:
+    start, end = week_bounds(period)
+    total = await connection.fetchval(
+        """
+        SELECT sum((convert_from(body, 'UTF8')::jsonb->>'volumeKg')::numeric)
+        FROM rm_workout_summaries WHERE user_id = $1 AND started_at >= $2 AND started_at < $3
+        """,
+        user_id,
+        start,
+        end,
+    )
+    return None if total is None or total <= 0 else _round(float(total))
+
+
+async def _latest_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID) -> float | None:
+    kg = await connection.fetchval(
+        """
+        SELECT (convert_from(body, 'UTF8')::jsonb->>'kg')::float8 FROM rm_bodyweights
+        WHERE user_id = $1 ORDER BY day DESC LIMIT 1
+        """,
+        user_id,
+    )
+    return None if kg is None or kg <= 0 else float(kg)
+
+
+async def project_scores(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    version: int,
+    *,
+    weeks: set[str],
+    records: dict[str, RecordsDetail | None],
+    bodyweight_changed: bool,
+    opt_in_changed: bool,
+) -> None:
+    """Write the scores a batch changed: touched weeks, touched exercises, all relatives when the body
+    weight changed; a changed opt-in re-stamps every row so Redis adds or removes them all."""
+    scores: dict[tuple[str, str], float | None] = {}
+    for period in weeks:
+        scores[(WEEKLY, period)] = await _weekly_volume(connection, user_id, period)
+    bodyweight = await _latest_bodyweight(connection, user_id)
+    best: dict[str, float | None] = {
+        exercise_id: detail.best_e1rm_kg.value if detail and detail.best_e1rm_kg else None
+        for exercise_id, detail in records.items()
+    }
+    if bodyweight_changed:
+        rows = await connection.fetch(
+            "SELECT board_key, score FROM rm_leaderboard_scores WHERE user_id = $1 AND board = $2",
+            user_id,
+            E1RM,
+        )
+        for row in rows:
+            best.setdefault(row["board_key"], row["score"])
+    for exercise_id, e1rm in best.items():
+        if exercise_id in records:
+            scores[(E1RM, exercise_id)] = e1rm
+        relative = _round(e1rm / bodyweight) if e1rm is not None and bodyweight is not None else None
+        scores[(RELATIVE, exercise_id)] = relative
+    if scores:
+        await _save(connection, user_id, version, scores)
+    if opt_in_changed:
+        await connection.execute(
+            "UPDATE rm_leaderboard_scores SET version = $2 WHERE user_id = $1", user_id, version
+        )

@@ -1,0 +1,207 @@
+"""Reading leaderboards: the top of a board, the caller's rank and neighbours, global or among friends.
+
+The global scope reads the board's Redis sorted set (opted-in users only); a board Redis lost or let
+expire is rebuilt from `rm_leaderboard_scores` first. The friends scope takes the scores of the
+people the caller follows from the same set, plus the caller's own. With Redis down both are ranked
+from Postgres instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.redis import Keys
+from core.structs import ResponseBody
+from projections.leaderboards import (
+    RELATIVE,
+    BoardKeys,
+    ScoreRow,
+    board_rows,
+    own_score,
+    put_scores,
+    ttl_of,
+)
+
+log = structlog.get_logger(__name__)
+
+Scope = Literal["global", "friends"]
+#: How many places above and below the caller `around` shows.
+NEIGHBOURS = 2
+#: Stands in a member's version slot for users who are gone, so no late write brings them back.
+GONE_VERSION = 2**62
+
+
+class Standing(ResponseBody):
+    rank: int
+    user_id: uuid.UUID
+    handle: str
+    display_name: str
+    score: float
+
+
+class Leaderboard(ResponseBody):
+    """A board as the caller sees it; `me` is absent when the caller has no score on it."""
+
+    board: str
+    key: str
+    scope: Scope
+    unit: Literal["kg", "x bodyweight"]
+    entries: int
+    top: list[Standing]
+    around: list[Standing]
+    me: Standing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """Ranked members (user id, score), best first, and the caller's 0-based position."""
+
+    size: int
+    top: list[tuple[uuid.UUID, float]]
+    around: list[tuple[int, uuid.UUID, float]]
+    mine: int | None
+
+
+def _rank(members: Sequence[tuple[uuid.UUID, float]], me: uuid.UUID, limit: int) -> _Ranked:
+    """Redis's order for equal scores: the greater member first."""
+    ordered = sorted(members, key=lambda m: (m[1], str(m[0])), reverse=True)
+    mine = next((i for i, (user, _) in enumerate(ordered) if user == me), None)
+    around: list[tuple[int, uuid.UUID, float]] = []
+    if mine is not None:
+        first = max(0, mine - NEIGHBOURS)
+        around = [(first + i, u, s) for i, (u, s) in enumerate(ordered[first : mine + NEIGHBOURS + 1])]
+    return _Ranked(len(ordered), list(ordered[:limit]), around, mine)
+
+
+def _members(pairs: Sequence[Any]) -> list[tuple[uuid.UUID, float]]:
+    """(member, score) pairs as Redis returns them, as user ids and scores."""
+    return [(uuid.UUID(bytes(member).decode()), float(score)) for member, score in pairs]
+
+
+class Leaderboards:
+    """Reads boards; one per API process."""
+
+    def __init__(self, pool: asyncpg.Pool, redis: Redis, keys: Keys) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.keys = keys
+
+    async def read(
+        self, board: str, key: str, *, scope: Scope, me: uuid.UUID, limit: int, now: datetime
+    ) -> Leaderboard:
+        try:
+            if scope == "global":
+                ranked = await self._global(board, key, me, limit, now)
+            else:
+                ranked = await self._friends(board, key, me, limit, now)
+        except RedisError as exc:
+            log.warning("leaderboard_from_postgres", board=board, error=repr(exc))
+            ranked = await self._from_postgres(board, key, scope, me, limit)
+        return await self._view(board, key, scope, ranked)
+
+    async def _ensure(self, board: str, key: str, now: datetime) -> BoardKeys:
+        """The board's keys, rebuilt from Postgres when Redis no longer has it."""
+        names = BoardKeys(self.keys, board, key)
+        if await self.redis.exists(names.ready):
+            return names
+        rows = await board_rows(self.pool, board, key)
+        await put_scores(self.redis, self.keys, rows, now)
+        ttl = ttl_of(board, key, now)
+        await self.redis.set(names.ready, b"1", ex=ttl)
+        log.info("leaderboard_rebuilt", board=board, key=key, members=len(rows))
+        return names
+
+    async def _global(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
+        names = await self._ensure(board, key, now)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zcard(names.scores)
+            pipe.zrevrange(names.scores, 0, limit - 1, withscores=True)
+            pipe.zrevrank(names.scores, str(me))
+            size, top, mine = await pipe.execute()
+        around: list[tuple[int, uuid.UUID, float]] = []
+        if mine is not None:
+            first = max(0, mine - NEIGHBOURS)
+            near = await self.redis.zrevrange(names.scores, first, mine + NEIGHBOURS, withscores=True)
+            around = [(first + i, user, score) for i, (user, score) in enumerate(_members(near))]
+        return _Ranked(size, _members(top), around, mine)
+
+    async def _friends(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
+        names = await self._ensure(board, key, now)
+        friends = await self.pool.fetch("SELECT followee_id FROM rm_follows WHERE user_id = $1", me)
+        people = [me, *(row["followee_id"] for row in friends)]
+        scores = await self.redis.zmscore(names.scores, [str(p) for p in people])
+        members = [(person, score) for person, score in zip(people, scores, strict=True) if score is not None]
+        if scores[0] is None:  # the caller always sees themself, opted in or not
+            own = await own_score(self.pool, board, key, me)
+            if own is not None:
+                members.append((me, own))
+        return _rank(members, me, limit)
+
+    async def _from_postgres(self, board: str, key: str, scope: Scope, me: uuid.UUID, limit: int) -> _Ranked:
+        rows: list[ScoreRow] = await board_rows(self.pool, board, key)
+        if scope == "friends":
+            friends = await self.pool.fetch("SELECT followee_id FROM rm_follows WHERE user_id = $1", me)
+            allowed = {me, *(row["followee_id"] for row in friends)}
+            rows = [row for row in rows if row.user_id in allowed]
+        members = [(row.user_id, row.score) for row in rows if row.score is not None]
+        if scope == "friends" and all(user != me for user, _ in members):
+            own = await own_score(self.pool, board, key, me)
+            if own is not None:
+                members.append((me, own))
+        return _rank(members, me, limit)
+
+    async def _view(self, board: str, key: str, scope: Scope, ranked: _Ranked) -> Leaderboard:
+        people = {user for user, _ in ranked.top} | {user for _, user, _ in ranked.around}
+        rows = await self.pool.fetch(
+            "SELECT user_id, handle, display_name FROM rm_user_settings WHERE user_id = ANY($1::uuid[])",
+            list(people),
+        )
+        known = {row["user_id"]: (row["handle"], row["display_name"]) for row in rows}
+
+        def standing(rank: int, user: uuid.UUID, score: float) -> Standing | None:
+            if user not in known:  # erased while Redis was unreachable: never shown
+                return None
+            handle, name = known[user]
+            return Standing(rank=rank, user_id=user, handle=handle, display_name=name, score=score)
+
+        top = [s for i, (u, v) in enumerate(ranked.top) if (s := standing(i + 1, u, v))]
+        around = [s for i, u, v in ranked.around if (s := standing(i + 1, u, v))]
+        me = next((s for s in around if ranked.mine is not None and s.rank == ranked.mine + 1), None)
+        return Leaderboard(
+            board=board,
+            key=key,
+            scope=scope,
+            unit="x bodyweight" if board == RELATIVE else "kg",
+            entries=ranked.size,
+            top=top,
+            around=around,
+            me=me,
+        )
+
+
+async def boards_of(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[tuple[str, str]]:
+    """Every board the user has a row on (read before erasing them)."""
+    rows = await connection.fetch(
+        "SELECT board, board_key FROM rm_leaderboard_scores WHERE user_id = $1", user_id
+    )
+    return [(row["board"], row["board_key"]) for row in rows]
+
+
+async def remove_user(
+    redis: Redis, keys: Keys, user_id: uuid.UUID, boards: Sequence[tuple[str, str]]
+) -> None:
+    """Take an erased user off every board, for good."""
+    now = datetime.now().astimezone()
+    async with redis.pipeline(transaction=False) as pipe:
+        for board, key in boards:
+            await put_scores(redis, keys, [ScoreRow(board, key, user_id, GONE_VERSION, None)], now, pipe)
+        await pipe.execute()
