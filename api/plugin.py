@@ -31,6 +31,7 @@ from api.request_context import RequestContextMiddleware, add_response_headers
 from api.routines import RoutinesController
 from api.state import provide_services, services_lifespan
 from api.stats import StatsController
+from api.stream import StreamController
 from api.workouts import WorkoutsController
 from core.settings import Settings
 
@@ -98,6 +99,7 @@ class IronlogPlugin(InitPlugin):
                 ImportsController,
                 RoutinesController,
                 ChangesController,
+                StreamController,
                 HistoryController,
                 RecordsController,
                 LeaderboardsController,

@@ -16,8 +16,9 @@ from api.auth.tokens import AccessTokens
 from api.client_ip import ClientAddresses
 from commands.passwords import PasswordHasher
 from core.db import close_pool, open_pool
-from core.redis import Keys, open_redis
+from core.redis import Keys, open_redis, open_subscriber
 from core.settings import Settings
+from queries.announcements import Announcements
 from queries.consistency import ProjectionNotifications
 from queries.leaderboards import Leaderboards
 from queries.readmodels import ListReader, ReadModels
@@ -42,6 +43,7 @@ class AppServices:
             settings.rate_limits.trusted_proxies, settings.rate_limits.client_ip_header
         )
         self.notifications = ProjectionNotifications(redis, self.keys)
+        self.announcements = Announcements(open_subscriber(settings), self.keys)
         self.read_models = ReadModels(
             pool, redis, self.keys, self.notifications, settings.projection.consistency_wait_s
         )
@@ -64,6 +66,7 @@ def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncC
             yield
         finally:
             await services.notifications.stop()
+            await services.announcements.stop()
             services.passwords.close()
             enqueuer.close()
             await redis.aclose()

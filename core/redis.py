@@ -5,6 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from core.settings import Settings
 
@@ -18,6 +20,24 @@ def open_redis(settings: Settings) -> Redis:
         socket_timeout=settings.redis.socket_timeout_s,
         socket_connect_timeout=settings.redis.socket_timeout_s,
         health_check_interval=30,
+    )
+
+
+def open_subscriber(settings: Settings) -> Redis:
+    """A client for one long-lived pub/sub connection, named `<prefix>subscriber` in CLIENT LIST.
+
+    It never reconnects behind the caller's back: messages published while a connection is down
+    are lost, so the subscriber must see every drop to tell its listeners to catch up.
+    """
+    if settings.redis.url is None:
+        raise RuntimeError("REDIS_URL is not resolved; start services first")
+    return Redis.from_url(
+        settings.redis.url,
+        socket_timeout=settings.redis.socket_timeout_s,
+        socket_connect_timeout=settings.redis.socket_timeout_s,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 0),
+        client_name=settings.redis.prefix + "subscriber",
     )
 
 
@@ -53,3 +73,7 @@ class Keys:
     def pattern(self) -> str:
         """A SCAN pattern that matches every key of this prefix."""
         return self._escaped() + "*"
+
+    def pattern_of(self, *parts: str) -> str:
+        """A SCAN pattern for keys under `parts` (glob characters in the parts are kept as globs)."""
+        return self._escaped() + ":".join(parts).replace("{", "\\{").replace("}", "\\}")

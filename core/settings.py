@@ -45,6 +45,7 @@ class ApiSettings(msgspec.Struct, frozen=True):
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
     diagnostics: bool = True
+    stream_heartbeat_s: float = 15.0
 
 
 class WorkerSettings(msgspec.Struct, frozen=True):
@@ -241,6 +242,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         max_body_bytes=env.integer("IRONLOG_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         diagnostics=env.flag("IRONLOG_DIAGNOSTICS", not production),
+        stream_heartbeat_s=env.number("IRONLOG_STREAM_HEARTBEAT_S", 15.0),
     )
     worker = WorkerSettings(
         processes=env.integer("IRONLOG_WORKER_PROCESSES", 1, minimum=1),

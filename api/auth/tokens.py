@@ -28,6 +28,8 @@ class Principal(msgspec.Struct, frozen=True):
     role: Role
     session_id: uuid.UUID
     token_id: uuid.UUID
+    #: The token's `exp`: long-lived responses, such as the event stream, end there.
+    expires_at: datetime | None = None
 
 
 class AccessTokens:
@@ -83,6 +85,7 @@ class AccessTokens:
                 role=role,
                 session_id=uuid.UUID(claims["sid"]),
                 token_id=uuid.UUID(claims["jti"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None

@@ -1,0 +1,210 @@
+"""What the runner announces, fanned out to the open event streams of one API process.
+
+The runner announces on `<prefix>ch:projected:<user id>` (the version now visible in the user's read
+models) and on `<prefix>ch:lb:<board>:<key>` (a board changed). One connection per process
+pattern-subscribes to both; each stream registers the exact channel names it may see, and a message
+reaches only the streams registered under its channel's name.
+
+Litestar's ChannelsPlugin with RedisChannelsPubSubBackend is not used because it does not survive a
+lost connection: its single reader task ends at the first error that redis-py's own retries do not
+absorb, after which no stream of the process hears anything again, and when redis-py does reconnect
+quietly, whatever was published during the gap is lost without anyone knowing. Here the connection
+never reconnects on its own (`core.redis.open_subscriber`): every drop ends in `_listen`, which
+subscribes again with backoff and then tells every listener that it may have missed something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from core.redis import Keys
+
+log = structlog.get_logger(__name__)
+
+#: Unread messages a listener holds before it drops them for a gap (the stream then re-reads).
+MAX_PENDING = 64
+_FIRST_RETRY_S = 0.1
+_LAST_RETRY_S = 5.0
+_POLL_S = 1.0
+
+OPEN_LISTENERS = Gauge(
+    "ironlog_stream_listeners", "Event streams listening for announcements", multiprocess_mode="livesum"
+)
+SUBSCRIPTION_DROPS = Counter(
+    "ironlog_announcement_subscription_drops_total", "Lost pub/sub connections of the stream listener"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What arrived since a listener last looked; `gap`: messages may have been lost, re-read the state."""
+
+    messages: tuple[tuple[str, bytes], ...]
+    gap: bool
+
+
+class Listener:
+    """The announcements one stream may see, held until it looks.
+
+    Bounded: past MAX_PENDING unread messages they are replaced by a gap, so a slow client never
+    makes the process hold a backlog.
+    """
+
+    def __init__(self, hub: Announcements, channels: frozenset[str]) -> None:
+        self.channels = channels
+        self._hub = hub
+        self._messages: list[tuple[str, bytes]] = []
+        self._gap = False
+        self._wake = asyncio.Event()
+
+    def deliver(self, channel: str, data: bytes) -> None:
+        if self._gap:
+            return  # the re-read that answers the gap covers this message too
+        if len(self._messages) >= MAX_PENDING:
+            self.mark_gap()
+            return
+        self._messages.append((channel, data))
+        self._wake.set()
+
+    def mark_gap(self) -> None:
+        self._messages.clear()
+        self._gap = True
+        self._wake.set()
+
+    def discard(self) -> None:
+        """Forget what arrived so far: the caller is about to read the state itself."""
+        self._messages.clear()
+        self._gap = False
+        self._wake.clear()
+
+    async def next(self, timeout_s: float) -> Batch | None:
+        """What arrived, waiting at most `timeout_s` for something; None if nothing did."""
+        if not self._wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(timeout_s, 0.0)):
+                    await self._wake.wait()
+        if not self._wake.is_set():
+            return None
+        batch = Batch(tuple(self._messages), self._gap)
+        self.discard()
+        return batch
+
+    def close(self) -> None:
+        self._hub.forget(self)
+
+
+class Announcements:
+    """One pattern subscription per process, started by the first listener; owns its Redis client."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._patterns = (keys.channel_pattern("projected"), keys.channel_pattern("lb"))
+        self._listeners: dict[str, set[Listener]] = {}
+        self._live = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def listen(self, channels: Iterable[str]) -> Listener:
+        """Register a listener for exactly `channels`; close it when the stream ends."""
+        listener = Listener(self, frozenset(channels))
+        for channel in listener.channels:
+            self._listeners.setdefault(channel, set()).add(listener)
+        OPEN_LISTENERS.inc()
+        self._ensure_listening()
+        return listener
+
+    def forget(self, listener: Listener) -> None:
+        removed = False
+        for channel in listener.channels:
+            listeners = self._listeners.get(channel)
+            if listeners is not None and listener in listeners:
+                removed = True
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[channel]
+        if removed:
+            OPEN_LISTENERS.dec()
+
+    async def wait_live(self, timeout_s: float) -> bool:
+        """Until the subscription is confirmed by Redis, at most `timeout_s`; whether it is."""
+        self._ensure_listening()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._live.wait()
+        return self._live.is_set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            # Bounded: a cancellation landing mid-connect must not hold up shutdown.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 2.0)
+        await self._redis.aclose()
+
+    def _ensure_listening(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        delay = _FIRST_RETRY_S
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await self._subscribe(pubsub)
+                delay = _FIRST_RETRY_S
+                self._live.set()
+                # Whatever was announced while no subscription was live is lost: everyone re-reads.
+                for listener in {each for listeners in self._listeners.values() for each in listeners}:
+                    listener.mark_gap()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=_POLL_S)
+                    if message is not None and message["type"] == "pmessage":
+                        self._deliver(message["channel"], message["data"])
+            except (RedisError, OSError) as exc:
+                SUBSCRIPTION_DROPS.inc()
+                log.warning("announcements_lost", error=repr(exc), retry_in_s=delay)
+            except Exception:
+                SUBSCRIPTION_DROPS.inc()
+                log.exception("announcements_failed", retry_in_s=delay)
+            finally:
+                self._live.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LAST_RETRY_S)
+
+    async def _subscribe(self, pubsub: PubSub) -> None:
+        """PSUBSCRIBE, then wait (bounded) until Redis confirms each pattern: from then on nothing is lost."""
+        await pubsub.psubscribe(*self._patterns)
+        confirmed = 0
+        async with asyncio.timeout(_POLL_S * 5):
+            while confirmed < len(self._patterns):
+                message = await pubsub.get_message(timeout=_POLL_S)
+                if message is None:
+                    continue
+                if message["type"] == "psubscribe":
+                    confirmed += 1
+                elif message["type"] == "pmessage":
+                    self._deliver(message["channel"], message["data"])
+
+    def _deliver(self, channel: bytes | str, data: bytes | str) -> None:
+        name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
+        payload = data.encode() if isinstance(data, str) else data
+        for listener in self._listeners.get(name, ()):
+            listener.deliver(name, payload)
+
+
+async def projected_version(pool: asyncpg.Pool, user_id: uuid.UUID) -> int:
+    """The user's version that the read models reflect (0 before the first projection)."""
+    version = await pool.fetchval("SELECT version FROM projection_checkpoints WHERE user_id = $1", user_id)
+    return int(version or 0)
