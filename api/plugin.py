@@ -15,6 +15,7 @@ from litestar.plugins import InitPlugin
 from litestar.types import ControllerRouterHandler
 
 from api.accounts import MeController, UsersController
+from api.analytics import AnalyticsController
 from api.auth.middleware import BearerAuthMiddleware
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
@@ -68,6 +69,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="sync", description="The change feed for offline phones."),
             Tag(name="history", description="Exercise history and personal records."),
             Tag(name="leaderboards", description="Weekly volume and e1RM boards, global or among friends."),
+            Tag(name="analytics", description="Anonymous counts for analysts and admins: JSON or CSV."),
             Tag(name="operations", description="Health and metrics."),
             Tag(name="diagnostics", description="Proof that API, broker and worker are connected."),
         ],
@@ -102,6 +104,7 @@ class IronlogPlugin(InitPlugin):
                 StreamController,
                 HistoryController,
                 RecordsController,
+                AnalyticsController,
                 LeaderboardsController,
                 *self.extra_handlers,
             ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ DEVELOPMENT_JWT_SECRET = "ironlog-development-secret-change-me-0000000000"  # no
 _ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class SettingsError(ValueError):
@@ -29,6 +31,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     pool_min: int = 1
     pool_max: int = 10
     statement_timeout_ms: int = 15_000
+    analyst_role: str = "ironlog_analyst"
+    analyst_password: str | None = None  # unset: the role cannot log in (NOLOGIN)
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -217,7 +221,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pool_min=env.integer("IRONLOG_DB_POOL_MIN", 1, minimum=0),
         pool_max=env.integer("IRONLOG_DB_POOL_MAX", 10, minimum=1),
         statement_timeout_ms=env.integer("IRONLOG_DB_STATEMENT_TIMEOUT_MS", 15_000, minimum=0),
+        analyst_role=env.text("IRONLOG_ANALYST_ROLE", "ironlog_analyst") or "ironlog_analyst",
+        analyst_password=env.text("IRONLOG_ANALYST_PASSWORD"),
     )
+    if not _ROLE_NAME.match(database.analyst_role) or database.analyst_role.startswith("pg_"):
+        raise SettingsError(
+            "IRONLOG_ANALYST_ROLE must be a Postgres role name: lowercase letters, digits and _, "
+            f"at most 63 characters, not starting with a digit or pg_; got {database.analyst_role!r}"
+        )
     if database.pool_min > database.pool_max:
         raise SettingsError("IRONLOG_DB_POOL_MIN must not exceed IRONLOG_DB_POOL_MAX")
 

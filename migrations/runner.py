@@ -12,6 +12,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from core.db import close_pool, open_pool
 from core.settings import Settings
+from migrations.analyst_role import ensure_analyst_role
 from migrations.catalog import sync_catalog
 from migrations.piccolo_app import APP_CONFIG
 
@@ -62,8 +63,12 @@ async def migrate(settings: Settings) -> list[str]:
                         result = await run_forwards(app_name=APP_CONFIG.app_name)
                     if not result.success:
                         raise MigrationError(f"{result.message}\n{report.getvalue()}")
-                # Reference data follows the code on every run, not only when a migration is pending.
+                # Reference data and the analyst role follow the code on every run, not only when a migration
+                # is pending.
                 changed = await sync_catalog(lock_connection)
+                await ensure_analyst_role(
+                    lock_connection, settings.database.analyst_role, settings.database.analyst_password
+                )
                 log.info("migrated", applied=todo, catalog_rows_changed=changed)
                 return todo
             finally:

@@ -19,6 +19,7 @@ import pytest
 from core.services import running_services
 from core.settings import Settings, get_settings, load_settings
 from tests.harness import (
+    analyst_role_of,
     create_database,
     delete_prefix,
     drop_database,
@@ -76,6 +77,7 @@ def settings(server_settings: Settings) -> Iterator[Settings]:
         "REDIS_URL": server_settings.redis.url,
         "BROKER_URL": server_settings.redis.broker_url,
         "IRONLOG_REDIS_PREFIX": prefix,
+        "IRONLOG_ANALYST_ROLE": analyst_role_of(database),
         "IRONLOG_DATA_DIR": str(server_settings.data_dir),
     }
     saved = {key: os.environ.get(key) for key in exported}

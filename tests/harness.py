@@ -45,12 +45,18 @@ async def _administer(admin_url: str, statement: str) -> None:
         await connection.close()
 
 
+def analyst_role_of(database: str) -> str:
+    """The analyst role a test database is migrated with (roles are server-wide); dropped with it."""
+    return f"{database}_analyst"
+
+
 async def create_database(admin_url: str, name: str) -> None:
     await _administer(admin_url, f'CREATE DATABASE "{name}"')
 
 
 async def drop_database(admin_url: str, name: str) -> None:
     await _administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _administer(admin_url, f'DROP ROLE IF EXISTS "{analyst_role_of(name)}"')
 
 
 async def delete_prefix(redis_url: str, prefix: str) -> int:

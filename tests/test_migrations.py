@@ -6,11 +6,13 @@ import asyncio
 import os
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from core.settings import Settings
 from migrations.runner import known_migrations, migrate
+from tests.harness import analyst_role_of
 
 
 async def _applied(url: str) -> list[str]:
@@ -43,7 +45,8 @@ async def test_migrations_create_the_analytics_schema(settings: Settings, fresh_
 async def test_two_processes_migrating_at_once_apply_each_migration_once(
     fresh_database: str,
 ) -> None:
-    env = {**os.environ, "DATABASE_URL": fresh_database}
+    database = urlsplit(fresh_database).path.lstrip("/")
+    env = {**os.environ, "DATABASE_URL": fresh_database, "IRONLOG_ANALYST_ROLE": analyst_role_of(database)}
 
     def run_migrate() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

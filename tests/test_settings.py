@@ -67,11 +67,22 @@ def test_production_refuses_an_armed_fault_point() -> None:
         ("IRONLOG_ACCESS_TOKEN_TTL_S", "5"),
         ("IRONLOG_RATE_LOGIN_PER_MINUTE", "0"),
         ("IRONLOG_ARGON2_MEMORY_KIB", "4"),
+        ("IRONLOG_ANALYST_ROLE", "Analysts; DROP ROLE postgres"),
+        ("IRONLOG_ANALYST_ROLE", "pg_read_all_data"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value})
+
+
+def test_the_analyst_role_and_its_password_come_from_settings() -> None:
+    default = load_settings({}).database
+    assert (default.analyst_role, default.analyst_password) == ("ironlog_analyst", None)
+    named = load_settings(
+        {"IRONLOG_ANALYST_ROLE": "bi_reader", "IRONLOG_ANALYST_PASSWORD": "s3cret"}
+    ).database
+    assert (named.analyst_role, named.analyst_password) == ("bi_reader", "s3cret")
 
 
 def test_pool_bounds_must_be_ordered() -> None:

@@ -37,7 +37,12 @@ from commands.imports.parsers import parse_csv
 from core.logs import configure_logging
 from core.settings import Settings, derive_broker_url, get_settings, load_settings
 from migrations.runner import migrate
-from tests.harness import create_database, delete_prefix, drop_database  # the same isolation as tests
+from tests.harness import (  # the same isolation as tests
+    analyst_role_of,
+    create_database,
+    delete_prefix,
+    drop_database,
+)
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -308,6 +313,7 @@ def configure(run_id: str) -> tuple[Servers, Settings]:
             "REDIS_URL": servers.redis_url,
             "BROKER_URL": servers.broker_url,
             "IRONLOG_REDIS_PREFIX": servers.prefix,
+            "IRONLOG_ANALYST_ROLE": analyst_role_of(servers.database),
         }
     )
     get_settings.cache_clear()
