@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import JSONBody, QueryParameter
 from redis.exceptions import RedisError
 
@@ -36,10 +37,16 @@ from commands.erasure import erase_account
 from commands.sessions import revoke_user_families
 from core.cursors import decode_cursor, encode_cursor
 from core.structs import RequestBody, ResponseBody
-from queries.export import AccountExport, export_account
+from queries.export import AccountExport, export_account, export_workouts_csv
 from queries.leaderboards import boards_of, remove_user
 
 _GONE = "This account no longer exists."
+_CSV_EXAMPLE = (
+    '"Workout #";"Date";"Workout Name";"Duration (sec)";"Exercise Name";"Set Order";"Weight";"Weight Unit";'
+    '"Reps";"RPE";"Distance";"Distance Unit";"Seconds";"Notes";"Workout Notes"\n'
+    '"1";"2026-11-20 18:00:00";"Push day";"4200";"Barbell Bench Press";"1";"224.9";"lbs";"5";"8";'
+    '"";"";"";"";""\n'
+)
 log = structlog.get_logger(__name__)
 
 
@@ -165,6 +172,39 @@ class MeController(Controller):
         body = await export_account(services.pool, user_id, msgspec.json.encode(account))
         headers = {"Content-Disposition": 'attachment; filename="ironlog-export.json"'}
         return Response(content=body, media_type="application/json", headers=headers)
+
+    @get(
+        "/export/workouts.csv",
+        operation_id="exportMyWorkoutsCsv",
+        summary="Every workout as a Strong CSV export, for other apps or a re-import here",
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/csv",
+                description="Strong's semicolon CSV export",
+                generate_examples=False,
+                examples=[Example(summary="One set", value=_CSV_EXAMPLE)],
+            )
+        },
+    )
+    async def export_workouts(
+        self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
+    ) -> Response[bytes]:
+        """The workouts of `GET /v1/me/export` in Strong's semicolon CSV format: one row per completed set,
+        times as wall time in the user's timezone, weights in the unit entered, distances in km or miles
+        after the user's unit. `POST /v1/imports` reads it back."""
+        user_id = principal_of(request).user_id
+        account = await get_account(services.pool, user_id)
+        if account is None:
+            raise NotFoundException(_GONE)
+        body = await export_workouts_csv(
+            services.pool,
+            user_id,
+            timezone=account.timezone,
+            distance_unit="km" if account.unit == "kg" else "mi",
+        )
+        headers = {"Content-Disposition": 'attachment; filename="ironlog-workouts.csv"'}
+        return Response(content=body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 async def _forget_cache(services: AppServices, user_id: uuid.UUID, boards: list[tuple[str, str]]) -> None:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from commands.events import WeekStart as WeekStart  # noqa: PLC0414 - re-exported for readers
-from projections.documents import Dashboard, Streaks, WeekPoint, WeekTotals, WeekView, WorkoutSummary
+from core.catalog import Muscle
+from projections.documents import (
+    BodyweightEntry,
+    BodyweightPoint,
+    BodyweightTrend,
+    Dashboard,
+    MuscleCount,
+    MuscleSets,
+    Streaks,
+    WeekPoint,
+    WeekTotals,
+    WeekView,
+    WorkoutSummary,
+)
+from projections.records import ExerciseSession
 from projections.workouts import ZERO, add, contribution
 
 WEEKS_CHARTED = 12
+MUSCLE_DAYS = (7, 30)  # the windows of muscle_sets, today included
+BODYWEIGHT_AVERAGED = 7  # entries in the moving average
+
+# An exercise's primary and secondary muscles, from the catalog or the user's custom exercises.
+MusclesOf = Callable[[str], tuple[Sequence[Muscle], Sequence[Muscle]]]
 
 _FIRST_WEEKDAY: Mapping[WeekStart, int] = {"monday": 0, "sunday": 6, "saturday": 5}  # date.weekday()
 _WEEK = timedelta(days=7)
@@ -86,6 +107,9 @@ def build_dashboard(
     today: date,
     timezone: str,
     week_start: WeekStart,
+    *,
+    muscle_sets: MuscleSets | None = None,
+    bodyweight: BodyweightTrend | None = None,
 ) -> Dashboard:
     """The home screen as of the local date `today`, from week totals keyed by week start."""
     this_week = week_start_of(today, week_start)
@@ -106,6 +130,8 @@ def build_dashboard(
         weekly_volume=[_point(week, weeks.get(week, ZERO)) for week in charted],
         streaks=streaks,
         last_workout=last_workout,
+        muscle_sets=muscle_sets,
+        bodyweight=bodyweight,
     )
 
 
@@ -118,3 +144,76 @@ def rebucket(
         week = week_of(summary.started_at, timezone, week_start)
         weeks[week] = add(weeks.get(week, ZERO), contribution(summary))
     return dict(sorted(weeks.items()))
+
+
+def muscle_sets(
+    sessions: Iterable[ExerciseSession], today: date, timezone: str, muscles_of: MusclesOf
+) -> MuscleSets:
+    """Working sets per muscle on the local days today-6..today and today-29..today.
+
+    Each working set counts 1 for every primary muscle of its exercise and 0.5 for every secondary one.
+    """
+    short, long = MUSCLE_DAYS
+    recent: dict[Muscle, float] = {}
+    month: dict[Muscle, float] = {}
+    for session in sessions:
+        age = (today - local_date(session.started_at, timezone)).days
+        if not 0 <= age < long or not session.working_sets:
+            continue
+        primary, secondary = muscles_of(session.exercise_id)
+        # A muscle listed as both counts once, as primary.
+        shares = {muscle: 0.5 for muscle in secondary} | {muscle: 1.0 for muscle in primary}
+        for muscle, share in shares.items():
+            sets = share * session.working_sets
+            month[muscle] = month.get(muscle, 0.0) + sets
+            if age < short:
+                recent[muscle] = recent.get(muscle, 0.0) + sets
+    return MuscleSets(last_7_days=_ranked(recent), last_30_days=_ranked(month))
+
+
+def _ranked(counts: Mapping[Muscle, float]) -> list[MuscleCount]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [MuscleCount(muscle=muscle, sets=sets) for muscle, sets in ranked]
+
+
+def _decimal(kg: float) -> Decimal:
+    return Decimal(repr(kg))  # the stored 2-decimal value, without float noise
+
+
+def _rounded(kg: Decimal) -> float:
+    return float(kg.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0
+
+
+def _change(ordered: Sequence[BodyweightEntry], days: int) -> float | None:
+    """The latest entry minus the last one dated at least `days` before it."""
+    latest = ordered[-1]
+    index = bisect_right([entry.date for entry in ordered], latest.date - timedelta(days=days))
+    if index == 0:
+        return None
+    return _rounded(_decimal(latest.kg) - _decimal(ordered[index - 1].kg))
+
+
+def _weekly(ordered: Sequence[BodyweightEntry], today: date) -> list[BodyweightPoint]:
+    first = today - timedelta(days=today.weekday()) - _WEEK * (WEEKS_CHARTED - 1)  # a Monday: ISO weeks
+    last_of_week: dict[date, BodyweightEntry] = {}
+    for entry in ordered:
+        if entry.date >= first:
+            last_of_week[entry.date - timedelta(days=entry.date.weekday())] = entry
+    return [BodyweightPoint(date=entry.date, kg=entry.kg) for entry in last_of_week.values()]
+
+
+def bodyweight_trend(entries: Iterable[BodyweightEntry], today: date) -> BodyweightTrend | None:
+    """The body-weight card as of the local date `today` (later entries wait for their day); None
+    without any entry. Changes compare with the last entry at least 7 and 30 days before the latest."""
+    ordered = sorted((entry for entry in entries if entry.date <= today), key=lambda entry: entry.date)
+    if not ordered:
+        return None
+    averaged = ordered[-BODYWEIGHT_AVERAGED:]
+    average = sum((_decimal(entry.kg) for entry in averaged), Decimal(0)) / len(averaged)
+    return BodyweightTrend(
+        latest=ordered[-1],
+        moving_average_kg=_rounded(average),
+        weekly=_weekly(ordered, today),
+        change_7_days_kg=_change(ordered, 7),
+        change_30_days_kg=_change(ordered, 30),
+    )

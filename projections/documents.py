@@ -11,10 +11,20 @@ from datetime import date, datetime
 import msgspec
 
 from commands.events import RoutineSet, SetType, Weight
+from core.catalog import Muscle
 
 
 class Document(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     """Base of every stored document; fields without a value are left out, zeros never are."""
+
+
+class RecordMark(Document, frozen=True):
+    """A personal record a workout set when it was logged: a best no earlier session had reached."""
+
+    exercise_id: str
+    name: str
+    record: str  # heaviestWeightKg, bestE1rmKg, mostReps, bestSetVolumeKg or bestSessionVolumeKg
+    value: float
 
 
 class WorkoutSummary(Document, frozen=True):
@@ -29,6 +39,7 @@ class WorkoutSummary(Document, frozen=True):
     volume_kg: float  # sum of reps x kg over working sets, 2 decimals
     ended_at: datetime | None = None
     duration_s: int | None = None
+    records: list[RecordMark] = msgspec.field(default_factory=list)
 
 
 class SetView(Document, frozen=True):
@@ -65,6 +76,7 @@ class WorkoutDocument(Document, frozen=True):
     duration_s: int | None = None
     routine_id: uuid.UUID | None = None
     notes: str | None = None
+    records: list[RecordMark] = msgspec.field(default_factory=list)
 
 
 class WeekTotals(Document, frozen=True):
@@ -92,6 +104,39 @@ class Streaks(Document, frozen=True):
     longest_weeks: int
 
 
+class MuscleCount(Document, frozen=True):
+    muscle: Muscle
+    sets: float  # working sets: 1 where the muscle is primary, 0.5 where secondary
+
+
+class MuscleSets(Document, frozen=True):
+    """Working sets per muscle over the last 7 and 30 local days up to today; most sets first."""
+
+    last_7_days: list[MuscleCount]
+    last_30_days: list[MuscleCount]
+
+
+class BodyweightEntry(Document, frozen=True):
+    date: date
+    weight: Weight
+    kg: float
+
+
+class BodyweightPoint(Document, frozen=True):
+    date: date
+    kg: float
+
+
+class BodyweightTrend(Document, frozen=True):
+    """Body weight as of today, in kg; changes are None when no entry is old enough to compare with."""
+
+    latest: BodyweightEntry
+    moving_average_kg: float  # the mean of the last 7 entries (all of them when there are fewer)
+    weekly: list[BodyweightPoint]  # each ISO week's last entry over the last 12 weeks, oldest first
+    change_7_days_kg: float | None = None  # latest minus the last entry at least 7 days older
+    change_30_days_kg: float | None = None  # latest minus the last entry at least 30 days older
+
+
 class Dashboard(Document, frozen=True):
     """The home screen, as of the user's local date `as_of`."""
 
@@ -104,12 +149,8 @@ class Dashboard(Document, frozen=True):
     weekly_volume: list[WeekPoint]  # the last 12 weeks, oldest first, this week last
     streaks: Streaks
     last_workout: WorkoutSummary | None = None
-
-
-class BodyweightEntry(Document, frozen=True):
-    date: date
-    weight: Weight
-    kg: float
+    muscle_sets: MuscleSets | None = None
+    bodyweight: BodyweightTrend | None = None
 
 
 class FollowEntry(Document, frozen=True):

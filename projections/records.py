@@ -52,11 +52,13 @@ class ExerciseSession(Document, frozen=True):
     sets: list[SessionSet]
     volume_kg: float
     total_reps: int
+    working_sets: int | None = None  # None only in rows projected before it was counted, until a rebuild
     best_set: BestSet | None = None
     e1rm_kg: float | None = None
     heaviest_kg: float | None = None
     most_reps: int | None = None
     best_set_volume_kg: float | None = None
+    records: list[str] = msgspec.field(default_factory=list)  # the records this session set
 
 
 class Record(Document, frozen=True):
@@ -97,7 +99,7 @@ def _session(
     formula: E1rmFormula,
 ) -> ExerciseSession:
     views: list[SessionSet] = []
-    volume, reps_total = Decimal(0), 0
+    volume, reps_total, working = Decimal(0), 0, 0
     best: BestSet | None = None
     heaviest: Decimal | None = None
     most_reps: int | None = None
@@ -118,6 +120,7 @@ def _session(
         )
         if not is_working_set(s):
             continue
+        working += 1
         if s.reps is not None:
             reps_total += s.reps
             most_reps = max(most_reps or 0, s.reps)
@@ -135,6 +138,7 @@ def _session(
         sets=views,
         volume_kg=_kg(volume),
         total_reps=reps_total,
+        working_sets=working,
         best_set=best,
         e1rm_kg=best.e1rm_kg if best else None,
         heaviest_kg=_kg(heaviest) if heaviest is not None else None,
@@ -204,6 +208,43 @@ def records_of(
         best_session_volume_kg=_best(ordered, lambda s: s.volume_kg),
         timeline=timeline,
     )
+
+
+#: Record names (as in `Records`) and what each is the best of, in the order they are listed.
+_MEASURES: tuple[tuple[str, Callable[[ExerciseSession], float | int | None]], ...] = (
+    ("heaviestWeightKg", lambda s: s.heaviest_kg),
+    ("bestE1rmKg", lambda s: s.e1rm_kg),
+    ("mostReps", lambda s: s.most_reps),
+    ("bestSetVolumeKg", lambda s: s.best_set_volume_kg),
+    ("bestSessionVolumeKg", lambda s: s.volume_kg),
+)
+
+
+RECORD_NAMES = tuple(name for name, _ in _MEASURES)
+
+
+def record_marks(
+    sessions: Iterable[ExerciseSession], measurement: str
+) -> dict[uuid.UUID, list[tuple[str, float]]]:
+    """Per workout, the records its session of this exercise set: bests no earlier session reached
+    (the same rules as `records_of`, so the holder of each record is marked)."""
+    counted = {
+        name
+        for name, _ in _MEASURES
+        if not (name == "heaviestWeightKg" and measurement == "assisted_bodyweight")
+        and not (name == "mostReps" and measurement not in _REPS_KINDS)
+    }
+    best: dict[str, float] = {}
+    marks: dict[uuid.UUID, list[tuple[str, float]]] = {}
+    for session in sorted(sessions, key=lambda s: (s.started_at, str(s.workout_id))):
+        set_here: list[tuple[str, float]] = []
+        for name, measure in _MEASURES:
+            found = measure(session)
+            if name in counted and found is not None and found > 0 and found > best.get(name, 0.0):
+                best[name] = float(found)
+                set_here.append((name, float(found)))
+        marks[session.workout_id] = set_here
+    return marks
 
 
 def summary_of(detail: RecordsDetail) -> Records:

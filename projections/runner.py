@@ -47,9 +47,9 @@ from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
 from core.units import to_kg
 from projections import analytics, leaderboards, metrics, store
-from projections.dashboard import build_dashboard, local_date, next_rollover, rebucket, week_of
-from projections.documents import BodyweightEntry, FollowEntry, WeekTotals, WorkoutSummary
-from projections.records import RecordsDetail, records_of, sessions_of
+from projections.dashboard import next_rollover, rebucket, week_of
+from projections.documents import BodyweightEntry, FollowEntry, RecordMark, WeekTotals, WorkoutSummary
+from projections.records import ExerciseSession, RecordsDetail, record_marks, records_of, sessions_of
 from projections.sync import sync_redis
 from projections.workouts import ZERO, add, contribution, document, routine_document, subtract, summarize
 
@@ -260,6 +260,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
                 connection, batch.user_id, workout_id, sessions
             )
     records: dict[str, RecordsDetail | None] = {}
+    marks: dict[uuid.UUID, dict[str, list[RecordMark]]] = {}
     for exercise_id in sorted(batch.touched_exercises):
         history = await store.exercise_sessions(connection, batch.user_id, exercise_id)
         records[exercise_id] = (
@@ -268,6 +269,9 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             else None
         )
         await store.save_records(connection, batch.user_id, exercise_id, records[exercise_id])
+        await _mark_records(connection, batch, exercise_id, history, marks)
+    for workout_id, marked in sorted(marks.items()):
+        await store.mark_workout_records(connection, batch.user_id, workout_id, marked, version)
     await leaderboards.project_scores(
         connection,
         batch.user_id,
@@ -277,17 +281,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         bodyweight_changed=batch.bodyweight_changed,
         opt_in_changed=batch.opt_in_changed,
     )
-    await analytics.project_activity(
-        connection,
-        batch.user_id,
-        days=batch.activity_days,
-        registered_at=batch.registered_at,
-        count=not batch.shadow,
-    )
-    weeks = await store.load_weeks(connection, batch.user_id)
-    last = await store.latest_summary(connection, batch.user_id)
-    today = local_date(now, settings.timezone)
-    dashboard = build_dashboard(weeks, last, today, settings.timezone, batch.week_start)
+    dashboard = await store.current_dashboard(connection, batch.user_id, settings, now)
     await store.save_dashboard(
         connection,
         batch.user_id,
@@ -295,6 +289,37 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         version=version,
         rollover_at=next_rollover(now, settings.timezone),
     )
+    # Last: the shared counts' rows stay locked until the commit, so hold them as briefly as possible.
+    await analytics.project_activity(
+        connection,
+        batch.user_id,
+        days=batch.activity_days,
+        registered_at=batch.registered_at,
+        count=not batch.shadow,
+    )
+
+
+async def _mark_records(
+    connection: asyncpg.Connection,
+    batch: _Batch,
+    exercise_id: str,
+    history: list[ExerciseSession],
+    marks: dict[uuid.UUID, dict[str, list[RecordMark]]],
+) -> None:
+    """Note each session's records where they changed, and collect them for their workouts."""
+    computed = record_marks(history, batch.measurement_of(exercise_id))
+    for session in history:
+        found = computed.get(session.workout_id, [])
+        names = [name for name, _ in found]
+        if names == session.records:
+            continue
+        await store.save_session_records(
+            connection, batch.user_id, msgspec.structs.replace(session, records=names)
+        )
+        marks.setdefault(session.workout_id, {})[exercise_id] = [
+            RecordMark(exercise_id=exercise_id, name=batch.name_of(exercise_id), record=name, value=value)
+            for name, value in found
+        ]
 
 
 async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record:
@@ -440,6 +465,8 @@ async def project_user(
                 shadow=shadow,
             )
         except ProjectionFailed as exc:
+            if shadow:  # a rebuild stops at the first failure; the live read models stay as they are
+                raise
             if await _record_failure(pool, user_id, exc, settings):
                 metrics.PARKED.inc()
                 log.error("projection_parked", user_id=str(user_id), error=str(exc))

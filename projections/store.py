@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 import asyncpg
 import msgspec
 
-from commands.events import CustomExercise
-from core.catalog import Exercise
+from commands.events import CustomExercise, WeekStart
+from core.catalog import Exercise, Muscle, exercise
+from projections.dashboard import MUSCLE_DAYS, bodyweight_trend, build_dashboard, local_date, muscle_sets
 from projections.documents import (
     BodyweightEntry,
     Dashboard,
     FollowEntry,
+    RecordMark,
     RoutineDocument,
     WeekTotals,
     WorkoutDocument,
     WorkoutSummary,
 )
-from projections.records import ExerciseSession, RecordsDetail, summary_of
+from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
 
 ENCODER = msgspec.json.Encoder()
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
@@ -29,6 +32,7 @@ DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
 DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 SESSION_DECODER = msgspec.json.Decoder(ExerciseSession)
+BODYWEIGHT_DECODER = msgspec.json.Decoder(BodyweightEntry)
 
 
 class UserSettings(msgspec.Struct, frozen=True):
@@ -393,4 +397,129 @@ async def save_records(
         exercise_id,
         ENCODER.encode(summary_of(detail)),
         ENCODER.encode(detail),
+    )
+
+
+async def recent_sessions(
+    connection: asyncpg.Connection, user_id: uuid.UUID, since: datetime
+) -> list[ExerciseSession]:
+    """The user's exercise sessions that started at or after `since`, of every exercise."""
+    rows = await connection.fetch(
+        "SELECT body FROM rm_exercise_sessions WHERE user_id = $1 AND started_at >= $2", user_id, since
+    )
+    return [SESSION_DECODER.decode(row["body"]) for row in rows]
+
+
+async def bodyweights(
+    connection: asyncpg.Connection, user_id: uuid.UUID, until: date
+) -> list[BodyweightEntry]:
+    """The user's body weights dated `until` or earlier, oldest first."""
+    rows = await connection.fetch(
+        "SELECT body FROM rm_bodyweights WHERE user_id = $1 AND day <= $2 ORDER BY day", user_id, until
+    )
+    return [BODYWEIGHT_DECODER.decode(row["body"]) for row in rows]
+
+
+async def custom_exercise_muscles(
+    connection: asyncpg.Connection, user_id: uuid.UUID
+) -> dict[str, tuple[Sequence[Muscle], Sequence[Muscle]]]:
+    """Primary and secondary muscles of the user's custom exercises, deleted ones too (their sets remain)."""
+    rows = await connection.fetch(
+        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
+    )
+    found = {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]) for row in rows}
+    return {key: (entry.primary_muscles, entry.secondary_muscles) for key, entry in found.items()}
+
+
+async def current_dashboard(
+    connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings, now: datetime
+) -> Dashboard:
+    """The dashboard as of the user's local date at `now`, from the rm_* tables."""
+    today = local_date(now, settings.timezone)
+    custom = await custom_exercise_muscles(connection, user_id)
+
+    def muscles_of(exercise_id: str) -> tuple[Sequence[Muscle], Sequence[Muscle]]:
+        built_in = exercise(exercise_id)
+        if built_in is not None:
+            return built_in.primary_muscles, built_in.secondary_muscles
+        return custom.get(exercise_id, ((), ()))
+
+    # A day of slack covers every zone's offset; muscle_sets keeps the exact local days.
+    since = now - timedelta(days=MUSCLE_DAYS[-1] + 1)
+    sessions = await recent_sessions(connection, user_id, since)
+    return build_dashboard(
+        await load_weeks(connection, user_id),
+        await latest_summary(connection, user_id),
+        today,
+        settings.timezone,
+        cast(WeekStart, settings.week_start),
+        muscle_sets=muscle_sets(sessions, today, settings.timezone, muscles_of),
+        bodyweight=bodyweight_trend(await bodyweights(connection, user_id, today), today),
+    )
+
+
+async def save_session_records(
+    connection: asyncpg.Connection, user_id: uuid.UUID, session: ExerciseSession
+) -> None:
+    await connection.execute(
+        """
+        UPDATE rm_exercise_sessions SET body = $4 WHERE user_id = $1 AND exercise_id = $2 AND workout_id = $3
+        """,
+        user_id,
+        session.exercise_id,
+        session.workout_id,
+        ENCODER.encode(session),
+    )
+
+
+async def mark_workout_records(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    workout_id: uuid.UUID,
+    marks: Mapping[str, list[RecordMark]],
+    version: int,
+) -> None:
+    """Put the records the workout set in `marks`' exercises into its feed entry and document; a
+    workout changed this way (not by its own event) is noted for the Redis sync."""
+    row = await connection.fetchrow(
+        """
+        SELECT s.body AS summary, d.body AS document FROM rm_workout_summaries s
+        JOIN rm_workout_documents d ON d.user_id = s.user_id AND d.workout_id = s.workout_id
+        WHERE s.user_id = $1 AND s.workout_id = $2
+        """,
+        user_id,
+        workout_id,
+    )
+    if row is None:
+        return
+    summary = SUMMARY_DECODER.decode(row["summary"])
+    document = DOCUMENT_DECODER.decode(row["document"])
+    order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
+    kept = [mark for mark in summary.records if mark.exercise_id not in marks]
+    merged = sorted(
+        [*kept, *(mark for listed in marks.values() for mark in listed)],
+        key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
+    )
+    if merged == summary.records:
+        return
+    await connection.execute(
+        "UPDATE rm_workout_summaries SET body = $3 WHERE user_id = $1 AND workout_id = $2",
+        user_id,
+        workout_id,
+        ENCODER.encode(msgspec.structs.replace(summary, records=merged)),
+    )
+    await connection.execute(
+        "UPDATE rm_workout_documents SET body = $3 WHERE user_id = $1 AND workout_id = $2",
+        user_id,
+        workout_id,
+        ENCODER.encode(msgspec.structs.replace(document, records=merged)),
+    )
+    await connection.execute(
+        """
+        INSERT INTO projection_dirty (user_id, workout_id, version) VALUES ($1, $2, $3)
+        ON CONFLICT (user_id, workout_id) DO UPDATE SET version = EXCLUDED.version
+        """,
+        user_id,
+        workout_id,
+        version,
     )

@@ -32,8 +32,10 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
         workouts = await connection.fetch(
             """
             SELECT w.workout_id, d.workout_version, d.body
-            FROM (SELECT DISTINCT (payload->>'workoutId')::uuid AS workout_id FROM events
-                  WHERE user_id = $1 AND version > $2 AND version <= $3 AND payload ? 'workoutId') w
+            FROM (SELECT (payload->>'workoutId')::uuid AS workout_id FROM events
+                  WHERE user_id = $1 AND version > $2 AND version <= $3 AND payload ? 'workoutId'
+                  UNION
+                  SELECT workout_id FROM projection_dirty WHERE user_id = $1 AND version > $2) w
             LEFT JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = w.workout_id
             """,
             user_id,
@@ -72,6 +74,7 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
         metrics.REDIS_SYNC_FAILURES.inc()
         log.warning("redis_sync_failed", user_id=str(user_id), error=repr(exc))
         return False
+    await pool.execute("DELETE FROM projection_dirty WHERE user_id = $1 AND version <= $2", user_id, version)
     if version > synced:
         await pool.execute(
             """

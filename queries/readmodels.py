@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Literal
 
 import asyncpg
 import msgspec
@@ -22,7 +22,7 @@ from core.cursors import decode_cursor, encode_cursor
 from core.redis import Keys
 from projections import store
 from projections.cache import PAGE_TTL_S, Cached, DocumentCache, body_etag
-from projections.dashboard import WeekStart, build_dashboard, local_date
+from projections.dashboard import local_date
 from queries.consistency import ProjectionNotifications
 
 log = structlog.get_logger(__name__)
@@ -116,7 +116,8 @@ class ReadModels:
         async def load(connection: asyncpg.Connection) -> _Loaded:
             version = await _checkpoint(connection, user_id)
             settings = await store.load_settings(connection, user_id)
-            today = local_date(datetime.now(UTC), settings.timezone)
+            now = datetime.now(UTC)
+            today = local_date(now, settings.timezone)
             row = await connection.fetchrow(
                 "SELECT as_of, body FROM rm_dashboards WHERE user_id = $1", user_id
             )
@@ -124,12 +125,8 @@ class ReadModels:
                 body = bytes(row["body"])
             else:
                 # A new day since the last projection: the buckets are absolute, only "today" moved.
-                weeks = await store.load_weeks(connection, user_id)
-                last = await store.latest_summary(connection, user_id)
-                week_start = cast(WeekStart, settings.week_start)
-                body = store.ENCODER.encode(
-                    build_dashboard(weeks, last, today, settings.timezone, week_start)
-                )
+                dashboard = await store.current_dashboard(connection, user_id, settings, now)
+                body = store.ENCODER.encode(dashboard)
             served = Served(body, body_etag(body), version)
             return _Loaded(served, key, stamp=today.toordinal(), zone=settings.timezone)
 

@@ -6,20 +6,36 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from commands.events import Weight, Workout
+from core.catalog import Muscle
 from projections.dashboard import (
     WeekStart,
+    bodyweight_trend,
     build_dashboard,
     local_date,
+    muscle_sets,
     next_rollover,
     rebucket,
     week_of,
     week_start_of,
 )
-from projections.documents import WeekPoint, WeekTotals, WeekView, WorkoutSummary
+from projections.documents import (
+    BodyweightEntry,
+    BodyweightPoint,
+    BodyweightTrend,
+    MuscleCount,
+    MuscleSets,
+    WeekPoint,
+    WeekTotals,
+    WeekView,
+    WorkoutSummary,
+)
+from projections.records import ExerciseSession, sessions_of
 from projections.workouts import ZERO
 
 # 2026-11-29 is a Sunday, 2026-11-30 a Monday.
@@ -281,3 +297,183 @@ def test_rebucket_moves_workouts_to_the_new_zones_weeks() -> None:
 
 def test_rebucket_of_nothing_is_empty() -> None:
     assert rebucket([], "UTC", "monday") == {}
+
+
+# Sets per muscle
+
+MUSCLES: dict[str, tuple[tuple[Muscle, ...], tuple[Muscle, ...]]] = {
+    "bench": (("chest",), ("triceps", "shoulders")),
+    "squat": (("quads", "glutes"), ("hamstrings",)),
+    "odd": (("abs",), ("abs", "obliques")),
+}
+LA = "America/Los_Angeles"
+
+
+def muscles_of(exercise_id: str) -> tuple[tuple[Muscle, ...], tuple[Muscle, ...]]:
+    return MUSCLES.get(exercise_id, ((), ()))
+
+
+def lift(reps: int = 5, **extra: object) -> dict[str, object]:
+    return {"reps": reps, "weight": {"value": 60, "unit": "kg"}, **extra}
+
+
+def sessions_at(started_at: str, exercise_id: str, *sets: dict[str, object]) -> list[ExerciseSession]:
+    body = {"title": "t", "startedAt": started_at, "exercises": [{"exerciseId": exercise_id, "sets": sets}]}
+    return sessions_of(uuid.uuid4(), msgspec.convert(body, Workout), "epley")
+
+
+def counts(*pairs: tuple[Muscle, float]) -> list[MuscleCount]:
+    return [MuscleCount(muscle=muscle, sets=sets) for muscle, sets in pairs]
+
+
+def month_of_training() -> list[ExerciseSession]:
+    # TODAY is Wednesday 2026-12-02; in Los Angeles these offsets are PST (-08:00).
+    return [
+        # today-1: warm-up and uncompleted sets do not count, a failure set does: 4 working sets.
+        *sessions_at(
+            "2026-12-01T18:00:00-08:00",
+            "bench",
+            lift(10, type="warmup"),
+            lift(),
+            lift(),
+            lift(completed=False),
+            lift(),
+            lift(3, type="failure"),
+        ),
+        # today-7 at 23:30 local (07:30 UTC on today-6): outside the 7 days, inside the 30.
+        *sessions_at("2026-11-25T23:30:00-08:00", "squat", lift(type="warmup"), lift(), lift(), lift()),
+        *sessions_at("2026-11-03T00:10:00-08:00", "bench", lift(), lift()),  # today-29: the 30 days' first
+        *sessions_at("2026-11-02T23:50:00-08:00", "bench", lift(), lift(), lift()),  # today-30: too old
+        *sessions_at("2026-12-03T09:00:00-08:00", "bench", lift()),  # tomorrow: not yet
+    ]
+
+
+def test_sets_per_muscle_over_7_and_30_local_days() -> None:
+    sessions = month_of_training()
+    assert sessions[0].working_sets == 4
+
+    counted = muscle_sets(sessions, TODAY, LA, muscles_of)
+
+    assert counted == MuscleSets(
+        last_7_days=counts(("chest", 4.0), ("shoulders", 2.0), ("triceps", 2.0)),
+        last_30_days=counts(
+            ("chest", 6.0),  # 4 + 2
+            ("glutes", 3.0),
+            ("quads", 3.0),
+            ("shoulders", 3.0),  # (4 + 2) x 0.5
+            ("triceps", 3.0),
+            ("hamstrings", 1.5),  # 3 x 0.5
+        ),
+    )
+
+
+def test_the_day_a_late_set_falls_on_is_the_lifters_own() -> None:
+    in_utc = muscle_sets(month_of_training(), TODAY, "UTC", muscles_of)
+    # Read in UTC the late squat is on today-6, inside the 7 days; the today-29 bench (08:10 UTC)
+    # still counts, and the today-30 one (07:50 UTC on today-29) now does too.
+    assert counts(("glutes", 3.0), ("quads", 3.0), ("hamstrings", 1.5)) == [
+        count for count in in_utc.last_7_days if count.muscle in {"glutes", "quads", "hamstrings"}
+    ]
+    assert in_utc.last_30_days[0] == MuscleCount(muscle="chest", sets=9.0)
+
+
+def test_a_muscle_listed_as_primary_and_secondary_counts_once_as_primary() -> None:
+    sessions = sessions_at("2026-12-02T10:00:00-08:00", "odd", lift(), lift())
+    counted = muscle_sets(sessions, TODAY, LA, muscles_of)
+    assert counted.last_7_days == counts(("abs", 2.0), ("obliques", 1.0))
+
+
+def test_unknown_exercises_and_uncounted_sessions_add_nothing() -> None:
+    sessions = [
+        *sessions_at("2026-12-02T10:00:00-08:00", "gone", lift()),
+        *sessions_at("2026-12-02T10:00:00-08:00", "bench", lift(type="warmup"), lift(completed=False)),
+    ]
+    projected_before_counting = msgspec.structs.replace(
+        sessions_at("2026-12-02T10:00:00-08:00", "bench", lift())[0], working_sets=None
+    )
+    assert sessions[1].working_sets == 0
+    counted = muscle_sets([*sessions, projected_before_counting], TODAY, LA, muscles_of)
+    assert counted == MuscleSets(last_7_days=[], last_30_days=[])
+
+
+# Body weight
+
+
+def weighed(day: str, kg: float) -> BodyweightEntry:
+    return BodyweightEntry(date=date.fromisoformat(day), weight=Weight(kg, "kg"), kg=kg)
+
+
+WEIGH_INS = [
+    weighed("2026-09-13", 84.0),  # the Sunday before the 12 charted ISO weeks
+    weighed("2026-09-14", 83.5),  # their first Monday
+    weighed("2026-10-31", 82.0),
+    weighed("2026-11-02", 81.8),
+    weighed("2026-11-20", 81.0),
+    weighed("2026-11-24", 80.6),
+    weighed("2026-11-25", 80.4),
+    weighed("2026-11-26", 80.5),
+    weighed("2026-11-28", 80.2),
+    weighed("2026-11-29", 80.0),
+    weighed("2026-11-30", 79.9),
+    weighed("2026-12-01", 79.75),
+    weighed("2026-12-03", 70.0),  # after today: not yet counted
+]
+
+
+def test_bodyweight_trend_as_of_today() -> None:
+    trend = bodyweight_trend(reversed(WEIGH_INS), TODAY)
+
+    assert trend == BodyweightTrend(
+        latest=weighed("2026-12-01", 79.75),
+        # (79.75 + 79.9 + 80.0 + 80.2 + 80.5 + 80.4 + 80.6) / 7 = 561.35 / 7 = 80.1928...
+        moving_average_kg=80.19,
+        change_7_days_kg=-0.85,  # against 2026-11-24, exactly 7 days before
+        change_30_days_kg=-2.25,  # against 2026-10-31, the last entry on or before 2026-11-01
+        weekly=[
+            BodyweightPoint(date=date(2026, 9, 14), kg=83.5),
+            BodyweightPoint(date=date(2026, 10, 31), kg=82.0),
+            BodyweightPoint(date=date(2026, 11, 2), kg=81.8),
+            BodyweightPoint(date=date(2026, 11, 20), kg=81.0),
+            BodyweightPoint(date=date(2026, 11, 29), kg=80.0),  # the last of the week of the 23rd
+            BodyweightPoint(date=date(2026, 12, 1), kg=79.75),
+        ],
+    )
+
+
+def test_a_single_weigh_in_has_no_change_yet() -> None:
+    trend = bodyweight_trend([weighed("2026-11-30", 80.0)], TODAY)
+    assert trend is not None
+    assert (trend.change_7_days_kg, trend.change_30_days_kg) == (None, None)
+    assert trend.moving_average_kg == 80.0
+    assert trend.weekly == [BodyweightPoint(date=date(2026, 11, 30), kg=80.0)]
+
+
+def test_a_change_needs_an_entry_at_least_that_old() -> None:
+    trend = bodyweight_trend([weighed("2026-11-25", 81.0), weighed("2026-12-01", 80.0)], TODAY)
+    assert trend is not None
+    assert (trend.change_7_days_kg, trend.change_30_days_kg) == (None, None)  # 6 days apart
+    trend = bodyweight_trend([weighed("2026-11-24", 81.0), weighed("2026-12-01", 80.0)], TODAY)
+    assert trend is not None and trend.change_7_days_kg == -1.0
+
+
+def test_no_weigh_ins_up_to_today_is_no_trend() -> None:
+    assert bodyweight_trend([], TODAY) is None
+    assert bodyweight_trend([weighed("2026-12-03", 80.0)], TODAY) is None
+
+
+# The dashboard's optional cards
+
+
+def test_dashboard_carries_muscle_sets_and_bodyweight_when_given() -> None:
+    sets = muscle_sets(month_of_training(), TODAY, LA, muscles_of)
+    trend = bodyweight_trend(WEIGH_INS, TODAY)
+    dashboard = build_dashboard({}, None, TODAY, LA, "monday", muscle_sets=sets, bodyweight=trend)
+    body = msgspec.json.decode(msgspec.json.encode(dashboard))
+    assert body["muscleSets"]["last7Days"][0] == {"muscle": "chest", "sets": 4.0}
+    assert body["bodyweight"]["change7DaysKg"] == -0.85
+    assert body["bodyweight"]["latest"]["weight"] == {"value": 79.75, "unit": "kg"}
+
+
+def test_dashboard_without_the_cards_leaves_them_out() -> None:
+    body = msgspec.json.decode(msgspec.json.encode(build_dashboard({}, None, TODAY, "UTC", "monday")))
+    assert "muscleSets" not in body and "bodyweight" not in body

@@ -35,19 +35,26 @@ from commands.events import (
     WorkoutSet,
 )
 from commands.workouts import WorkoutWritten, delete_workout, put_workout, validate_workout
-from core.catalog import BUILT_IN, exercise
+from core.catalog import BUILT_IN, Muscle, exercise
 from core.measurements import missing_fields
 from core.redis import Keys
 from core.settings import Settings
 from projections.cache import DocumentCache, DocumentKeys
-from projections.dashboard import build_dashboard, local_date, rebucket
-from projections.documents import WeekTotals, WorkoutSummary
+from projections.dashboard import build_dashboard, local_date, muscle_sets, rebucket
+from projections.documents import RecordMark, WeekTotals, WorkoutSummary
+from projections.records import RECORD_NAMES, ExerciseSession, record_marks, sessions_of
 from projections.runner import Outcome, RunnerSettings, exercise_name, project_user
 from projections.store import DASHBOARD_DECODER, DOCUMENT_DECODER, SUMMARY_DECODER
 from projections.sweeper import SweepSettings, sweep
 from projections.workouts import document, summarize
 
 T = TypeVar("T")
+
+
+def _catalog_muscles(exercise_id: str) -> tuple[tuple[Muscle, ...], tuple[Muscle, ...]]:
+    found = exercise(exercise_id)
+    return (found.primary_muscles, found.secondary_muscles) if found else ((), ())
+
 
 FAKE_PASSWORD_HASH = "$argon2id$test"  # never verified here; hashing would only slow the examples
 NOW = datetime.now(UTC)
@@ -517,14 +524,39 @@ class ProjectionMachine(RuleBasedStateMachine):
                 del folded[event.workout_id]
         assert folded == self.live
 
+    def _record_marks(self) -> dict[uuid.UUID, list[RecordMark]]:
+        """Per live workout, the records it set: folded from scratch, exercise by exercise."""
+        by_exercise: dict[str, list[ExerciseSession]] = {}
+        for workout_id, (workout, _) in self.live.items():
+            for session in sessions_of(workout_id, workout, "epley"):
+                by_exercise.setdefault(session.exercise_id, []).append(session)
+        marks: dict[uuid.UUID, list[RecordMark]] = {workout_id: [] for workout_id in self.live}
+        for exercise_id, sessions in by_exercise.items():
+            found = exercise(exercise_id)
+            measurement = found.measurement if found else "weight_reps"
+            for workout_id, bests in record_marks(sessions, measurement).items():
+                marks[workout_id] += [
+                    RecordMark(exercise_id=exercise_id, name=exercise_name(exercise_id), record=n, value=v)
+                    for n, v in bests
+                ]
+        for workout_id, found_marks in marks.items():
+            order = [entry.exercise_id for entry in self.live[workout_id][0].exercises]
+            found_marks.sort(key=lambda m: (order.index(m.exercise_id), RECORD_NAMES.index(m.record)))
+        return marks
+
     async def _compare_read_models(self, connection: asyncpg.Connection) -> None:
         user_id = self.user_id
+        marks = self._record_marks()
         summaries = {
-            workout_id: summarize(workout_id, version, workout)
+            workout_id: msgspec.structs.replace(
+                summarize(workout_id, version, workout), records=marks[workout_id]
+            )
             for workout_id, (workout, version) in self.live.items()
         }
         documents = {
-            workout_id: document(workout_id, version, workout, "epley", exercise_name)
+            workout_id: msgspec.structs.replace(
+                document(workout_id, version, workout, "epley", exercise_name), records=marks[workout_id]
+            )
             for workout_id, (workout, version) in self.live.items()
         }
 
@@ -572,8 +604,18 @@ class ProjectionMachine(RuleBasedStateMachine):
             "SELECT version, body FROM rm_dashboards WHERE user_id = $1", user_id
         )
         today = local_date(datetime.now(UTC), "UTC")
+        sessions = [
+            session
+            for workout_id, (workout, _) in self.live.items()
+            for session in sessions_of(workout_id, workout, "epley")
+        ]
         expected_dashboard = build_dashboard(
-            expected_weeks, _latest(list(summaries.values())), today, "UTC", "monday"
+            expected_weeks,
+            _latest(list(summaries.values())),
+            today,
+            "UTC",
+            "monday",
+            muscle_sets=muscle_sets(sessions, today, "UTC", _catalog_muscles),
         )
         assert dashboard is not None
         assert dashboard["version"] == self.stream_version

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from commands.events import Workout
-from projections.records import records_of, sessions_of
+from projections.records import record_marks, records_of, sessions_of
 
 START = datetime(2026, 11, 2, 18, tzinfo=UTC)
 
@@ -57,3 +57,32 @@ def test_pounds_count_in_exact_kilograms() -> None:
     records = records_of("barbell-back-squat", "Squat", "weight_reps", sessions)
     assert records.heaviest_weight_kg is not None and records.heaviest_weight_kg.value == 102.01
     assert records.best_e1rm_kg is not None and records.best_e1rm_kg.value == 102.01  # r = 1: the weight
+
+
+def test_marks_name_the_bests_each_session_reached_first_and_agree_with_the_records() -> None:
+    one, two, three = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sessions = [
+        *sessions_of(one, workout(1, squat(5, 100)), "epley"),  # e1RM 116.67, set volume 500
+        *sessions_of(two, workout(2, squat(5, 100)), "epley"),  # a tie sets nothing
+        *sessions_of(three, workout(3, squat(10, 90)), "epley"),  # e1RM 120, volume 900; lighter
+    ]
+    marks = record_marks(sessions, "weight_reps")
+    assert marks[one] == [
+        ("heaviestWeightKg", 100.0),
+        ("bestE1rmKg", 116.67),
+        ("bestSetVolumeKg", 500.0),
+        ("bestSessionVolumeKg", 500.0),
+    ]
+    assert marks[two] == []
+    assert marks[three] == [("bestE1rmKg", 120.0), ("bestSetVolumeKg", 900.0), ("bestSessionVolumeKg", 900.0)]
+    records = records_of("barbell-back-squat", "Squat", "weight_reps", sessions)
+    holders = {
+        "heaviestWeightKg": records.heaviest_weight_kg,
+        "bestE1rmKg": records.best_e1rm_kg,
+        "bestSetVolumeKg": records.best_set_volume_kg,
+        "bestSessionVolumeKg": records.best_session_volume_kg,
+    }
+    for name, record in holders.items():  # each record's holder is the last session marked with it
+        assert record is not None
+        last = max((w for w, listed in marks.items() if name in dict(listed)), key=[one, two, three].index)
+        assert record.workout_id == last

@@ -110,3 +110,52 @@ async def test_history_and_records_are_the_callers_own(client: Any, start_worker
     assert_problem(await client.get(f"/v1/exercises/{BENCH}/history/last", headers=other), 404)
     assert (await client.get(f"/v1/exercises/{BENCH}/history", headers=other)).json()["items"] == []
     assert (await client.get("/v1/records", headers=other)).json()["items"] == []
+
+
+def marks(body: dict[str, Any]) -> list[tuple[str, str, float]]:
+    return [(mark["exerciseId"], mark["record"], mark["value"]) for mark in body.get("records", [])]
+
+
+async def test_workouts_and_feed_entries_show_the_records_they_set_and_hand_them_on(
+    client: Any, start_worker: Any
+) -> None:
+    start_worker()
+    me = bearer(await sign_up(client))
+    one, two = uuid.uuid4(), uuid.uuid4()
+    await client.put(f"/v1/workouts/{one}", json=DAY_ONE, headers=me)
+    written = await client.put(f"/v1/workouts/{two}", json=DAY_TWO, headers=me)
+    token = written.headers["x-consistency-token"]
+
+    first = (await read_fresh(client, f"/v1/workouts/{one}", me, token)).json()
+    # The first session of each exercise sets every record it can; warm-ups and undone sets never count.
+    assert marks(first) == [
+        (BENCH, "heaviestWeightKg", 100.0),
+        (BENCH, "bestE1rmKg", 116.67),
+        (BENCH, "bestSetVolumeKg", 720.0),
+        (BENCH, "bestSessionVolumeKg", 1220.0),
+        ("pull-up", "heaviestWeightKg", 10.0),
+        ("pull-up", "bestE1rmKg", 13.0),  # 10 x (1 + 9/30) on the added weight
+        ("pull-up", "mostReps", 12.0),
+        ("pull-up", "bestSetVolumeKg", 90.0),
+        ("pull-up", "bestSessionVolumeKg", 90.0),
+    ]
+    second = (await read_fresh(client, f"/v1/workouts/{two}", me, token)).json()
+    assert marks(second) == [(BENCH, "heaviestWeightKg", 105.0)]  # 105 x 3: only the heaviest weight
+    feed = (await read_fresh(client, "/v1/workouts", me, token)).json()["items"]
+    assert [marks(entry) for entry in feed] == [marks(second), marks(first)]
+    history = (await read_fresh(client, f"/v1/exercises/{BENCH}/history", me, token)).json()["items"]
+    assert history[0]["records"] == ["heaviestWeightKg"]
+
+    # Deleting the first workout makes the second the first bench session: it now holds every record,
+    # though no event of its own changed it (the cached document is replaced too).
+    deleted = await client.delete(f"/v1/workouts/{one}", headers=me)
+    token = deleted.headers["x-consistency-token"]
+    second = (await read_fresh(client, f"/v1/workouts/{two}", me, token)).json()
+    assert marks(second) == [
+        (BENCH, "heaviestWeightKg", 105.0),
+        (BENCH, "bestE1rmKg", 115.5),
+        (BENCH, "bestSetVolumeKg", 315.0),
+        (BENCH, "bestSessionVolumeKg", 315.0),
+    ]
+    feed = (await read_fresh(client, "/v1/workouts", me, token)).json()["items"]
+    assert [marks(entry) for entry in feed] == [marks(second)]
