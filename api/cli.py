@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +17,9 @@ from core.logs import configure_logging
 from core.processes import prepare_metrics_dir
 from core.services import running_services, service_environment
 from core.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from projections.rebuild import Progress
 
 
 def _settings(process: str) -> Settings:
@@ -128,11 +134,16 @@ def worker(processes: int | None, threads: int | None) -> None:
 def migrate() -> None:
     """Apply pending migrations (idempotent; safe from several processes at once)."""
     settings = _settings("migrate")
+    from api.projections_cli import rebuild
     from migrations.runner import migrate as apply
 
     with running_services(settings) as resolved:
         applied = asyncio.run(apply(resolved))
-    click.echo(f"applied {len(applied)} migration(s)" if applied else "migrations are current")
+        click.echo(f"applied {len(applied)} migration(s)" if applied else "migrations are current")
+        # A projector whose version was bumped rebuilds the read models on deploy.
+        rebuilt = asyncio.run(rebuild(resolved, None, only_if_stale=True, on_progress=_progress_bar()))
+    if rebuilt is not None:
+        click.echo(f"\nrebuilt read models: {rebuilt.users} user(s), {rebuilt.events} event(s)")
 
 
 @main.command()
@@ -206,6 +217,57 @@ def projections_status() -> None:
     settings = _settings("cli")
     with running_services(settings) as resolved:
         click.echo(asyncio.run(status(resolved)))
+
+
+def _progress_bar() -> Callable[[Progress], None]:
+    """Draws `events done / total · events/s · ETA` on stderr, at most a few times a second."""
+    last = [0.0]
+
+    def draw(progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.25 and progress.done < progress.total:
+            return
+        last[0] = now
+        eta = progress.eta_s
+        width = 30
+        filled = int(width * progress.done / progress.total) if progress.total else width
+        bar = "#" * filled + "-" * (width - filled)
+        click.echo(
+            f"\r[{bar}] {progress.done:,}/{progress.total:,} events · {progress.rate:,.0f} events/s · "
+            f"ETA {'?' if eta is None else f'{eta:,.0f} s'}   ",
+            err=True,
+            nl=False,
+        )
+
+    return draw
+
+
+@projections.command("rebuild")
+@click.option("--user", "user_id", type=click.UUID, help="Rebuild this user's read models.")
+@click.option("--all", "every", is_flag=True, help="Rebuild every user's read models.")
+@click.option("--if-stale", is_flag=True, help="With --all: only if a projector's version changed.")
+def projections_rebuild(user_id: uuid.UUID | None, every: bool, if_stale: bool) -> None:
+    """Rebuild read models from the event log into shadow tables and swap them in, while writes go on."""
+    if (user_id is None) == (not every):
+        raise click.UsageError("give --user USER_ID or --all")
+    from api.projections_cli import rebuild
+    from projections.rebuild import RebuildRunning
+
+    settings = _settings("cli")
+    with running_services(settings) as resolved:
+        try:
+            result = asyncio.run(
+                rebuild(resolved, user_id, only_if_stale=if_stale and every, on_progress=_progress_bar())
+            )
+        except RebuildRunning as exc:
+            raise click.ClickException(str(exc)) from exc
+    if result is None:
+        click.echo("read models are current")
+    else:
+        click.echo(
+            f"\nrebuilt {result.users} user(s): {result.events:,} events in {result.seconds:.1f} s"
+            f" ({result.events / max(result.seconds, 1e-9):,.0f} events/s)"
+        )
 
 
 if __name__ == "__main__":

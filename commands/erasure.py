@@ -9,7 +9,7 @@ import asyncpg
 
 from commands.events import Unfollowed
 from commands.eventstore import append, lock_stream
-from core.locks import projection_lock_key
+from core.locks import REBUILD_GATE_KEY, projection_lock_key
 
 #: Stands in for an erased user in other users' events, so their logs still replay consistently.
 ERASED_USER = uuid.UUID(int=0)
@@ -24,7 +24,9 @@ async def erase_account(
     ones are covered). Followers get an Unfollowed event, and in their earlier follow events the
     erased user's id and name give way to ERASED_USER: personal data that others' logs held.
     """
-    # The projection lock, so no runner writes the user's read models back while we erase them.
+    # The rebuild gate, so a rebuild's swap never brings back rows erased while it replayed; and the
+    # projection lock, so no runner writes the user's read models back while we erase them.
+    await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_GATE_KEY)
     await connection.execute("SELECT pg_advisory_xact_lock($1)", projection_lock_key(user_id))
     await lock_stream(connection, user_id)
     followers = [

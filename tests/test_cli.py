@@ -19,6 +19,7 @@ from api.cli import main
         ["createuser"],
         ["projections", "retry"],
         ["projections", "status"],
+        ["projections", "rebuild"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
