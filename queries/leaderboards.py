@@ -36,8 +36,6 @@ log = structlog.get_logger(__name__)
 Scope = Literal["global", "friends"]
 #: How many places above and below the caller `around` shows.
 NEIGHBOURS = 2
-#: Stands in a member's version slot for users who are gone, so no late write brings them back.
-GONE_VERSION = 2**62
 
 
 class Standing(ResponseBody):
@@ -159,6 +157,14 @@ class Leaderboards:
                 members.append((me, own))
         return _rank(members, me, limit)
 
+    async def _drop(self, board: str, key: str, users: set[uuid.UUID]) -> None:
+        names = BoardKeys(self.keys, board, key)
+        try:
+            await self.redis.zrem(names.scores, *(str(user) for user in users))
+            await self.redis.hdel(names.versions, *(str(user) for user in users))
+        except RedisError as exc:
+            log.warning("leaderboard_cleanup_failed", error=repr(exc))
+
     async def _view(self, board: str, key: str, scope: Scope, ranked: _Ranked) -> Leaderboard:
         people = {user for user, _ in ranked.top} | {user for _, user, _ in ranked.around}
         rows = await self.pool.fetch(
@@ -166,9 +172,12 @@ class Leaderboards:
             list(people),
         )
         known = {row["user_id"]: (row["handle"], row["display_name"]) for row in rows}
+        gone = people - set(known)
+        if gone:  # erased while a sync was under way: never shown, and taken off the board now
+            await self._drop(board, key, gone)
 
         def standing(rank: int, user: uuid.UUID, score: float) -> Standing | None:
-            if user not in known:  # erased while Redis was unreachable: never shown
+            if user not in known:
                 return None
             handle, name = known[user]
             return Standing(rank=rank, user_id=user, handle=handle, display_name=name, score=score)
@@ -199,9 +208,14 @@ async def boards_of(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[
 async def remove_user(
     redis: Redis, keys: Keys, user_id: uuid.UUID, boards: Sequence[tuple[str, str]]
 ) -> None:
-    """Take an erased user off every board, for good."""
-    now = datetime.now().astimezone()
+    """Take an erased user off every board, leaving no trace of their id in Redis. (A sync that was
+    already under way when the account went could put a score back; reads never show users without
+    a profile and take them off the board.)"""
+    member = str(user_id)
     async with redis.pipeline(transaction=False) as pipe:
         for board, key in boards:
-            await put_scores(redis, keys, [ScoreRow(board, key, user_id, GONE_VERSION, None)], now, pipe)
+            names = BoardKeys(keys, board, key)
+            pipe.zrem(names.scores, member)
+            pipe.hdel(names.versions, member)
+            pipe.publish(names.channel, key)
         await pipe.execute()

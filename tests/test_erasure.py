@@ -22,6 +22,7 @@ async def busy_user(client: Any) -> tuple[dict[str, Any], dict[str, str], str]:
     """A user with a bit of everything, projected; their body, headers and last token."""
     signed_in = await sign_up(client)
     me = bearer(signed_in)
+    await client.patch("/v1/me", json={"leaderboardOptIn": True}, headers=me)
     exercise_id = str(uuid.uuid4())
     await client.put(
         f"/v1/exercises/{exercise_id}",
@@ -51,14 +52,15 @@ async def traces(db: asyncpg.Connection, user_id: uuid.UUID, handle: str) -> lis
     found: list[str] = []
     tables = await db.fetch(
         """
-        SELECT table_name FROM information_schema.tables
-        WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+        SELECT table_schema, table_name FROM information_schema.tables
+        WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'
         """
     )
+    assert {table["table_schema"] for table in tables} >= {"public", "analytics"}
     for table in tables:
-        name = table["table_name"]
+        name = f'"{table["table_schema"]}"."{table["table_name"]}"'
         rows = await db.fetch(
-            f'SELECT t::text AS row FROM "{name}" t WHERE t::text LIKE $1 OR t::text LIKE $2',
+            f"SELECT t::text AS row FROM {name} t WHERE t::text LIKE $1 OR t::text LIKE $2",
             f"%{user_id}%",
             f"%{handle}%",
         )
@@ -66,6 +68,29 @@ async def traces(db: asyncpg.Connection, user_id: uuid.UUID, handle: str) -> lis
     for name in ("rm_workout_documents", "rm_workout_summaries", "rm_custom_exercises", "rm_routines"):
         rows = await db.fetch(f"SELECT body FROM {name}")
         found += [f"{name} body" for row in rows if str(user_id).encode() in bytes(row["body"])]
+    return found
+
+
+async def redis_traces(redis: Redis, prefix: str, user_id: uuid.UUID) -> list[str]:
+    """Every key under the prefix whose name, members, fields or value mention the user."""
+    needle = str(user_id).encode()
+    found: list[str] = []
+    async for key in redis.scan_iter(match=Keys(prefix).pattern(), count=500):
+        kind = (await redis.type(key)).decode()
+        if kind == "string":
+            content = [await redis.get(key) or b""]
+        elif kind == "hash":
+            content = [part for pair in (await redis.hgetall(key)).items() for part in pair]
+        elif kind == "zset":
+            content = await redis.zrange(key, 0, -1)
+        elif kind == "set":
+            content = list(await redis.smembers(key))
+        elif kind == "list":
+            content = await redis.lrange(key, 0, -1)
+        else:
+            content = []
+        if needle in key or any(needle in bytes(part) for part in content):
+            found.append(f"{key.decode()} ({kind})")
     return found
 
 
@@ -87,6 +112,9 @@ async def test_erasing_an_account_leaves_nothing_of_it(
     try:
         assert await traces(db, user_id, handle)
         assert [key async for key in redis.scan_iter(match=Keys(settings.redis.prefix).user_pattern(user_id))]
+        board = await client.get("/v1/leaderboards/e1rm?exerciseId=barbell-bench-press", headers=me)
+        assert board.json()["me"]["userId"] == str(user_id)
+        assert any(":lb:" in trace for trace in await redis_traces(redis, settings.redis.prefix, user_id))
 
         wrong = await client.request("DELETE", "/v1/me", json={"password": "not-the-password"}, headers=me)
         assert_problem(wrong, 403)
@@ -96,9 +124,7 @@ async def test_erasing_an_account_leaves_nothing_of_it(
 
         assert erased.status_code == 204
         assert await traces(db, user_id, handle) == []
-        assert [
-            key async for key in redis.scan_iter(match=Keys(settings.redis.prefix).user_pattern(user_id))
-        ] == []
+        assert await redis_traces(redis, settings.redis.prefix, user_id) == []
     finally:
         await db.close()
         await redis.aclose()
