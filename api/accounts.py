@@ -160,7 +160,9 @@ class MeController(Controller):
         "/export",
         operation_id="exportMe",
         summary="Everything the user owns, as JSON",
-        responses={200: ResponseSpec(data_container=AccountExport, description="The export")},
+        responses={
+            200: ResponseSpec(generate_examples=False, data_container=AccountExport, description="The export")
+        },
     )
     async def export_me(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]

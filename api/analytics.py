@@ -112,7 +112,7 @@ class AnalyticsController(Controller):
         summary="Per UTC day: active users, workouts, working sets, volume (kg), new users",
         description=f"At most {MAX_DAYS} days, each listed; days without activity are zeros. {_FORMATS}",
         responses={
-            200: ResponseSpec(data_container=DailyReport, description="The days"),
+            200: ResponseSpec(generate_examples=False, data_container=DailyReport, description="The days"),
             **problem_specs(403, 422),
         },
     )
@@ -139,7 +139,9 @@ class AnalyticsController(Controller):
         summary="Exercise popularity in an ISO week: users, sessions, working sets, volume (kg)",
         description=f"Most users first; custom exercises are counted together as `custom`. {_FORMATS}",
         responses={
-            200: ResponseSpec(data_container=PopularityReport, description="The week's exercises"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=PopularityReport, description="The week's exercises"
+            ),
             **problem_specs(403, 422),
         },
     )
@@ -167,7 +169,9 @@ class AnalyticsController(Controller):
             f"week (0: the signup week itself). As CSV, one row per cohort and week. {_FORMATS}"
         ),
         responses={
-            200: ResponseSpec(data_container=RetentionReport, description="The cohorts"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=RetentionReport, description="The cohorts"
+            ),
             **problem_specs(403, 422),
         },
     )

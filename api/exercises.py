@@ -52,7 +52,7 @@ class ExercisesController(Controller):
         operation_id="searchExercises",
         summary="Search the catalog and the caller's own exercises (typo-tolerant, ranked)",
         responses={
-            200: ResponseSpec(data_container=ExercisePage, description="A page"),
+            200: ResponseSpec(generate_examples=False, data_container=ExercisePage, description="A page"),
             **problem_specs(422),
         },
     )
@@ -80,7 +80,7 @@ class ExercisesController(Controller):
         operation_id="getExercise",
         summary="One exercise: a built-in by its slug, or one of the caller's own by its id",
         responses={
-            200: ResponseSpec(data_container=Exercise, description="The exercise"),
+            200: ResponseSpec(generate_examples=False, data_container=Exercise, description="The exercise"),
             **problem_specs(404),
         },
     )
@@ -104,8 +104,12 @@ class ExercisesController(Controller):
         summary="Define a custom exercise (client-generated id) or change it with If-Match",
         status_code=200,
         responses={
-            200: ResponseSpec(data_container=StoredExercise, description="Changed, or an identical replay"),
-            201: ResponseSpec(data_container=StoredExercise, description="Defined"),
+            200: ResponseSpec(
+                generate_examples=False,
+                data_container=StoredExercise,
+                description="Changed, or an identical replay",
+            ),
+            201: ResponseSpec(generate_examples=False, data_container=StoredExercise, description="Defined"),
             **problem_specs(404, 409, 410, 412, 422),
         },
     )

@@ -58,7 +58,11 @@ class ImportsController(Controller):
         status_code=200,
         request_max_body_size=MAX_IMPORT_BYTES,
         responses={
-            200: ResponseSpec(data_container=ImportResult, description="What was (or would be) imported"),
+            200: ResponseSpec(
+                generate_examples=False,
+                data_container=ImportResult,
+                description="What was (or would be) imported",
+            ),
             **problem_specs(413, 415, 422),
         },
     )

@@ -67,7 +67,7 @@ class LeaderboardsController(Controller):
             "`friends` shows the people the caller follows who opted in, plus the caller."
         ),
         responses={
-            200: ResponseSpec(data_container=Leaderboard, description="The board"),
+            200: ResponseSpec(generate_examples=False, data_container=Leaderboard, description="The board"),
             **problem_specs(404, 422),
         },
     )

@@ -83,7 +83,7 @@ class BodyweightController(Controller):
         operation_id="listBodyweight",
         summary="The body-weight log, newest day first",
         responses={
-            200: ResponseSpec(data_container=BodyweightPage, description="A page"),
+            200: ResponseSpec(generate_examples=False, data_container=BodyweightPage, description="A page"),
             **problem_specs(422),
         },
     )
@@ -135,7 +135,10 @@ class FollowsController(Controller):
     @get(
         operation_id="listFollows",
         summary="The people the caller follows, most recent first",
-        responses={200: ResponseSpec(data_container=FollowPage, description="A page"), **problem_specs(422)},
+        responses={
+            200: ResponseSpec(generate_examples=False, data_container=FollowPage, description="A page"),
+            **problem_specs(422),
+        },
     )
     async def following(
         self,

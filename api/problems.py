@@ -44,7 +44,10 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problems a route answers with (400 always: malformed input)."""
     return {
         status: ResponseSpec(
-            data_container=Problem, media_type=PROBLEM_JSON, description=HTTPStatus(status).phrase
+            generate_examples=False,
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=HTTPStatus(status).phrase,
         )
         for status in sorted({400, *statuses})
     }

@@ -36,7 +36,10 @@ class HistoryController(Controller):
     @get(
         operation_id="exerciseHistory",
         summary="Each session of an exercise, newest first: best set, e1RM, volume, total reps",
-        responses={200: ResponseSpec(data_container=HistoryPage, description="A page"), **problem_specs(422)},
+        responses={
+            200: ResponseSpec(generate_examples=False, data_container=HistoryPage, description="A page"),
+            **problem_specs(422),
+        },
     )
     async def history(
         self,
@@ -56,7 +59,9 @@ class HistoryController(Controller):
         operation_id="lastSession",
         summary="The previous session's sets, to pre-fill the next one",
         responses={
-            200: ResponseSpec(data_container=ExerciseSession, description="The session"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=ExerciseSession, description="The session"
+            ),
             **problem_specs(404),
         },
     )
@@ -82,7 +87,10 @@ class RecordsController(Controller):
     @get(
         operation_id="listRecords",
         summary="Personal records of every exercise the caller has done",
-        responses={200: ResponseSpec(data_container=RecordsPage, description="A page"), **problem_specs(422)},
+        responses={
+            200: ResponseSpec(generate_examples=False, data_container=RecordsPage, description="A page"),
+            **problem_specs(422),
+        },
     )
     async def records(
         self,
@@ -101,7 +109,9 @@ class RecordsController(Controller):
         operation_id="getRecords",
         summary="One exercise's records with the timeline of new bests",
         responses={
-            200: ResponseSpec(data_container=RecordsDetail, description="The records"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=RecordsDetail, description="The records"
+            ),
             **problem_specs(404),
         },
     )

@@ -44,8 +44,12 @@ class RoutinesController(Controller):
         summary="Define a routine (client-generated id) or change it with If-Match",
         status_code=200,
         responses={
-            200: ResponseSpec(data_container=StoredRoutine, description="Changed, or an identical replay"),
-            201: ResponseSpec(data_container=StoredRoutine, description="Defined"),
+            200: ResponseSpec(
+                generate_examples=False,
+                data_container=StoredRoutine,
+                description="Changed, or an identical replay",
+            ),
+            201: ResponseSpec(generate_examples=False, data_container=StoredRoutine, description="Defined"),
             **problem_specs(404, 409, 410, 412, 422),
         },
     )
@@ -94,7 +98,10 @@ class RoutinesController(Controller):
     @get(
         operation_id="listRoutines",
         summary="The caller's routines, by name",
-        responses={200: ResponseSpec(data_container=RoutinePage, description="A page"), **problem_specs(422)},
+        responses={
+            200: ResponseSpec(generate_examples=False, data_container=RoutinePage, description="A page"),
+            **problem_specs(422),
+        },
     )
     async def routines(
         self,
@@ -115,7 +122,9 @@ class RoutinesController(Controller):
         operation_id="getRoutine",
         summary="One routine, exercise names inlined",
         responses={
-            200: ResponseSpec(data_container=RoutineDocument, description="The routine"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=RoutineDocument, description="The routine"
+            ),
             **problem_specs(404),
         },
     )

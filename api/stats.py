@@ -22,7 +22,9 @@ class StatsController(Controller):
         "/dashboard",
         operation_id="getDashboard",
         summary="Totals, this week against last, 12 weeks of volume, streaks, the last workout",
-        responses={200: ResponseSpec(data_container=Dashboard, description="The dashboard")},
+        responses={
+            200: ResponseSpec(generate_examples=False, data_container=Dashboard, description="The dashboard")
+        },
     )
     async def dashboard(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]

@@ -45,8 +45,12 @@ class WorkoutsController(Controller):
         summary="Log a workout (client-generated id) or amend it with If-Match",
         status_code=200,
         responses={
-            200: ResponseSpec(data_container=StoredWorkout, description="Amended, or an identical replay"),
-            201: ResponseSpec(data_container=StoredWorkout, description="Logged"),
+            200: ResponseSpec(
+                generate_examples=False,
+                data_container=StoredWorkout,
+                description="Amended, or an identical replay",
+            ),
+            201: ResponseSpec(generate_examples=False, data_container=StoredWorkout, description="Logged"),
             **problem_specs(404, 409, 410, 412, 422),
         },
     )
@@ -96,7 +100,9 @@ class WorkoutsController(Controller):
         operation_id="listWorkouts",
         summary="The workout feed, newest first",
         responses={
-            200: ResponseSpec(data_container=WorkoutPage, description="A page of the feed"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=WorkoutPage, description="A page of the feed"
+            ),
             **problem_specs(422),
         },
     )
@@ -116,7 +122,9 @@ class WorkoutsController(Controller):
         operation_id="getWorkout",
         summary="A workout in full, exercise names inlined, each set's e1RM",
         responses={
-            200: ResponseSpec(data_container=WorkoutDocument, description="The workout"),
+            200: ResponseSpec(
+                generate_examples=False, data_container=WorkoutDocument, description="The workout"
+            ),
             **problem_specs(404),
         },
     )
