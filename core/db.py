@@ -34,8 +34,8 @@ def _server_settings(settings: Settings, role: Role) -> dict[str, str]:
     }
     if role == "worker":
         # A projection that waits on a lock or idles inside a transaction must give up, not stall.
-        values["lock_timeout"] = "5000"
-        values["idle_in_transaction_session_timeout"] = "30000"
+        values["lock_timeout"] = str(settings.projection.lock_timeout_ms)
+        values["idle_in_transaction_session_timeout"] = str(settings.projection.idle_in_transaction_ms)
     return values
 
 

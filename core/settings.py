@@ -74,6 +74,8 @@ class ProjectionSettings(msgspec.Struct, frozen=True):
     sweep_grace_s: float = 2.0
     sweep_repoke_s: float = 30.0
     consistency_wait_s: float = 2.0
+    lock_timeout_ms: int = 5_000  # a projection waiting on a lock gives up (and is retried)
+    idle_in_transaction_ms: int = 30_000  # a frozen worker's transaction is ended by Postgres
 
 
 class AuthSettings(msgspec.Struct, frozen=True):
@@ -293,6 +295,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sweep_grace_s=env.number("IRONLOG_SWEEP_GRACE_S", 2.0),
         sweep_repoke_s=env.number("IRONLOG_SWEEP_REPOKE_S", 30.0),
         consistency_wait_s=env.number("IRONLOG_CONSISTENCY_WAIT_S", 2.0),
+        lock_timeout_ms=env.integer("IRONLOG_WORKER_LOCK_TIMEOUT_MS", 5_000, minimum=1),
+        idle_in_transaction_ms=env.integer("IRONLOG_WORKER_IDLE_IN_TRANSACTION_MS", 30_000, minimum=1),
     )
     proxies = env.text("IRONLOG_TRUSTED_PROXIES", "") or ""
     rate_limits = RateLimitSettings(

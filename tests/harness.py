@@ -136,3 +136,31 @@ async def read_fresh(
         if response.headers.get("x-consistency") != "stale" or time.monotonic() > deadline:
             return response
         await asyncio.sleep(0.2)
+
+
+async def read_model_hash(url: str) -> dict[str, str]:
+    """A digest of every rm_* table's rows. Leaderboard rows compare by score: the version column only
+    tells Redis what is newer, and a removed score stays as a NULL row until then."""
+    connection = await asyncpg.connect(url)
+    try:
+        tables = [
+            row["table_name"]
+            for row in await connection.fetch(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_name LIKE 'rm\\_%' ORDER BY 1"
+            )
+        ]
+        digests = {}
+        for table in tables:
+            source = (
+                "(SELECT board, board_key, user_id, score FROM rm_leaderboard_scores WHERE score IS NOT NULL)"
+                if table == "rm_leaderboard_scores"
+                else table
+            )
+            digests[table] = await connection.fetchval(
+                f"SELECT count(*) || ':' || COALESCE(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
+                f"FROM {source} t"
+            )
+        return digests
+    finally:
+        await connection.close()

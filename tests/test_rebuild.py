@@ -30,7 +30,7 @@ from core.settings import Settings
 from migrations.runner import migrate
 from projections.rebuild import PROJECTOR_VERSIONS, Rebuild, RebuildRunning, stale_projectors
 from tests.accounts import bearer, sign_up
-from tests.harness import delete_prefix, read_fresh
+from tests.harness import delete_prefix, read_fresh, read_model_hash
 
 pytestmark = pytest.mark.e2e
 
@@ -137,34 +137,6 @@ class Writer:
     async def settle(self) -> None:
         fresh = await read_fresh(self.client, "/v1/stats/dashboard", self.headers, self.token, timeout_s=60)
         assert fresh.headers.get("x-consistency") != "stale"
-
-
-async def read_model_hash(url: str) -> dict[str, str]:
-    """A digest of every rm_* table's rows. Leaderboard rows compare by score: the version column only
-    tells Redis what is newer, and a removed score stays as a NULL row until then."""
-    connection = await asyncpg.connect(url)
-    try:
-        tables = [
-            row["table_name"]
-            for row in await connection.fetch(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'public' AND table_name LIKE 'rm\\_%' ORDER BY 1"
-            )
-        ]
-        digests = {}
-        for table in tables:
-            source = (
-                "(SELECT board, board_key, user_id, score FROM rm_leaderboard_scores WHERE score IS NOT NULL)"
-                if table == "rm_leaderboard_scores"
-                else table
-            )
-            digests[table] = await connection.fetchval(
-                f"SELECT count(*) || ':' || COALESCE(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
-                f"FROM {source} t"
-            )
-        return digests
-    finally:
-        await connection.close()
 
 
 async def _writers(client: Any, count: int, seed: int) -> list[Writer]:
