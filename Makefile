@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck imports format clean
+.PHONY: install run test test-faults lint typecheck imports format clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ imports: $(INSTALLED)
 	$(BIN)/lint-imports
 
 test: lint typecheck imports
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/faults
+
+# Faults injected for real on private servers (tests/faults): outages, a frozen worker, a soak.
+test-faults: $(INSTALLED)
+	$(BIN)/pytest tests/faults
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .
@@ -49,3 +53,32 @@ bench: bench-import
 
 bench-import: $(INSTALLED)
 	PYTHONPATH=. $(BIN)/python ops/bench/import_speed.py $(BENCH_IMPORT_ARGS)
+
+# TypeScript client of the mobile app (clients/typescript/README.md). `client` regenerates the
+# committed openapi.json and src/schema.ts from the app and typechecks; `client-check` (CI) fails
+# when they are stale. npm installs the exact versions in package.json and writes no lock file.
+.PHONY: client client-check client-deps
+
+CLIENT := clients/typescript
+CLIENT_DEPS := $(CLIENT)/node_modules/.installed
+OPENAPI_TS := $(CLIENT)/node_modules/.bin/openapi-typescript --default-non-nullable false
+
+$(CLIENT_DEPS): $(CLIENT)/package.json
+	cd $(CLIENT) && npm install --no-package-lock --no-audit --no-fund
+	touch $@
+
+client-deps: $(CLIENT_DEPS)
+
+client: $(INSTALLED) $(CLIENT_DEPS)
+	$(BIN)/python $(CLIENT)/dump_schema.py $(CLIENT)/openapi.json
+	$(OPENAPI_TS) $(CLIENT)/openapi.json --output $(CLIENT)/src/schema.ts
+	cd $(CLIENT) && node_modules/.bin/tsc --noEmit -p .
+
+client-check: $(INSTALLED) $(CLIENT_DEPS)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BIN)/python $(CLIENT)/dump_schema.py "$$tmp/openapi.json"; \
+	$(OPENAPI_TS) "$$tmp/openapi.json" --output "$$tmp/schema.ts" >/dev/null; \
+	if ! diff -u $(CLIENT)/openapi.json "$$tmp/openapi.json" || ! diff -u $(CLIENT)/src/schema.ts "$$tmp/schema.ts"; \
+	then echo "$(CLIENT) is stale: run 'make client' and commit the result" >&2; exit 1; fi; \
+	echo "$(CLIENT): openapi.json and src/schema.ts are up to date"
+	cd $(CLIENT) && node_modules/.bin/tsc --noEmit -p .
