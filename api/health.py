@@ -1,4 +1,8 @@
-"""Liveness, readiness (every dependency named) and the Prometheus endpoint."""
+"""Liveness, readiness (every dependency named) and the Prometheus endpoint.
+
+Readiness is also a metric, `ironlog_ready{check=...}` (1 ready, 0 not), refreshed by every
+/health/ready and every scrape of /metrics, so alerts see it whether or not something probes.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,23 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from prometheus_client import Gauge
 
 from api.auth.middleware import PUBLIC
 from api.problems import PROBLEM_JSON, Problem, problem_response
 from api.state import AppServices
+from core.db import observe_pool
 from core.metrics import render_latest
 from core.structs import ResponseBody
 from migrations.runner import pending_migrations
 
 CHECK_TIMEOUT_S = 2.0
+READY = Gauge(
+    "ironlog_ready",
+    "1 when the dependency passed this API instance's latest readiness check, else 0.",
+    ["check"],
+    multiprocess_mode="livemostrecent",
+)
 
 
 class Liveness(ResponseBody):
@@ -72,6 +84,20 @@ async def _check_migrations(services: AppServices) -> str:
     return "ok" if not pending else f"{len(pending)} pending"
 
 
+async def readiness(services: AppServices) -> dict[str, str]:
+    """Check every dependency at once, record the outcome in `ironlog_ready`; each check's result."""
+    postgres, redis, broker, migrations = await asyncio.gather(
+        _check(services.pool.fetchval("SELECT 1")),
+        _check(services.redis.ping()),
+        _check(services.enqueuer.ping_broker()),
+        _check_migrations(services),
+    )
+    checks = {"postgres": postgres, "redis": redis, "broker": broker, "migrations": migrations}
+    for name, result in checks.items():
+        READY.labels(name).set(1 if result == "ok" else 0)
+    return checks
+
+
 class HealthController(Controller):
     path = "/health"
     tags = ["operations"]
@@ -91,13 +117,7 @@ class HealthController(Controller):
     async def ready(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
     ) -> Response[Any]:
-        postgres, redis, broker, migrations = await asyncio.gather(
-            _check(services.pool.fetchval("SELECT 1")),
-            _check(services.redis.ping()),
-            _check(services.enqueuer.ping_broker()),
-            _check_migrations(services),
-        )
-        checks = {"postgres": postgres, "redis": redis, "broker": broker, "migrations": migrations}
+        checks = await readiness(services)
         failing = [name for name, result in checks.items() if result != "ok"]
         if failing:
             return problem_response(
@@ -119,6 +139,10 @@ class HealthController(Controller):
     media_type="text/plain",
     opt={PUBLIC: True},
 )
-async def metrics() -> Response[bytes]:
+async def metrics(services: NamedDependency[AppServices]) -> Response[bytes]:
+    # Readiness is checked now (the instance's value is its processes' latest check) and this
+    # process's pool use refreshed; the other processes publish theirs every few seconds.
+    await readiness(services)
+    observe_pool(services.pool, "api")
     body, content_type = render_latest()
     return Response(content=body, media_type=content_type)

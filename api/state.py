@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -15,7 +17,8 @@ from api.auth.ratelimits import RateLimiter
 from api.auth.tokens import AccessTokens
 from api.client_ip import ClientAddresses
 from commands.passwords import PasswordHasher
-from core.db import close_pool, open_pool
+from core.db import close_pool, open_pool, report_pool_usage
+from core.metrics import forget_process
 from core.redis import Keys, open_redis, open_subscriber
 from core.settings import Settings
 from queries.announcements import Announcements
@@ -61,16 +64,21 @@ def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncC
         enqueuer = Enqueuer(settings)
         services = AppServices(settings, pool, redis, enqueuer)
         app.state.services = services
+        pool_usage = report_pool_usage(pool, "api")
         log.info("api_started", env=settings.env)
         try:
             yield
         finally:
+            pool_usage.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pool_usage
             await services.notifications.stop()
             await services.announcements.stop()
             services.passwords.close()
             enqueuer.close()
             await redis.aclose()
             await close_pool(pool)
+            forget_process()
 
     return lifespan
 

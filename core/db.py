@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
+from core.metrics import DB_POOL_CONNECTIONS, DB_POOL_MAX_CONNECTIONS
 from core.settings import Settings
 
 Role = Literal["api", "worker", "cli"]
+#: How often a service process publishes its pool's use (Prometheus scrapes every 15 s).
+POOL_REPORT_INTERVAL_S = 5.0
 
 
 class IronlogEngine(PostgresEngine):
@@ -60,3 +64,24 @@ async def close_pool(pool: asyncpg.Pool) -> None:
     if ENGINE.pool is pool:
         ENGINE.pool = None
     await pool.close()
+
+
+def observe_pool(pool: asyncpg.Pool, role: Role) -> None:
+    """Publish the pool's connections in use, idle and allowed to the metrics."""
+    size, idle = pool.get_size(), pool.get_idle_size()
+    DB_POOL_CONNECTIONS.labels(role, "in_use").set(size - idle)
+    DB_POOL_CONNECTIONS.labels(role, "idle").set(idle)
+    DB_POOL_MAX_CONNECTIONS.labels(role).set(pool.get_max_size())
+
+
+def report_pool_usage(
+    pool: asyncpg.Pool, role: Role, interval_s: float = POOL_REPORT_INTERVAL_S
+) -> asyncio.Task[None]:
+    """A task on the running loop that publishes the pool's use every `interval_s` until cancelled."""
+
+    async def report() -> None:
+        while True:
+            observe_pool(pool, role)
+            await asyncio.sleep(interval_s)
+
+    return asyncio.get_running_loop().create_task(report(), name=f"pool-usage-{role}")

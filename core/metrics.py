@@ -33,6 +33,24 @@ HTTP_REQUESTS_IN_FLIGHT = Gauge(
     "HTTP requests being answered right now.",
     multiprocess_mode="livesum",
 )
+DB_POOL_CONNECTIONS = Gauge(
+    "ironlog_db_pool_connections",
+    "Postgres connections open in the pools of this service's processes, by role and state (in_use, idle).",
+    ["role", "state"],
+    multiprocess_mode="livesum",
+)
+DB_POOL_MAX_CONNECTIONS = Gauge(
+    "ironlog_db_pool_max_connections",
+    "The most connections the pools of this service's processes may open, by role.",
+    ["role"],
+    multiprocess_mode="livesum",
+)
+
+
+def forget_process() -> None:
+    """Drop this exiting process's live gauges (in flight, pool use) from the shared metrics directory."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def render_latest() -> tuple[bytes, str]:

@@ -78,6 +78,14 @@ class ProjectionSettings(msgspec.Struct, frozen=True):
     idle_in_transaction_ms: int = 30_000  # a frozen worker's transaction is ended by Postgres
 
 
+class SentrySettings(msgspec.Struct, frozen=True):
+    """Error tracking: off unless a DSN is set."""
+
+    dsn: str | None = None
+    environment: str | None = None  # default: IRONLOG_ENV
+    traces_sample_rate: float = 0.0
+
+
 class AuthSettings(msgspec.Struct, frozen=True):
     issuer: str = "ironlog"
     audience: str = "ironlog-app"
@@ -122,6 +130,7 @@ class Settings(msgspec.Struct, frozen=True):
     log_format: Literal["console", "json"] = "console"
     fault: str | None = None
     fault_marker: str | None = None
+    sentry: SentrySettings = msgspec.field(default_factory=SentrySettings)
 
     @property
     def is_production(self) -> bool:
@@ -199,6 +208,18 @@ class _Env:
         if lowered in _FALSE:
             return False
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def fraction(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise SettingsError(f"{name} must be a number from 0 to 1, got {value}")
+        return value
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
         raw = self.text(name)
@@ -329,6 +350,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,  # type: ignore[arg-type]
         fault=env.text("IRONLOG_FAULT"),
         fault_marker=env.text("IRONLOG_FAULT_MARKER"),
+        sentry=SentrySettings(
+            dsn=env.url("SENTRY_DSN", ("http", "https")),
+            environment=env.text("SENTRY_ENVIRONMENT"),
+            traces_sample_rate=env.fraction("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+        ),
     )
     if production:
         _refuse_unsafe_production(settings)

@@ -51,6 +51,8 @@ TEST_ENV = {
     "IRONLOG_SWEEP_GRACE_S": "0.5",
     "IRONLOG_SWEEP_REPOKE_S": "3",
     "IRONLOG_PROJECTION_MAX_FAILURES": "3",
+    # Never report a test's errors to a real Sentry, whatever the developer's shell says.
+    "SENTRY_DSN": "",
 }
 
 

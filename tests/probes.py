@@ -49,4 +49,15 @@ async def crash() -> None:
     raise RuntimeError("secret internal detail")
 
 
-PROBES = [echo_workout, get_item, not_modified, crash]
+class ProbeSignIn(RequestBody):
+    email: str
+    password: str
+
+
+@post("/probe/crash-signed-in", status_code=200)
+async def crash_signed_in(data: JSONBody[ProbeSignIn]) -> None:
+    """Behind authentication, with credentials in the body and an email in the error: for error tracking."""
+    raise RuntimeError(f"no account for {data.email}")
+
+
+PROBES = [echo_workout, get_item, not_modified, crash, crash_signed_in]

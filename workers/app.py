@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dramatiq.middleware.prometheus import Prometheus
+from sentry_sdk.integrations.dramatiq import DramatiqIntegration
 
 from core.logs import configure_logging
+from core.sentry import init_error_tracking
 from core.settings import get_settings
 from workers.actors import Actors
 from workers.broker import build_broker
@@ -14,6 +16,8 @@ from workers.sweeper import SweeperMiddleware
 
 settings = get_settings()
 configure_logging(settings, process="worker")
+# Before the broker is built: Sentry's integration (when SENTRY_DSN is set) hooks into its constructor.
+init_error_tracking(settings, integrations=[DramatiqIntegration()])
 broker = build_broker(
     settings,
     worker_middleware=[Prometheus(), LogContext(), OpenResources(settings), SweeperMiddleware(settings)],

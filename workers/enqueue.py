@@ -32,6 +32,8 @@ class Enqueuer:
     def __init__(self, settings: Settings) -> None:
         self.broker = build_broker(settings)
         self.actors = Actors(self.broker)
+        for actor_name in self.broker.get_declared_actors():
+            ENQUEUE_FAILURES.labels(actor_name)  # exported as 0 from the start, so rates see no gap
         self._timeout_s = settings.worker.enqueue_timeout_s * 2
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="enqueue")
 

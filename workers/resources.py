@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -10,7 +12,7 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 from redis.asyncio import Redis
 
-from core.db import close_pool, open_pool
+from core.db import close_pool, open_pool, report_pool_usage
 from core.redis import Keys, open_redis
 from core.settings import Settings
 
@@ -25,6 +27,7 @@ class WorkerResources:
         self.pool = pool
         self.redis = redis
         self.keys = Keys(settings.redis.prefix)
+        self.pool_usage: asyncio.Task[None] | None = None
 
 
 #: The open resources of this worker process (one per process, set by OpenResources).
@@ -63,9 +66,15 @@ class OpenResources(Middleware):
 
     async def _connect(self) -> WorkerResources:
         pool = await open_pool(self.settings, "worker")
-        return WorkerResources(self.settings, pool, open_redis(self.settings))
+        resources = WorkerResources(self.settings, pool, open_redis(self.settings))
+        resources.pool_usage = report_pool_usage(pool, "worker")
+        return resources
 
     @staticmethod
     async def _close(resources: WorkerResources) -> None:
+        if resources.pool_usage is not None:
+            resources.pool_usage.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resources.pool_usage
         await resources.redis.aclose()
         await close_pool(resources.pool)
