@@ -367,6 +367,22 @@ async def test_after_redis_loses_a_user_a_token_read_answers_from_postgres_at_on
     signed_in = await lifter(client)
     workout_id, token = await logged(client, signed_in)
     fresh(await read(client, DASHBOARD, signed_in, token), token)
+    # The worker notes how far Redis is synced right after syncing it: let it finish that first.
+    assert settings.database.url
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        deadline = time.monotonic() + 10
+        while (
+            await connection.fetchval(
+                "SELECT redis_version FROM projection_checkpoints WHERE user_id = $1",
+                uuid.UUID(signed_in["user"]["id"]),
+            )
+            or 0
+        ) < token:
+            assert time.monotonic() < deadline, "the worker never noted its Redis sync"
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
     worker.kill()  # nothing may repair Redis but the reads themselves
     assert settings.redis.url
     redis = Redis.from_url(settings.redis.url)
