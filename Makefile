@@ -82,3 +82,10 @@ client-check: $(INSTALLED) $(CLIENT_DEPS)
 	then echo "$(CLIENT) is stale: run 'make client' and commit the result" >&2; exit 1; fi; \
 	echo "$(CLIENT): openapi.json and src/schema.ts are up to date"
 	cd $(CLIENT) && node_modules/.bin/tsc --noEmit -p .
+
+# Schema fuzzing (tests/fuzz, DESIGN.md §8: at most 10 minutes): Schemathesis against the app's own OpenAPI
+# schema, every default check, signed in; a database and Redis prefix of its own, as the tests have.
+.PHONY: fuzz
+
+fuzz: $(INSTALLED)
+	$(BIN)/pytest tests/fuzz -m fuzz

@@ -68,7 +68,7 @@ class MeController(Controller):
     path = "/v1/me"
     tags = ["accounts"]
 
-    @get(operation_id="getMe", summary="The caller's profile and preferences")
+    @get(operation_id="getMe", summary="The caller's profile and preferences", responses=problem_specs(404))
     async def get_me(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
     ) -> Account:
@@ -77,7 +77,11 @@ class MeController(Controller):
             raise NotFoundException(_GONE)
         return account
 
-    @patch(operation_id="updateMe", summary="Change profile fields and preferences (only those sent)")
+    @patch(
+        operation_id="updateMe",
+        summary="Change profile fields and preferences (only those sent)",
+        responses=problem_specs(404, 409),
+    )
     async def update_me(
         self,
         request: Request[Any, Any, Any],
@@ -101,6 +105,7 @@ class MeController(Controller):
         operation_id="changePassword",
         status_code=204,
         summary="Change the password; every other session is signed out",
+        responses=problem_specs(403, 404, 429),
     )
     async def change_password(
         self,
@@ -132,7 +137,7 @@ class MeController(Controller):
         operation_id="eraseMe",
         summary="Erase the account: everything the user owns, at once (the password is asked again)",
         status_code=204,
-        responses=problem_specs(403),
+        responses=problem_specs(403, 404),
     )
     async def erase_me(
         self,
@@ -161,7 +166,10 @@ class MeController(Controller):
         operation_id="exportMe",
         summary="Everything the user owns, as JSON",
         responses={
-            200: ResponseSpec(generate_examples=False, data_container=AccountExport, description="The export")
+            200: ResponseSpec(
+                generate_examples=False, data_container=AccountExport, description="The export"
+            ),
+            **problem_specs(404),
         },
     )
     async def export_me(
@@ -186,7 +194,8 @@ class MeController(Controller):
                 description="Strong's semicolon CSV export",
                 generate_examples=False,
                 examples=[Example(summary="One set", value=_CSV_EXAMPLE)],
-            )
+            ),
+            **problem_specs(404),
         },
     )
     async def export_workouts(
@@ -223,7 +232,10 @@ async def _forget_cache(services: AppServices, user_id: uuid.UUID, boards: list[
 
 HandleQuery = Annotated[
     str,
-    QueryParameter(pattern=r"^[A-Za-z0-9_]{1,30}$", description="A handle or the start of one"),
+    QueryParameter(
+        pattern=r"^[A-Za-z0-9_]{1,30}$(?!\n)",  # `(?!\n)`: see the patterns of commands/accounts.py
+        description="A handle or the start of one",
+    ),
 ]
 
 

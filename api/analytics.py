@@ -47,7 +47,10 @@ To = Annotated[
 ]
 Week = Annotated[
     str | None,
-    QueryParameter(pattern=r"^\d{4}-W\d{2}$", description="ISO week (UTC), e.g. 2026-W48; default this week"),
+    QueryParameter(
+        pattern=r"^[0-9]{4}-W[0-9]{2}$(?!\n)",  # `(?!\n)`: see the patterns of commands/accounts.py
+        description="ISO week (UTC), e.g. 2026-W48; default this week",
+    ),
 ]
 Cohorts = Annotated[
     int, QueryParameter(ge=1, le=104, description="How many signup weeks, this one the last; at most 104")

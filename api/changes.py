@@ -18,7 +18,12 @@ from commands.events import AnyEvent
 from core.structs import ResponseBody
 from queries.changes import changes_since
 
-Since = Annotated[int, QueryParameter(ge=0, description="The last stream version the phone has; 0 for all")]
+#: Stream versions are bigints; beyond 2**53 JSON clients (JavaScript) no longer read integers exactly.
+MAX_VERSION = 2**53 - 1
+Since = Annotated[
+    int,
+    QueryParameter(ge=0, le=MAX_VERSION, description="The last stream version the phone has; 0 for all"),
+]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Changes per page, at most 500")]
 
 

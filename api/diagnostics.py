@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.params import FromPath
 
 from api.auth.middleware import requires_role
+from api.problems import problem_specs
 from api.state import AppServices
 from core.structs import ResponseBody
 
@@ -41,7 +42,13 @@ class DiagnosticsController(Controller):
     tags = ["diagnostics"]
     guards = [requires_role("admin")]
 
-    @post("/ping", operation_id="sendPing", status_code=202, summary="Enqueue a ping for a worker")
+    @post(
+        "/ping",
+        operation_id="sendPing",
+        status_code=202,
+        summary="Enqueue a ping for a worker",
+        responses=problem_specs(503),
+    )
     async def send_ping(self, services: NamedDependency[AppServices]) -> PingSent:
         token = uuid.uuid4().hex
         message_id = await services.enqueuer.send(services.enqueuer.actors.ping, token)
@@ -49,7 +56,12 @@ class DiagnosticsController(Controller):
             raise ServiceUnavailableException("The broker did not accept the ping.")
         return PingSent(token=token, message_id=message_id)
 
-    @get("/ping/{token:str}", operation_id="getPing", summary="A worker's answer to a ping")
+    @get(
+        "/ping/{token:str}",
+        operation_id="getPing",
+        summary="A worker's answer to a ping",
+        responses=problem_specs(404),
+    )
     async def get_ping(self, token: FromPath[str], services: NamedDependency[AppServices]) -> PingAnswer:
         answer = await services.redis.hgetall(services.keys.key("ping", token))
         if not answer:

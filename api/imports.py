@@ -14,7 +14,7 @@ from litestar.params import Body, QueryParameter
 
 from api.auth.middleware import principal_of
 from api.auth.routes import now_utc
-from api.problems import problem_response, problem_specs
+from api.problems import FieldError, problem_response, problem_specs
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, consistency_headers
@@ -102,11 +102,15 @@ class ImportsController(Controller):
                 result = msgspec.structs.replace(result, stream_version=int(version))
         assert result is not None
         if result.errors and not skip_invalid and not dry_run:
+            detail = (
+                f"{len(result.errors)} row(s) cannot be imported, so nothing was. "
+                "Fix them, or pass skipInvalid=true to import the rest."
+            )
             return problem_response(
                 request,
                 422,
-                detail=f"{len(result.errors)} row(s) cannot be imported, so nothing was. "
-                "Fix them, or pass skipInvalid=true to import the rest.",
+                detail=detail,
+                errors=[FieldError(field="file", message=detail)],
                 extra={"rows": msgspec.to_builtins(result.errors)},
             )
         if not dry_run and (result.workouts_created or result.exercises_created):

@@ -19,7 +19,10 @@ from queries.leaderboards import Leaderboard, Scope
 
 Period = Annotated[
     str | None,
-    QueryParameter(pattern=r"^\d{4}-W\d{2}$", description="ISO week (UTC) of weekly-volume, e.g. 2026-W48"),
+    QueryParameter(
+        pattern=r"^[0-9]{4}-W[0-9]{2}$(?!\n)",  # `(?!\n)`: see the patterns of commands/accounts.py
+        description="ISO week (UTC) of weekly-volume, e.g. 2026-W48",
+    ),
 ]
 ExerciseId = Annotated[
     str | None,

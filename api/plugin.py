@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
+import msgspec
+from litestar import Response
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
+from litestar.constants import RESERVED_KWARGS
 from litestar.di import Provide
+from litestar.enums import MediaType
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins import InitPlugin
-from litestar.types import ControllerRouterHandler
+from litestar.openapi.spec import Schema as OpenAPISchema
+from litestar.plugins import InitPlugin, ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
+from litestar.types import ControllerRouterHandler, Scope
+from litestar.typing import FieldDefinition
 
 from api.accounts import MeController, UsersController
 from api.analytics import AnalyticsController
-from api.auth.middleware import BearerAuthMiddleware
+from api.auth.middleware import PUBLIC, BearerAuthMiddleware
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
 from api.changes import ChangesController
@@ -24,9 +35,11 @@ from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
 from api.health import HealthController, metrics
 from api.imports import ImportsController
+from api.inputs import refuse_nul_characters
 from api.leaderboards import LeaderboardsController
+from api.media_types import BodyMediaTypeMiddleware, declared_media_type
 from api.people import BodyweightController, FollowsController
-from api.problems import handle_exception
+from api.problems import document_common_problems, handle_exception
 from api.records import HistoryController, RecordsController
 from api.request_context import RequestContextMiddleware, add_response_headers
 from api.routines import RoutinesController
@@ -36,7 +49,12 @@ from api.stream import StreamController
 from api.workouts import WorkoutsController
 from core.settings import Settings
 
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+
 VERSION = "0.1.0"
+#: Paths the bearer middleware leaves alone, as it does routes with `opt={PUBLIC: True}`.
+UNAUTHENTICATED_PATHS = "^/schema"
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -77,12 +95,14 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-class IronlogPlugin(InitPlugin):
+class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
     """Configures the app for resolved `settings`; `extra_handlers` lets tests mount probes."""
 
     def __init__(self, settings: Settings, extra_handlers: Sequence[ControllerRouterHandler] = ()) -> None:
         self.settings = settings
         self.extra_handlers = extra_handlers
+        #: Per path template, the methods of every route registered on it.
+        self._allowed: dict[str, set[str]] = {}
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
@@ -115,12 +135,102 @@ class IronlogPlugin(InitPlugin):
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
         app_config.middleware.append(RequestContextMiddleware())
         app_config.middleware.append(
-            DefineMiddleware(BearerAuthMiddleware, tokens=AccessTokens(settings), exclude=["^/schema"])
+            DefineMiddleware(
+                BearerAuthMiddleware, tokens=AccessTokens(settings), exclude=[UNAUTHENTICATED_PATHS]
+            )
         )
+        app_config.middleware.append(BodyMediaTypeMiddleware())
         app_config.before_send.append(add_response_headers)
+        app_config.before_request = refuse_nul_characters
         app_config.exception_handlers[Exception] = handle_exception
         if settings.api.cors_origins:
             app_config.cors_config = CORSConfig(allow_origins=list(settings.api.cors_origins))
         app_config.openapi_config = openapi_config()
+        # In place of Litestar's own (the list is being iterated: it keeps its length).
+        app_config.plugins = [
+            StrictStructSchemaPlugin() if type(plugin) is StructSchemaPlugin else plugin
+            for plugin in app_config.plugins
+        ]
         app_config.debug = False
         return app_config
+
+    def receive_route(self, route: BaseRoute) -> None:
+        """Fix each route's OPTIONS answer, and document on each operation the problems that
+        authentication, guards and request parsing answer with (the schema lists every status)."""
+        if not isinstance(route, HTTPRoute):
+            return
+        allowed = self._allowed.setdefault(route.path_format, set())
+        allowed.update(route.methods)
+        for handler in route.route_handlers:
+            if handler.http_methods == {"OPTIONS"}:
+                if handler.handler_name == "options_handler":  # Litestar's own
+                    _answer_options_with(handler, allowed)
+                continue
+            if re.match(UNAUTHENTICATED_PATHS, route.path):
+                continue
+            dependencies = handler.resolve_dependencies()
+            inputs = [
+                name
+                for name in handler.parsed_fn_signature.parameters
+                if name not in RESERVED_KWARGS and name not in dependencies
+            ]
+            if handler.status_code == 204 and 204 not in (handler.responses or {}):
+                # Litestar documents the body of a `Response[None]` as JSON `null`; a 204 has none.
+                no_content = ResponseSpec(data_container=None, description="No Content")
+                handler.responses = {204: no_content, **(handler.responses or {})}
+            document_common_problems(
+                handler,
+                authenticated=not handler.opt.get(PUBLIC),
+                takes_input=bool(inputs),
+                reads_body=declared_media_type(handler) is not None,
+                in_path=bool(route.path_parameters),
+            )
+
+
+def _answer_options_with(handler: HTTPRouteHandler, allowed: set[str]) -> None:
+    """Make Litestar's OPTIONS handler list every method of its path (`allowed`, complete once all routes
+    are registered). Litestar 2 lists only those of the first handler registered on a path
+    (litestar-org/litestar#4169, fixed in Litestar 3), and not those of another route of the same path
+    template (`/v1/exercises/{id}`: GET takes any id, PUT and DELETE a UUID)."""
+
+    def options_handler(scope: Scope) -> Response[None]:
+        return Response(
+            content=None,
+            status_code=204,
+            headers={"Allow": ", ".join(sorted(allowed))},
+            media_type=MediaType.TEXT,
+        )
+
+    # Same signature as the function it replaces (its signature model is already built), and sync too.
+    handler._fn = cast("Any", options_handler)
+
+
+#: msgspec constraints and the schema keywords Litestar turns them into.
+_BOUNDS = {"ge": "minimum", "gt": "exclusive_minimum", "le": "maximum", "lt": "exclusive_maximum"}
+
+
+class StrictStructSchemaPlugin(StructSchemaPlugin):
+    """Litestar's schemas of msgspec Structs, made to say what the Structs accept: `additionalProperties:
+    false` for those that refuse unknown fields (every request body), and the bounds of 0 that Litestar
+    drops from optional fields (`Annotated[int, Meta(ge=0)] | None` lost its `minimum: 0`)."""
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> OpenAPISchema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        struct = field_definition.type_
+        if struct.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        info = msgspec.inspect.type_info(struct)
+        assert isinstance(info, msgspec.inspect.StructType)
+        for field in info.fields:
+            described = (schema.properties or {}).get(field.encode_name)
+            if not isinstance(described, OpenAPISchema) or not isinstance(
+                field.type, msgspec.inspect.UnionType
+            ):
+                continue
+            for member in field.type.types:
+                for constraint, keyword in _BOUNDS.items():
+                    if getattr(member, constraint, None) == 0 and getattr(described, keyword) is None:
+                        setattr(described, keyword, 0)
+        return schema

@@ -11,6 +11,7 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
 from api.request_context import observe_unmatched, request_id_of
@@ -40,17 +41,39 @@ class Problem(ResponseBody):
     errors: list[FieldError] | None = None
 
 
+def problem_spec(status: int) -> ResponseSpec:
+    """The OpenAPI entry of a problem answered with `status`."""
+    return ResponseSpec(
+        generate_examples=False,
+        data_container=Problem,
+        media_type=PROBLEM_JSON,
+        description=HTTPStatus(status).phrase,
+    )
+
+
 def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problems a route answers with (400 always: malformed input)."""
-    return {
-        status: ResponseSpec(
-            generate_examples=False,
-            data_container=Problem,
-            media_type=PROBLEM_JSON,
-            description=HTTPStatus(status).phrase,
-        )
-        for status in sorted({400, *statuses})
-    }
+    return {status: problem_spec(status) for status in sorted({400, *statuses})}
+
+
+def document_common_problems(
+    handler: HTTPRouteHandler, *, authenticated: bool, takes_input: bool, reads_body: bool, in_path: bool
+) -> None:
+    """Add to `handler`'s OpenAPI responses the problems the shared machinery answers with: 401 from
+    authentication, 403 from role guards, 400 and 422 from parsing and validation, 404 for a path whose
+    parameter is not of its type, 413 and 415 for bodies. Responses the handler documents are kept."""
+    statuses = {401} if authenticated else set()
+    if handler.resolve_guards():
+        statuses.add(403)
+    if takes_input or reads_body or in_path:
+        statuses |= {400, 422}
+    if in_path:
+        statuses.add(404)
+    if reads_body:
+        statuses |= {413, 415}
+    if statuses:
+        common = {status: problem_spec(status) for status in sorted(statuses)}
+        handler.responses = {**common, **(handler.responses or {})}
 
 
 def problem_response(
@@ -90,6 +113,8 @@ def field_errors_of(exc: ValidationException) -> list[FieldError]:
             if named:
                 path = f"{path}.{named['name']}"
             field = path.lstrip(".") or "body"
+            if field == "data":  # no body at all: Litestar names its own parameter
+                return [FieldError(field="body", message="A JSON body is required.")]
             return [FieldError(field=field, message=message)]
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
@@ -115,6 +140,10 @@ _UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionFailureError,
 )
+
+
+#: Postgres refusing text it cannot store (a NUL character in `text` or `jsonb`): bad input, not a fault.
+_UNSTORABLE_TEXT = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 
 
 def _domain_problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
@@ -145,6 +174,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else None
         headers = dict(exc.headers or {})
         return problem_response(request, status, detail=detail, headers=headers or None)
+    return _unexpected_problem(request, exc)
+
+
+def _unexpected_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Errors from below the HTTP layer: text Postgres refuses, a backing service away, or a bug."""
+    if isinstance(exc, _UNSTORABLE_TEXT):
+        # The inputs are checked at the edge (api/inputs.py); this catches text that got in another way.
+        log.warning("unstorable_text", error=repr(exc))
+        return problem_response(request, 422, detail="Text must not contain the NUL character (U+0000).")
     if isinstance(exc, _UNAVAILABLE):
         log.warning("service_unavailable", error=repr(exc))
         return problem_response(

@@ -21,19 +21,25 @@ Role = Literal["user", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("user", "analyst", "admin")
 Unit = WeightUnit
 
+# Patterns are checked by msgspec with Python's `re`, and by clients and schema fuzzers as ECMA-262 regular
+# expressions (OpenAPI): they must mean the same in both. Python's `\s` also covers \x1c-\x1f and \x85,
+# ECMA-262's also \ufeff, so whitespace is spelled out; Python's `$` also matches before a final newline,
+# so `$(?!\n)` ends a pattern (for ECMA-262 the lookahead is a no-op).
+_SPACE = r"[\s\x1c-\x1f\x85\ufeff]"
+_NOT_SPACE_OR_AT = r"[^@\s\x1c-\x1f\x85\ufeff]"
 Email = Annotated[
     str,
     msgspec.Meta(
         min_length=3,
         max_length=254,
-        pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
+        pattern=rf"^{_SPACE}*{_NOT_SPACE_OR_AT}+@{_NOT_SPACE_OR_AT}+\.{_NOT_SPACE_OR_AT}+{_SPACE}*$",
         examples=["sam@example.com"],
     ),
 ]
 Handle = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z0-9_]{3,30}$",
+        pattern=r"^[A-Za-z0-9_]{3,30}$(?!\n)",
         description="3-30 letters, digits or underscores; unique, compared case-insensitively",
         examples=["sam_lifts"],
     ),

@@ -60,6 +60,9 @@ def requires_role(*roles: Role) -> Guard:
     """A guard that admits callers holding one of `roles` (403 otherwise)."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        # OPTIONS (the Allow list, CORS preflights) is answered unauthenticated on every route.
+        if connection.scope.get("method") == "OPTIONS":
+            return
         if principal_of(connection).role not in roles:
             raise PermissionDeniedException("This needs the " + " or ".join(roles) + " role.")
 

@@ -14,6 +14,7 @@ from litestar.params import JSONBody
 
 from api.auth.middleware import PUBLIC, principal_of
 from api.auth.tokens import AccessTokens
+from api.problems import problem_specs
 from api.request_context import request_id_of
 from api.state import AppServices
 from api.writes import announce, consistency_headers
@@ -106,6 +107,7 @@ class AuthController(Controller):
         summary="Create an account and sign in",
         opt={PUBLIC: True},
         security=[{}],
+        responses=problem_specs(409, 429),
     )
     async def register(
         self,
@@ -138,7 +140,13 @@ class AuthController(Controller):
         )
 
     @post(
-        "/login", operation_id="login", status_code=200, summary="Sign in", opt={PUBLIC: True}, security=[{}]
+        "/login",
+        operation_id="login",
+        status_code=200,
+        summary="Sign in",
+        opt={PUBLIC: True},
+        security=[{}],
+        responses=problem_specs(401, 429),
     )
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[Login], services: NamedDependency[AppServices]
@@ -176,6 +184,7 @@ class AuthController(Controller):
         summary="Exchange a refresh token for a new pair",
         opt={PUBLIC: True},
         security=[{}],
+        responses=problem_specs(401, 429),
     )
     async def refresh(
         self, request: Request[Any, Any, Any], data: JSONBody[Refresh], services: NamedDependency[AppServices]

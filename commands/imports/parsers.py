@@ -82,6 +82,9 @@ _WORKOUT_DECODER = msgspec.json.Decoder(Workout)
 class UnknownFormat(InvalidInput):
     """The bytes are empty, not UTF-8 text, or headed by no export this module reads."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="file")
+
 
 class RowProblem(msgspec.Struct, frozen=True):
     line: int  # 1-based, the header being line 1; a quoted field may span lines, this is the first
@@ -178,9 +181,14 @@ def _zone(timezone: str) -> ZoneInfo:
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnknownFormat("The file is not UTF-8 text; export it again from the app.") from None
+    if "\x00" in text:  # no export has one, and Postgres cannot store it
+        raise UnknownFormat(
+            "The file holds NUL characters, so it is no export; export it again from the app."
+        )
+    return text
 
 
 def _sniff(text: str) -> Format:

@@ -1,0 +1,1 @@
+"""Schema fuzzing (make fuzz): Schemathesis against the app's own OpenAPI schema."""
