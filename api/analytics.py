@@ -21,6 +21,7 @@ from litestar.params import QueryParameter
 from api.auth.middleware import requires_role
 from api.problems import problem_specs
 from api.state import AppServices
+from commands.workouts import EARLIEST_DAY, LATEST_DAY
 from projections.activity import week_of
 from queries.analytics import (
     DailyReport,
@@ -89,9 +90,12 @@ def _respond(
 
 def _day(field: str, text: str | None) -> date | None:
     try:
-        return None if text is None else date.fromisoformat(text)
+        day = None if text is None else date.fromisoformat(text)
     except ValueError:
         raise _invalid(field, "must be a date, e.g. 2026-11-27") from None
+    if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise _invalid(field, f"must be a day from {EARLIEST_DAY} to {LATEST_DAY}")
+    return day
 
 
 def _range(first: str | None, last: str | None) -> tuple[date, date]:
@@ -155,6 +159,8 @@ class AnalyticsController(Controller):
             monday = parse_iso_week(week) if week else week_of(_today())
         except ValueError:
             raise _invalid("week", "is not an ISO week") from None
+        if not EARLIEST_DAY <= monday <= LATEST_DAY:
+            raise _invalid("week", f"must be a week from {EARLIEST_DAY} to {LATEST_DAY}")
         report = await exercise_popularity(services.pool, monday)
         rows = [
             (report.week, e.exercise_id, e.name, e.users, e.sessions, e.sets, e.volume_kg)

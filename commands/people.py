@@ -9,6 +9,7 @@ import asyncpg
 
 from commands.events import BodyweightDeleted, BodyweightRecorded, Followed, Unfollowed, Weight
 from commands.eventstore import append, lock_stream
+from commands.workouts import EARLIEST_DAY
 from core.errors import InvalidInput, NotFound
 from core.units import as_entered, to_kg
 
@@ -32,6 +33,8 @@ async def put_bodyweight(
         raise InvalidInput(
             f"A body weight is between {MIN_BODYWEIGHT_KG} and {MAX_BODYWEIGHT_KG} kg.", field="weight.value"
         )
+    if day < EARLIEST_DAY:
+        raise InvalidInput(f"A body weight is recorded from {EARLIEST_DAY} on.", field="date")
     if day > (now + timedelta(days=1)).date():
         raise InvalidInput("A body weight cannot be recorded for a future day.", field="date")
     stream_version = await lock_stream(connection, user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -23,6 +23,10 @@ from core.units import as_entered, to_kg
 MAX_WEIGHT_KG = 1500
 MAX_DURATION = timedelta(hours=24)
 MAX_START_AHEAD = timedelta(hours=24)
+#: The first and last days a time may fall on: earlier is a typo, and times of year 1 or 9999 do not
+#: survive the conversions to UTC and ISO weeks that validation and the projections make.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
 
 Outcome = Literal["created", "amended", "unchanged"]
 
@@ -43,6 +47,9 @@ def validate_workout(
     `custom` maps the user's own exercises (by id) to their measurement kind.
     """
     custom = custom or {}
+    for field, moment in (("startedAt", workout.started_at), ("endedAt", workout.ended_at)):
+        if moment is not None and not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
+            raise InvalidInput(f"A time falls between {EARLIEST_DAY} and {LATEST_DAY}.", field=field)
     if workout.started_at > now + MAX_START_AHEAD:
         raise InvalidInput("The workout cannot start more than 24 hours from now.", field="startedAt")
     if workout.ended_at is not None:

@@ -48,7 +48,10 @@ def week_bounds(period: str) -> tuple[datetime, datetime]:
         raise ValueError(f"not an ISO week: {period!r}")
     start = date.fromisocalendar(int(year), int(week), 1)
     begin = datetime.combine(start, time(), UTC)
-    return begin, begin + timedelta(days=7)
+    try:
+        return begin, begin + timedelta(days=7)
+    except OverflowError:  # 9999-W52 ends in year 10000
+        raise ValueError(f"not an ISO week: {period!r}") from None
 
 
 def ttl_of(board: str, key: str, now: datetime) -> int | None:

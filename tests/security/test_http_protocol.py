@@ -344,3 +344,31 @@ def test_the_schema_documents_the_problems_every_route_can_answer_with() -> None
             body = schema["paths"][op.path][op.method.lower()]["requestBody"]["content"]["application/json"]
             name = body["schema"]["$ref"].rsplit("/", 1)[-1]
             assert schema["components"]["schemas"][name]["additionalProperties"] is False, op.label
+
+
+# Edges the schema fuzzer found: dates at the ends of the calendar are a 422, never a 500 or a poison event.
+
+
+async def test_times_at_the_ends_of_the_calendar_are_a_422(
+    client: Any, settings: Settings, project: Any
+) -> None:
+    signed_in = await sign_up(client)
+    me = bearer(signed_in)
+    for started_at in ("0001-01-01T00:00:00+14:00", "0001-01-01T10:00:00Z", "9999-12-31T23:00:00-12:00"):
+        body = workout(startedAt=started_at)
+        body.pop("endedAt")
+        response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=body, headers=me)
+        assert assert_problem(response, 422)["errors"][0]["field"] == "startedAt", started_at
+    weight = {"weight": {"value": 80, "unit": "kg"}}
+    early = await client.put("/v1/bodyweight/0001-01-01", json=weight, headers=me)
+    assert assert_problem(early, 422)["errors"][0]["field"] == "date"
+    await project(signed_in["user"]["id"])  # nothing was written that projections could choke on
+    admin = access_headers(settings, "admin")
+    for path, field in (
+        ("/v1/analytics/daily?to=0001-01-01", "to"),
+        ("/v1/analytics/daily?from=9999-12-01&to=9999-12-31", "to"),
+        ("/v1/analytics/exercises?week=0001-W01", "week"),
+    ):
+        assert assert_problem(await client.get(path, headers=admin), 422)["errors"][0]["field"] == field, path
+    board = await client.get("/v1/leaderboards/weekly-volume?period=9999-W52", headers=me)
+    assert assert_problem(board, 422)["errors"][0]["field"] == "period"
