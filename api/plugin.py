@@ -30,6 +30,7 @@ from api.analytics import AnalyticsController
 from api.auth.middleware import PUBLIC, BearerAuthMiddleware
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
+from api.bench import BenchController
 from api.changes import ChangesController
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
@@ -131,6 +132,8 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
         )
         if settings.api.diagnostics:
             app_config.route_handlers.append(DiagnosticsController)
+        if settings.api.bench:
+            app_config.route_handlers.append(BenchController)
         app_config.lifespan.append(services_lifespan(settings))
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
         app_config.middleware.append(RequestContextMiddleware())

@@ -50,6 +50,7 @@ class ApiSettings(msgspec.Struct, frozen=True):
     max_body_bytes: int = 1_048_576
     diagnostics: bool = True
     stream_heartbeat_s: float = 15.0
+    bench: bool = False  # the benchmark baselines of api/bench.py
 
 
 class WorkerSettings(msgspec.Struct, frozen=True):
@@ -277,7 +278,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=env.integer("IRONLOG_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         diagnostics=env.flag("IRONLOG_DIAGNOSTICS", not production),
         stream_heartbeat_s=env.number("IRONLOG_STREAM_HEARTBEAT_S", 15.0),
+        bench=env.flag("IRONLOG_BENCH", False),
     )
+    if api.bench and production:
+        raise SettingsError("IRONLOG_BENCH must not be set in production")
     worker = WorkerSettings(
         processes=env.integer("IRONLOG_WORKER_PROCESSES", 1, minimum=1),
         threads=env.integer("IRONLOG_WORKER_THREADS", 4, minimum=1),
