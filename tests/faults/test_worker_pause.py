@@ -1,4 +1,8 @@
-"""A worker frozen (SIGSTOP) mid-work past the broker heartbeat, while another takes over."""
+"""A worker frozen (SIGSTOP) mid-work past the broker heartbeat, while another takes over.
+
+It freezes at the `mid_batch` fault point (IRONLOG_FAULT=mid_batch:pause): inside a projection
+transaction, holding that user's projection lock, with the batch's rows written and not committed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import httpx
 import pytest
 
 from tests.faults.stack import Stack
+from tests.harness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -26,7 +31,10 @@ FAST_TAKEOVER = {
 
 async def test_a_paused_worker_never_blocks_writes_and_the_state_ends_correct(stack: Stack) -> None:
     stack.start_api()
-    paused = stack.start_worker(**FAST_TAKEOVER)
+    marker = stack.root / "paused"
+    paused = stack.start_worker(
+        **FAST_TAKEOVER, IRONLOG_FAULT="mid_batch:pause", IRONLOG_FAULT_MARKER=str(marker)
+    )
     async with httpx.AsyncClient(base_url=stack.base, timeout=30) as client:
         lifters = [await stack.sign_up(client) for _ in range(4)]
         n = 0
@@ -34,7 +42,7 @@ async def test_a_paused_worker_never_blocks_writes_and_the_state_ends_correct(st
             for lifter in lifters:
                 assert (await stack.log_workout(client, lifter, n)).status_code == 201
                 n += 1
-        os.killpg(paused.process.pid, signal.SIGSTOP)
+        wait_until(marker.exists, 60, "the worker to freeze mid-batch")
         try:
             for _ in range(3):  # the frozen worker may hold a user's projection lock: writes go on
                 for lifter in lifters:
@@ -43,6 +51,7 @@ async def test_a_paused_worker_never_blocks_writes_and_the_state_ends_correct(st
                     assert time.monotonic() - started < STALL_S, "a write waited on the frozen worker"
                     n += 1
             await asyncio.sleep(2.5)  # past the heartbeat timeout
+            assert "fault_point_reached name=mid_batch" in paused.log()
             stack.start_worker(**FAST_TAKEOVER)
             for lifter in lifters:
                 await stack.wait_visible(client, lifter, timeout_s=90)
