@@ -189,6 +189,53 @@ def createuser(
     click.echo(f"{verb} {account.email} (handle {account.handle}) with role {account.role}")
 
 
+@main.command()
+@click.option("--users", type=click.IntRange(1, 100_000), required=True, help="How many users to create.")
+@click.option("--months", type=click.IntRange(1, 120), required=True, help="Months of history per user.")
+@click.option(
+    "--seed",
+    "seed_value",
+    type=click.IntRange(0, 2**31 - 1),
+    default=0,
+    show_default=True,
+    help="Random seed.",
+)
+@click.option(
+    "--writers", type=click.IntRange(1, 8), default=2, show_default=True, help="Connections writing."
+)
+def seed(users: int, months: int, seed_value: int, writers: int) -> None:
+    """Create --users users with --months months of realistic training history, up to 00:00 UTC today.
+
+    Users are seed-<SEED>-<n>@ironlog.test (handle seed<SEED>_<n>, n from 0), all with the password
+    `ironlog-seed-password`. They train 2-5 times a week on a split, progress, deload, weigh in
+    weekly, follow each other, and about 60% join the leaderboards; a few workouts are amended or
+    deleted. Everything but the users' ids and event ids follows from --seed, --users, --months and
+    today's date, so a seed can be written once per database. Writes go through the command path and
+    append events; the projection workers catch up afterwards. Refused in production.
+    """
+    from api.seed_cli import progress_bar
+    from api.seed_cli import seed as write_seed
+
+    settings = _settings("cli")
+    if settings.is_production:
+        raise click.ClickException("seeding is refused in production (IRONLOG_ENV=production)")
+    with running_services(settings) as resolved:
+        try:
+            result = asyncio.run(
+                write_seed(
+                    resolved,
+                    users=users,
+                    months=months,
+                    seed=seed_value,
+                    writers=writers,
+                    on_progress=progress_bar(),
+                )
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"\n{result.summary()}")
+
+
 @main.group()
 def projections() -> None:
     """Inspect and repair read-model projection."""

@@ -17,6 +17,7 @@ from api.cli import main
         ["worker"],
         ["migrate"],
         ["createuser"],
+        ["seed"],
         ["projections", "retry"],
         ["projections", "status"],
         ["projections", "rebuild"],
