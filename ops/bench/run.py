@@ -1,0 +1,653 @@
+"""The benchmark: seeded history, the projection drain, each read's maximum throughput against the
+framework ceiling, an open-model mobile mix, and CQRS against naive reads as one user's history grows.
+
+Run from the repository root: `make bench` (full, at most 10 minutes) or `make bench-quick` (at most 2
+minutes, small data), or `PYTHONPATH=. .venv/bin/python ops/bench/run.py [--quick] [options]`.
+
+It starts what it needs and stops it afterwards: a database and Redis prefix of its own on the
+configured servers (ops/bench/common.py), one API process (uvicorn) and one projection worker
+process, with IRONLOG_BENCH=1 for the baseline routes (api/bench.py). Everything is on this machine,
+over loopback. The report is printed as Markdown and written, with the raw numbers as JSON, under
+.bench/ (BENCHMARKS.md explains each part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import msgspec
+
+from api.seed_cli import PASSWORD, SeedResult, progress_bar, seed
+from commands.bulk import History, LogWorkout, record_histories
+from commands.events import Weight, Workout, WorkoutExercise, WorkoutSet
+from commands.seed import email_of
+from core.logs import configure_logging
+from core.settings import Settings
+from ops.bench.common import clean_up, configure, create_and_migrate
+from ops.bench.loadgen import (
+    Client,
+    FollowUp,
+    Kind,
+    Request,
+    Response,
+    RunResult,
+    now_ns,
+    render_markdown,
+    run_open,
+    run_saturation,
+    to_dict,
+)
+from ops.bench.stack import Stack, cache_hit_ratio, machine
+from workers.enqueue import Enqueuer
+
+ROOT = Path(__file__).resolve().parents[2]
+JSON_BODY = {"Content-Type": "application/json"}
+ENCODER = msgspec.json.Encoder()
+
+#: The mobile mix: share of requests per kind.
+MIX = {
+    "dashboard": 35,
+    "feed": 20,
+    "workout": 15,
+    "records": 10,
+    "history": 5,
+    "leaderboard": 5,
+    "log workout": 8,
+    "amend workout": 2,
+}
+READS = ("dashboard", "feed", "workout", "records", "history", "leaderboard")
+MIX_SHARE_OF_MAX = 0.7  # the mix runs at 70% of the dashboard's maximum throughput
+
+
+@dataclass(frozen=True)
+class Profile:
+    users: int
+    months: int
+    signed_in: int  # users the load is spread over
+    saturation_s: float
+    warmup_s: float
+    connections: int
+    mix_s: float
+    sizes: tuple[int, ...]  # workouts of the one-user histories of the naive comparison
+    naive_s: float  # per size and per route
+
+
+FULL = Profile(
+    users=400, months=12, signed_in=300, saturation_s=6, warmup_s=1.5, connections=8, mix_s=60,
+    sizes=(10, 1_000, 10_000), naive_s=4,
+)  # fmt: skip
+QUICK = Profile(
+    users=60, months=3, signed_in=60, saturation_s=2, warmup_s=0.5, connections=8, mix_s=15,
+    sizes=(10, 100, 1_000), naive_s=1.5,
+)  # fmt: skip
+
+
+@dataclass
+class Lifter:
+    """A signed-in user and what requests about them can name."""
+
+    user_id: uuid.UUID
+    headers: dict[str, str]
+    workouts: list[str]
+    exercises: list[str]
+    amendable: list[tuple[str, int, Workout]] = field(default_factory=list)  # id, version, body
+
+
+@dataclass
+class Report:
+    profile: str
+    started: str
+    machine: dict[str, str]
+    versions: dict[str, str]
+    seed: dict[str, Any] = field(default_factory=dict)
+    drain: dict[str, Any] = field(default_factory=dict)
+    saturation: dict[str, Any] = field(default_factory=dict)
+    mix: dict[str, Any] = field(default_factory=dict)
+    growth: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
+    markdown: list[str] = field(default_factory=list)
+
+    def section(self, title: str, *lines: str) -> None:
+        self.markdown += [f"## {title}", "", *lines, ""]
+        print(f"\n## {title}\n", *lines, sep="\n", flush=True)
+
+
+# --- seed and drain ------------------------------------------------------------------------------
+
+
+async def drain(settings: Settings, timeout_s: float) -> tuple[int, float]:
+    """Wait until every event is projected and synced to Redis; (events projected, seconds)."""
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        start_projected = await connection.fetchval(
+            "SELECT coalesce(sum(version), 0) FROM projection_checkpoints"
+        )
+        started = time.perf_counter()
+        deadline = started + timeout_s
+        while True:
+            behind = await connection.fetchval(
+                """
+                SELECT (SELECT count(*) FROM projection_pending)
+                     + (SELECT count(*) FROM projection_checkpoints WHERE redis_version < version)
+                """
+            )
+            if behind == 0:
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"the projection backlog did not drain in {timeout_s:.0f} s")
+            await asyncio.sleep(0.1)
+        seconds = time.perf_counter() - started
+        projected = await connection.fetchval("SELECT coalesce(sum(version), 0) FROM projection_checkpoints")
+        return int(projected - start_projected), seconds
+    finally:
+        await connection.close()
+
+
+def _synthetic_workout(rng: random.Random, started: datetime, n: int) -> Workout:
+    lifts = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift", "barbell-overhead-press",
+             "barbell-bent-over-row")  # fmt: skip
+    exercises = [
+        WorkoutExercise(
+            exercise_id=lift,
+            sets=[
+                WorkoutSet(
+                    reps=rng.randint(3, 10), weight=Weight(value=40 + (n % 200) / 4 + i * 5, unit="kg")
+                )
+                for i in range(4)
+            ],
+        )
+        for lift in rng.sample(lifts, 4)
+    ]
+    return Workout(
+        title=f"Session {n}",
+        started_at=started,
+        ended_at=started + timedelta(minutes=65),
+        exercises=exercises,
+    )
+
+
+async def size_users(settings: Settings, client: Client, sizes: Sequence[int]) -> dict[int, Lifter]:
+    """One registered user per size, holding exactly that many workouts (one a day, back from today)."""
+    lifters: dict[int, Lifter] = {}
+    enqueuer = Enqueuer(settings)
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        for size in sizes:
+            tag = uuid.uuid4().hex[:8]
+            identity = {"email": f"size-{size}-{tag}@ironlog.test", "password": PASSWORD,
+                        "displayName": f"Size {size}", "handle": f"size_{size}_{tag}"}  # fmt: skip
+            registered = await client.send(
+                Request("POST", "/v1/auth/register", JSON_BODY, ENCODER.encode(identity))
+            )
+            if registered.status != 201:
+                raise RuntimeError(f"registration failed: {registered.status} {registered.body[:300]!r}")
+            body = msgspec.json.decode(registered.body)
+            user_id = uuid.UUID(body["user"]["id"])
+            rng = random.Random(size)  # noqa: S311 - reproducible data
+            today = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0)
+            operations: list[Any] = [
+                LogWorkout(uuid.uuid5(user_id, str(n)), _synthetic_workout(rng, today - timedelta(days=n), n))
+                for n in range(size, 0, -1)
+            ]
+            for start in range(0, len(operations), 2_000):
+                await record_histories(
+                    connection,
+                    [History(user_id, operations[start : start + 2_000])],
+                    now=datetime.now(UTC),
+                    request_id="bench-size",
+                )
+            await enqueuer.send(enqueuer.actors.project_user, str(user_id))
+            lifters[size] = Lifter(user_id, {"Authorization": f"Bearer {body['accessToken']}"}, [], [])
+    finally:
+        enqueuer.close()
+        await connection.close()
+    return lifters
+
+
+# --- the signed-in users of the load ------------------------------------------------------------
+
+
+async def sign_in(settings: Settings, client: Client, seed_value: int, count: int) -> list[Lifter]:
+    """Log in the first `count` seeded users; each with their recent workouts and exercises."""
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        lifters = []
+        for number in range(count):
+            login = {"email": email_of(seed_value, number), "password": PASSWORD}
+            response = await client.send(Request("POST", "/v1/auth/login", JSON_BODY, ENCODER.encode(login)))
+            if response.status != 200:
+                raise RuntimeError(f"login failed: {response.status} {response.body[:300]!r}")
+            body = msgspec.json.decode(response.body)
+            user_id = uuid.UUID(body["user"]["id"])
+            workouts = await connection.fetch(
+                """
+                SELECT id FROM workouts WHERE user_id = $1 AND deleted_at IS NULL
+                ORDER BY started_at DESC LIMIT 40
+                """,
+                user_id,
+            )
+            exercises = await connection.fetch(
+                """
+                SELECT e.exercise_id FROM workout_exercises e JOIN workouts w ON w.id = e.workout_id
+                WHERE w.user_id = $1 AND w.deleted_at IS NULL
+                GROUP BY e.exercise_id ORDER BY count(*) DESC LIMIT 6
+                """,
+                user_id,
+            )
+            lifters.append(
+                Lifter(
+                    user_id,
+                    {"Authorization": f"Bearer {body['accessToken']}"},
+                    [str(row["id"]) for row in workouts],
+                    [row["exercise_id"] for row in exercises],
+                )
+            )
+        return [lifter for lifter in lifters if lifter.workouts and lifter.exercises]
+    finally:
+        await connection.close()
+
+
+# --- the kinds of request ------------------------------------------------------------------------
+
+
+def _new_workout(rng: random.Random) -> Workout:
+    started = datetime.now(UTC) - timedelta(minutes=rng.randint(60, 600))
+    return _synthetic_workout(rng, started, rng.randint(0, 400))
+
+
+class _Written(msgspec.Struct):
+    id: str
+    version: int
+
+
+class Mix:
+    """The request kinds of the mobile mix over `lifters`.
+
+    Writes name a workout the follow-up then reads back with the write's consistency token. Amends
+    take a workout written earlier in the run out of its lifter's list while in flight, so no two
+    amends of one workout race each other.
+    """
+
+    def __init__(self, lifters: list[Lifter]) -> None:
+        self.lifters = lifters
+        self.in_flight: dict[str, tuple[Lifter, Workout]] = {}
+
+    def read(self, name: str) -> Callable[[random.Random], Request]:
+        def build(rng: random.Random) -> Request:
+            lifter = rng.choice(self.lifters)
+            if name == "workout":
+                path = f"/v1/workouts/{rng.choice(lifter.workouts)}"
+            elif name == "history":
+                path = f"/v1/exercises/{rng.choice(lifter.exercises)}/history?limit=20"
+            else:
+                path = READ_PATHS[name]
+            return Request("GET", path, lifter.headers)
+
+        return build
+
+    def log(self, rng: random.Random) -> Request:
+        lifter = rng.choice(self.lifters)
+        workout_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        workout = _new_workout(rng)
+        self.in_flight[workout_id] = (lifter, workout)
+        body = ENCODER.encode(workout)
+        return Request("PUT", f"/v1/workouts/{workout_id}", {**lifter.headers, **JSON_BODY}, body)
+
+    def amend(self, rng: random.Random) -> Request:
+        candidates = [lifter for lifter in self.lifters if lifter.amendable]
+        if not candidates:
+            return self.log(rng)
+        lifter = rng.choice(candidates)
+        workout_id, version, workout = lifter.amendable.pop(rng.randrange(len(lifter.amendable)))
+        changed = msgspec.structs.replace(workout, title=f"Session, amended {rng.randint(1, 10**6)}")
+        self.in_flight[workout_id] = (lifter, changed)
+        headers = {**lifter.headers, **JSON_BODY, "If-Match": f'"{version}"'}
+        return Request("PUT", f"/v1/workouts/{workout_id}", headers, ENCODER.encode(changed))
+
+    def kinds(self, weights: dict[str, float]) -> list[Kind]:
+        kinds = []
+        for name, weight in weights.items():
+            if name == "log workout":
+                kinds.append(Kind(name, self.log, weight, expect={201}, follow_up=self.visible))
+            elif name == "amend workout":
+                kinds.append(Kind(name, self.amend, weight, expect={200, 201}, follow_up=self.visible))
+            else:
+                kinds.append(Kind(name, self.read(name), weight, expect={200}))
+        return kinds
+
+    async def visible(self, ctx: FollowUp, response: Response) -> None:
+        """Read the written workout back with the write's consistency token until it is not stale.
+
+        Projection lag: from the write's acknowledgement to the answer of that read; write to visible:
+        from the write's intended send time.
+        """
+        written = msgspec.json.decode(response.body, type=_Written)
+        lifter, workout = self.in_flight.pop(written.id)
+        token = response.header("x-consistency-token")
+        if token is None:
+            ctx.record_error("projection lag", "no consistency token")
+            return
+        headers = {**lifter.headers, "X-Consistency-Token": token}
+        while True:
+            read = await ctx.send(Request("GET", f"/v1/workouts/{written.id}", headers))
+            if read.status != 200:
+                ctx.record_error("projection lag", f"read {read.status}")
+                return
+            if read.header("x-consistency") != "stale":
+                break
+        done = now_ns()
+        ctx.record("projection lag", done - response.received_ns)
+        ctx.record("write to visible", done - ctx.intended_ns)
+        lifter.amendable.append((written.id, written.version, workout))
+
+
+READ_PATHS = {
+    "dashboard": "/v1/stats/dashboard",
+    "feed": "/v1/workouts?limit=20",
+    "records": "/v1/records",
+    "leaderboard": "/v1/leaderboards/weekly-volume?scope=global",
+    "naive dashboard": "/bench/naive-dashboard",
+    "ceiling": "/bench/ceiling",
+}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+async def versions(settings: Settings) -> dict[str, str]:
+    from importlib.metadata import version
+
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        postgres = str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis.url or "")
+    try:
+        info = await redis.info("server")
+    finally:
+        await redis.aclose()
+    return {
+        "python": sys.version.split()[0],
+        "postgres": postgres,
+        "redis": str(info.get("redis_version")),
+        **{name: version(name) for name in ("litestar", "uvicorn", "asyncpg", "msgspec", "dramatiq")},
+    }
+
+
+async def saturate(stack: Stack, profile: Profile, kinds: list[Kind], connections: int | None = None,
+                   duration_s: float | None = None) -> RunResult:  # fmt: skip
+    return await run_saturation(
+        "127.0.0.1",
+        stack.port,
+        kinds,
+        connections=connections or profile.connections,
+        duration_s=duration_s or profile.saturation_s,
+        warmup_s=profile.warmup_s,
+    )
+
+
+async def bench(profile: Profile, args: argparse.Namespace, settings: Settings, stack: Stack,
+                report: Report) -> None:  # fmt: skip
+    # 1. Seed: registered users and their history through the batched command path, no worker running.
+    seeded: SeedResult = await seed(
+        settings, users=profile.users, months=profile.months, seed=args.seed, on_progress=progress_bar()
+    )
+    report.seed = msgspec.structs.asdict(seeded) | {"workouts_per_s": seeded.workouts_per_s}
+    report.section(
+        "Seed",
+        f"`ironlog seed --users {profile.users} --months {profile.months} --seed {args.seed}`, in process:",
+        "",
+        "| users | workouts | sets | events | seconds | workouts/s |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {seeded.users:,} | {seeded.workouts:,} | {seeded.sets:,} | {seeded.events:,} | "
+        f"{seeded.seconds:.1f} | **{seeded.workouts_per_s:,.0f}** |",
+    )
+
+    # 2. The backlog it left, drained by one projection worker process.
+    stack.start_worker()
+    with stack.sampling_memory():
+        events, seconds = await drain(settings, timeout_s=900)
+    report.drain = {"events": events, "seconds": seconds, "events_per_s": events / seconds,
+                    "worker_processes": 1, "threads": stack.worker_threads}  # fmt: skip
+    report.section(
+        "Projection drain",
+        f"| events | seconds | events/s (one worker process, {stack.worker_threads} threads) |",
+        "|---:|---:|---:|",
+        f"| {events:,} | {seconds:.1f} | **{events / seconds:,.0f}** |",
+    )
+
+    stack.start_api()
+    with stack.sampling_memory():
+        async with Client("127.0.0.1", stack.port, max_connections=4) as client:
+            sized = await size_users(settings, client, profile.sizes)
+            size_events, size_seconds = await drain(settings, timeout_s=900)
+            lifters = await sign_in(settings, client, args.seed, profile.signed_in)
+        report.drain["one_user"] = {"events": size_events, "seconds": size_seconds,
+                                    "sizes": list(profile.sizes)}  # fmt: skip
+        print(f"one-user histories {profile.sizes}: {size_events:,} events projected in {size_seconds:.1f} s")
+        mix = Mix(lifters)
+
+        # 3. Maximum throughput: the ceiling, then each read alone, closed loop.
+        maxima: dict[str, RunResult] = {}
+        for name in ("ceiling", *READS):
+            kinds = (
+                [Kind(name, Request("GET", READ_PATHS[name]), expect={200})]
+                if name == "ceiling"
+                else (mix.kinds({name: 1.0}))
+            )
+            maxima[name] = await saturate(stack, profile, kinds)
+            print(f"{name}: {maxima[name].overall.achieved_rate:,.0f} req/s", flush=True)
+        ceiling = maxima["ceiling"].overall.achieved_rate
+        report.saturation = {name: to_dict(result) for name, result in maxima.items()}
+        rows = [
+            f"| {name} | {r.achieved_rate:,.0f} | {r.achieved_rate / ceiling:.0%} | "
+            f"{_ms(r.latency.p50_ms)} | {_ms(r.latency.p99_ms)} | {r.errors} |"
+            for name, r in ((name, result.overall) for name, result in maxima.items())
+        ]
+        report.section(
+            "Maximum throughput",
+            f"Closed loop, {profile.connections} connections, {profile.saturation_s:g} s after "
+            f"{profile.warmup_s:g} s of warm-up, one route at a time; {len(lifters)} users signed in.",
+            "",
+            "| route | requests/s | of the ceiling | p50 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|",
+            *rows,
+        )
+
+        # 4. The mobile mix, open model, at 70% of the dashboard's maximum.
+        rate = MIX_SHARE_OF_MAX * maxima["dashboard"].overall.achieved_rate
+        before = stack.metrics()
+        mixed = await run_open(
+            "127.0.0.1",
+            stack.port,
+            mix.kinds({name: float(weight) for name, weight in MIX.items()}),
+            rate=rate,
+            duration_s=profile.mix_s,
+            max_connections=256,
+            seed=args.seed,
+            drain_timeout_s=30,
+        )
+        hit_ratio, by_result = cache_hit_ratio(before, stack.metrics())
+        report.mix = to_dict(mixed) | {"cache_hit_ratio": hit_ratio, "cache_reads": by_result}
+        report.section(
+            "Mobile mix",
+            f"Open model at {rate:,.0f} requests/s ({MIX_SHARE_OF_MAX:.0%} of the dashboard's maximum) for "
+            f"{profile.mix_s:g} s; latency from each request's intended send time.",
+            "",
+            render_markdown(mixed),
+            "",
+            f"Cache hit ratio (read models served from Redis, from /metrics): "
+            f"**{_ratio(hit_ratio)}** of {sum(by_result.values()):,.0f} reads ({_counts(by_result)}).",
+        )
+
+    # 5. CQRS against naive reads as one user's history grows.
+    growth: dict[str, dict[int, float | None]] = {"dashboard": {}, "naive dashboard": {}}
+    for size, lifter in sized.items():
+        for route, by_size in growth.items():
+            kind = Kind(route, Request("GET", READ_PATHS[route], lifter.headers), expect={200})
+            result = await saturate(stack, profile, [kind], connections=1, duration_s=profile.naive_s)
+            by_size[size] = result.overall.latency.p50_ms
+    report.growth = {
+        route: {str(size): p50 for size, p50 in by_size.items()} for route, by_size in growth.items()
+    }
+    smallest, largest = profile.sizes[0], profile.sizes[-1]
+    ratios = {route: _growth(by_size, smallest, largest) for route, by_size in growth.items()}
+    report.growth["ratios"] = ratios
+    report.section(
+        "CQRS against naive reads",
+        f"One user with {', '.join(f'{size:,}' for size in profile.sizes)} workouts; p50 of one connection's "
+        f"back-to-back requests over {profile.naive_s:g} s.",
+        "",
+        "| workouts | dashboard (read model) p50 ms | naive (SQL on write tables) p50 ms |",
+        "|---:|---:|---:|",
+        *[
+            f"| {size:,} | {_ms(growth['dashboard'][size])} | {_ms(growth['naive dashboard'][size])} |"
+            for size in profile.sizes
+        ],
+        f"| growth p50({largest:,}) / p50({smallest:,}) | {_x(ratios['dashboard'])} | "
+        f"{_x(ratios['naive dashboard'])} |",
+    )
+
+    report.memory = {"api_peak_rss_mb": stack.peaks.api / 2**20,
+                     "worker_peak_rss_mb": stack.peaks.worker_max / 2**20}  # fmt: skip
+    report.section(
+        "Memory",
+        "| process | peak RSS |",
+        "|---|---:|",
+        f"| API (one uvicorn process) | {stack.peaks.api / 2**20:,.0f} MB |",
+        f"| projection worker (one process) | {stack.peaks.worker_max / 2**20:,.0f} MB |",
+    )
+    targets(report, maxima, mixed, hit_ratio=hit_ratio, ratios=ratios, stack=stack)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _counts(by_result: dict[str, float]) -> str:
+    return ", ".join(f"{result} {count:,.0f}" for result, count in sorted(by_result.items()))
+
+
+def _growth(by_size: dict[int, float | None], smallest: int, largest: int) -> float | None:
+    low, high = by_size.get(smallest), by_size.get(largest)
+    return None if not low or high is None else high / low
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def targets(report: Report, maxima: dict[str, RunResult], mixed: RunResult, *, hit_ratio: float | None,
+            ratios: dict[str, float | None], stack: Stack) -> None:  # fmt: skip
+    ceiling = maxima["ceiling"].overall.achieved_rate
+    share = maxima["dashboard"].overall.achieved_rate / ceiling
+    reads_p95 = max((mixed.kind(name).latency.p95_ms or 0.0) for name in READS)
+    put_p95 = mixed.kind("log workout").latency.p95_ms or 0.0
+    lag = mixed.extra("projection lag").latency  # noqa: S610 - not Django
+    api_mb = stack.peaks.api / 2**20
+    growth = ratios["dashboard"]
+    rows = [
+        ("Dashboard maximum throughput ≥ 60% of the ceiling", f"{share:.0%}", share >= 0.6),
+        ("Reads p95 ≤ 10 ms at 70% of that maximum (worst read)", f"{reads_p95:,.1f} ms", reads_p95 <= 10),
+        ("PUT workout p95 ≤ 50 ms", f"{put_p95:,.1f} ms", put_p95 <= 50),
+        ("Projection lag p95 ≤ 100 ms", f"{_ms(lag.p95_ms)} ms", (lag.p95_ms or 1e9) <= 100),
+        ("Projection lag p99 ≤ 500 ms", f"{_ms(lag.p99_ms)} ms", (lag.p99_ms or 1e9) <= 500),
+        ("Cache hit ratio ≥ 98%", _ratio(hit_ratio), (hit_ratio or 0) >= 0.98),
+        ("Dashboard p50 growth ≤ 1.1", _x(growth), growth is not None and growth <= 1.1),
+        ("API RSS ≤ 200 MB", f"{api_mb:,.0f} MB", api_mb <= 200),
+    ]
+    report.section(
+        "Targets",
+        "| target | measured | |",
+        "|---|---:|---|",
+        *[f"| {name} | {value} | {_verdict(ok)} |" for name, value, ok in rows],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small data and short runs (at most 2 minutes)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated history and of the load")
+    parser.add_argument("--users", type=int, help="seeded users (default: 400, quick 60)")
+    parser.add_argument("--months", type=int, help="months of history per user (default: 12, quick 3)")
+    parser.add_argument("--mix-seconds", type=float, help="length of the mobile mix (default: 60, quick 15)")
+    parser.add_argument("--worker-threads", type=int, default=4, help="threads of the projection worker")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench", help="where the report and logs go")
+    args = parser.parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    profile = Profile(
+        **{
+            **profile.__dict__,
+            **{k: v for k, v in (("users", args.users), ("months", args.months), ("mix_s", args.mix_seconds))
+               if v is not None},
+        }
+    )  # fmt: skip
+
+    run_id = uuid.uuid4().hex[:10]
+    servers, settings = configure(run_id)
+    os.environ["IRONLOG_ACCESS_TOKEN_TTL_S"] = "7200"  # noqa: S105 - the whole run on one sign-in
+    configure_logging(settings, process="bench")
+    logs = args.out / run_id
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"database {servers.database} on {urlsplit(servers.admin_url).netloc}, prefix {servers.prefix}")
+    stack = Stack(dict(os.environ), logs, args.worker_threads)
+    started = time.perf_counter()
+    report = Report(
+        profile="quick" if args.quick else "full",
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=machine(),
+        versions={},
+    )
+    try:
+        asyncio.run(create_and_migrate(servers, settings))
+        report.versions = asyncio.run(versions(settings))
+        _run(bench(profile, args, settings, stack, report))
+    finally:
+        stack.stop()
+        asyncio.run(clean_up(servers))
+    elapsed = time.perf_counter() - started
+    header = [
+        f"# Ironlog benchmark ({report.profile}), {report.started}, {elapsed:.0f} s",
+        "",
+        f"Machine: {report.machine['cores']} cores ({report.machine['cpu']}), {report.machine['memory']}; "
+        + ", ".join(f"{name} {value}" for name, value in report.versions.items()),
+        "",
+    ]
+    (args.out / "latest.md").write_text("\n".join(header + report.markdown))
+    (args.out / "latest.json").write_text(
+        json.dumps(report.__dict__ | {"seconds": elapsed}, indent=1, default=str)
+    )
+    print(f"\nreport: {args.out / 'latest.md'} and latest.json ({elapsed:.0f} s in all)")
+    return 0
+
+
+def _run(coroutine: Any) -> None:
+    from ops.bench.loadgen import run
+
+    run(coroutine)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The processes a benchmark runs against: one API process and one projection worker, started on the
+benchmark's database and stopped afterwards, with their memory sampled and their metrics read."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.processes import free_port
+from tests.harness import IronlogProcess
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process, 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else 0
+
+
+@dataclass
+class MemoryPeaks:
+    """The largest resident size seen per process while sampling: the API, each worker process."""
+
+    api: int = 0
+    worker_processes: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def worker_max(self) -> int:
+        return max(self.worker_processes.values(), default=0)
+
+    @property
+    def worker_total(self) -> int:
+        return sum(self.worker_processes.values())
+
+
+class Stack:
+    """The API (uvicorn, one process) and `ironlog worker` (one process), with IRONLOG_BENCH=1."""
+
+    def __init__(self, env: dict[str, str], logs: Path, worker_threads: int) -> None:
+        self.logs = logs
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **env,
+            "IRONLOG_BENCH": "1",
+            "IRONLOG_WORKER_METRICS_PORT": str(free_port()),
+            "IRONLOG_DATA_DIR": str(logs / "data"),
+        }
+        self.worker_threads = worker_threads
+        self.api: IronlogProcess | None = None
+        self.worker: IronlogProcess | None = None
+        self.peaks = MemoryPeaks()
+
+    def start_worker(self) -> None:
+        self.worker = IronlogProcess(
+            ["worker", "--processes", "1", "--threads", str(self.worker_threads)],
+            self.env,
+            self.logs / "worker.log",
+        )
+
+    def start_api(self) -> None:
+        self.api = IronlogProcess(["api", "--port", str(self.port)], self.env, self.logs / "api.log")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.api.process.poll() is not None:
+                raise RuntimeError(f"the API exited:\n{self.api.log()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the API did not become ready:\n{self.api.log()[-3000:]}")
+
+    def stop(self) -> None:
+        for process in (self.api, self.worker):
+            if process is not None:
+                process.stop()
+
+    def sample_memory(self) -> None:
+        if self.api is not None:
+            self.peaks.api = max(
+                self.peaks.api, sum(rss_bytes(p) for p in process_tree(self.api.process.pid))
+            )
+        if self.worker is not None:
+            # The worker's leader only supervises; each of its children is a projection worker process.
+            for pid in process_tree(self.worker.process.pid)[1:]:
+                self.peaks.worker_processes[pid] = max(
+                    self.peaks.worker_processes.get(pid, 0), rss_bytes(pid)
+                )
+
+    @contextmanager
+    def sampling_memory(self, interval_s: float = 0.25) -> Iterator[None]:
+        """Sample resident memory in a thread while the block runs."""
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                self.sample_memory()
+                stop.wait(interval_s)
+
+        sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+        sampler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            sampler.join()
+
+    def metrics(self) -> str:
+        return httpx.get(f"{self.base_url}/metrics", timeout=10).text
+
+
+def counter_values(exposition: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of counter `name` in Prometheus text, keyed by their labels."""
+    values: dict[tuple[tuple[str, str], ...], float] = {}
+    pattern = re.compile(rf"^{re.escape(name)}(?:_total)?\{{(.*?)\}} (\S+)$", re.MULTILINE)
+    for labels, value in pattern.findall(exposition):
+        pairs = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels)))
+        values[pairs] = values.get(pairs, 0.0) + float(value)
+    return values
+
+
+def cache_hit_ratio(before: str, after: str) -> tuple[float | None, dict[str, float]]:
+    """Hits over all read-model reads between two scrapes of the API's /metrics; the counts by result."""
+    name = "ironlog_cache_requests_total"
+    start, end = counter_values(before, name), counter_values(after, name)
+    by_result: dict[str, float] = {}
+    for labels, value in end.items():
+        result = dict(labels).get("result", "?")
+        by_result[result] = by_result.get(result, 0.0) + value - start.get(labels, 0.0)
+    total = sum(by_result.values())
+    return (by_result.get("hit", 0.0) / total if total else None), by_result
+
+
+def machine() -> dict[str, str]:
+    """Cores, memory and CPU model of this machine."""
+    model = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "?",
+    )
+    return {"cores": str(os.cpu_count()), "cpu": model, "memory": memory}
