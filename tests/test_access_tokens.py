@@ -249,3 +249,45 @@ async def test_admin_token_passes_the_admin_guard(client: Any, settings: Setting
     response = await client.get("/v1/diagnostics/ping/x", headers=access_headers(settings, "admin"))
     # No worker answered a ping named "x": past authentication and the guard, the route says 404.
     assert response.status_code == 404, response.text[:500]
+
+
+def test_a_remembered_token_still_expires_and_still_waits_for_its_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified tokens are remembered so they are not decoded on every request; their times are not."""
+    tokens = AccessTokens(settings)
+    leeway = settings.auth.leeway_s
+    issued_at = int(time.time())
+    claims = {
+        "iss": settings.auth.issuer,
+        "aud": settings.auth.audience,
+        "sub": "5f2b1c9e-0d7a-4e43-a1b6-c0f9e8d7c6b5",
+        "jti": "0d7a5f2b-1c9e-4e43-a1b6-c0f9e8d7c6b5",
+        "sid": "a1b60d7a-1c9e-4e43-5f2b-c0f9e8d7c6b5",
+        "role": "user",
+        "iat": issued_at,
+        "nbf": issued_at + 60,  # usable a minute from now
+        "exp": issued_at + 120,
+    }
+    token = jwt.encode(claims, settings.jwt_secret.encode(), headers={"typ": TOKEN_TYPE})
+    with pytest.raises(InvalidToken):  # not yet valid: refused, and not remembered
+        tokens.verify(token)
+    token = jwt.encode(
+        {**claims, "nbf": issued_at}, settings.jwt_secret.encode(), headers={"typ": TOKEN_TYPE}
+    )
+    clock = [float(issued_at)]
+    first = tokens.verify(token)  # decoded, then remembered
+    monkeypatch.setattr("api.auth.tokens.time.time", lambda: clock[0])
+    for moment, valid in (
+        (issued_at + 119, True),
+        (issued_at + 120 + leeway - 1, True),  # within the leeway, as PyJWT allows
+        (issued_at - leeway + 1, True),
+        (issued_at - leeway - 5, False),  # a clock gone back before nbf
+        (issued_at + 120 + leeway + 1, False),
+    ):
+        clock[0] = moment
+        if valid:
+            assert tokens.verify(token) == first, moment
+        else:
+            with pytest.raises(InvalidToken):
+                tokens.verify(token)

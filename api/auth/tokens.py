@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 import jwt
@@ -15,6 +17,8 @@ from core.settings import Settings
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT "typ" of access tokens (RFC 9068)
 _REQUIRED = ["exp", "iat", "nbf", "sub", "jti", "iss", "aud"]
+#: Verified tokens remembered per process: a phone sends the same token for its whole life.
+VERIFIED_CAPACITY = 20_000
 
 
 class InvalidToken(Exception):
@@ -38,6 +42,8 @@ class AccessTokens:
     def __init__(self, settings: Settings) -> None:
         self._key = settings.jwt_secret.encode()
         self._auth = settings.auth
+        #: token -> (its principal, not before, expiry), as Unix seconds: what a full check proved.
+        self._verified: OrderedDict[str, tuple[Principal, int, int]] = OrderedDict()
 
     @property
     def ttl_s(self) -> int:
@@ -63,7 +69,29 @@ class AccessTokens:
         return datetime.fromtimestamp(int(issued.issued_at.timestamp()) + self._auth.access_ttl_s, UTC)
 
     def verify(self, token: str) -> Principal:
-        """The caller a token proves; InvalidToken for anything forged, expired or misdirected."""
+        """The caller a token proves; InvalidToken for anything forged, expired or misdirected.
+
+        A token verified before is not decoded again: its signature and claims cannot have changed,
+        so only the times are checked again (the same leeway as the full check).
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            principal, not_before, expires = known
+            now = time.time()
+            if now >= expires + self._auth.leeway_s:
+                del self._verified[token]
+                raise InvalidToken("ExpiredSignatureError")
+            if now < not_before - self._auth.leeway_s:
+                raise InvalidToken("ImmatureSignatureError")
+            self._verified.move_to_end(token)
+            return principal
+        principal, not_before, expires = self._decode(token)
+        self._verified[token] = (principal, not_before, expires)
+        if len(self._verified) > VERIFIED_CAPACITY:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, int, int]:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("typ") != TOKEN_TYPE:
@@ -80,13 +108,14 @@ class AccessTokens:
             role = claims.get("role")
             if role not in ROLES:
                 raise InvalidToken("unknown role")
-            return Principal(
+            principal = Principal(
                 user_id=uuid.UUID(claims["sub"]),
                 role=role,
                 session_id=uuid.UUID(claims["sid"]),
                 token_id=uuid.UUID(claims["jti"]),
                 expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             )
+            return principal, int(claims["nbf"]), int(claims["exp"])
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None
         except (KeyError, ValueError, TypeError, AttributeError):
