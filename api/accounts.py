@@ -37,6 +37,7 @@ from commands.erasure import erase_account
 from commands.sessions import revoke_user_families
 from core.cursors import decode_cursor, encode_cursor
 from core.structs import RequestBody, ResponseBody
+from projections.cache import projected_channel
 from queries.export import AccountExport, export_account, export_workouts_csv
 from queries.leaderboards import boards_of, remove_user
 
@@ -157,6 +158,8 @@ class MeController(Controller):
                 connection, principal.user_id, now=now_utc(), request_id=request_id_of(request.scope)
             )
         await _forget_cache(services, principal.user_id, boards)
+        # Their follow lists changed without an event of theirs: tell every process's memory cache.
+        await _changed_without_projection(services, [principal.user_id, *followers])
         for follower in followers:
             await announce(services, follower)
         log.info("account_erased", followers=len(followers))
@@ -228,6 +231,18 @@ async def _forget_cache(services: AppServices, user_id: uuid.UUID, boards: list[
             await services.redis.unlink(*keys)
     except RedisError as exc:
         log.warning("erased_user_cache_left", error=repr(exc))
+
+
+async def _changed_without_projection(services: AppServices, users: list[uuid.UUID]) -> None:
+    """Announce on each user's projected channel that their read models changed; version 0, so event
+    streams (which only ever report progress) say nothing, while memory caches forget the users."""
+    try:
+        async with services.redis.pipeline(transaction=False) as pipe:
+            for user_id in users:
+                pipe.publish(projected_channel(services.keys, user_id), "0")
+            await pipe.execute()
+    except RedisError as exc:
+        log.warning("erasure_announcement_failed", error=repr(exc))
 
 
 HandleQuery = Annotated[

@@ -112,6 +112,8 @@ def worker(processes: int | None, threads: int | None) -> None:
         os.environ["dramatiq_prom_port"] = str(resolved.worker.metrics_port)
         os.environ["dramatiq_queue_prefetch"] = "1"
         os.environ["dramatiq_delay_queue_prefetch"] = "1"
+        # Dramatiq's idle consumer backs off up to this long between fetches (its default: 1 s).
+        os.environ["dramatiq_worker_timeout"] = str(resolved.worker.poll_ms)
         from dramatiq import cli as dramatiq_cli
 
         args = dramatiq_cli.make_argument_parser().parse_args(  # type: ignore[no-untyped-call]

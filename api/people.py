@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, serve
+from api.reads import Cursor, Limit, consistency_token, memory_key, serve
 from api.state import AppServices
 from api.writes import announce, consistency_headers, run_command
 from commands.events import Weight
@@ -97,7 +97,10 @@ class BodyweightController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         load = bodyweight_page(user_id, cursor, limit)
-        return serve(request, await services.lists.read(user_id, consistency_token(request), load))
+        return serve(
+            request,
+            await services.lists.read(user_id, consistency_token(request), load, key=memory_key(request)),
+        )
 
 
 class FollowsController(Controller):
@@ -151,5 +154,7 @@ class FollowsController(Controller):
         me = principal_of(request).user_id
         return serve(
             request,
-            await services.lists.read(me, consistency_token(request), follows_page(me, cursor, limit)),
+            await services.lists.read(
+                me, consistency_token(request), follows_page(me, cursor, limit), key=memory_key(request)
+            ),
         )

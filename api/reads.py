@@ -33,6 +33,12 @@ def consistency_token(request: Request[Any, Any, Any]) -> int | None:
     return int(raw.strip())
 
 
+def memory_key(request: Request[Any, Any, Any]) -> str:
+    """What names a list read in the memory cache: its path and query, as sent."""
+    query = request.scope.get("query_string", b"")
+    return request.scope["path"] + ("?" + query.decode("latin-1") if query else "")
+
+
 def _matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, serve
+from api.reads import Cursor, Limit, consistency_token, memory_key, serve
 from api.state import AppServices
 from core.structs import ResponseBody
 from projections.records import ExerciseSession, Records, RecordsDetail
@@ -52,7 +52,10 @@ class HistoryController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         load = history_page(user_id, exercise_id, cursor, limit)
-        return serve(request, await services.lists.read(user_id, consistency_token(request), load))
+        return serve(
+            request,
+            await services.lists.read(user_id, consistency_token(request), load, key=memory_key(request)),
+        )
 
     @get(
         "/last",
@@ -73,7 +76,7 @@ class HistoryController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         served = await services.lists.one(
-            user_id, consistency_token(request), last_session(user_id, exercise_id)
+            user_id, consistency_token(request), last_session(user_id, exercise_id), key=memory_key(request)
         )
         if served is None:
             raise NotFoundException("No session of this exercise yet.")
@@ -102,7 +105,10 @@ class RecordsController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         load = records_page(user_id, cursor, limit)
-        return serve(request, await services.lists.read(user_id, consistency_token(request), load))
+        return serve(
+            request,
+            await services.lists.read(user_id, consistency_token(request), load, key=memory_key(request)),
+        )
 
     @get(
         "/{exercise_id:str}",
@@ -123,7 +129,7 @@ class RecordsController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         load = exercise_records(user_id, exercise_id)
-        served = await services.lists.one(user_id, consistency_token(request), load)
+        served = await services.lists.one(user_id, consistency_token(request), load, key=memory_key(request))
         if served is None:
             raise NotFoundException("No records for this exercise yet.")
         return serve(request, served)

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, serve
+from api.reads import Cursor, Limit, consistency_token, memory_key, serve
 from api.state import AppServices
 from api.writes import announce, deleted, if_match, run_command, written
 from commands.events import Routine
@@ -113,7 +113,10 @@ class RoutinesController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         served = await services.lists.read(
-            user_id, consistency_token(request), routines_page(user_id, cursor, limit)
+            user_id,
+            consistency_token(request),
+            routines_page(user_id, cursor, limit),
+            key=memory_key(request),
         )
         return serve(request, served)
 
@@ -135,7 +138,9 @@ class RoutinesController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
-        served = await services.lists.one(user_id, consistency_token(request), routine(user_id, routine_id))
+        served = await services.lists.one(
+            user_id, consistency_token(request), routine(user_id, routine_id), key=memory_key(request)
+        )
         if served is None:
             raise NotFoundException("No such routine.")
         return serve(request, served)

@@ -24,6 +24,7 @@ from core.settings import Settings
 from queries.announcements import Announcements
 from queries.consistency import ProjectionNotifications
 from queries.leaderboards import Leaderboards
+from queries.memory_cache import MemoryCache
 from queries.readmodels import ListReader, ReadModels
 from workers.enqueue import Enqueuer
 
@@ -46,12 +47,18 @@ class AppServices:
             settings.rate_limits.trusted_proxies, settings.rate_limits.client_ip_header
         )
         self.notifications = ProjectionNotifications(redis, self.keys)
-        self.announcements = Announcements(open_subscriber(settings), self.keys)
+        self.memory = MemoryCache(settings.api.memory_cache_mb * 2**20)
+        self.announcements = Announcements(open_subscriber(settings), self.keys, self.memory)
         self.read_models = ReadModels(
-            pool, redis, self.keys, self.notifications, settings.projection.consistency_wait_s
+            pool,
+            redis,
+            self.keys,
+            self.notifications,
+            settings.projection.consistency_wait_s,
+            memory=self.memory,
         )
         self.lists = ListReader(pool, self.read_models)
-        self.leaderboards = Leaderboards(pool, redis, self.keys)
+        self.leaderboards = Leaderboards(pool, redis, self.keys, self.memory)
 
 
 def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -65,6 +72,8 @@ def services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncC
         services = AppServices(settings, pool, redis, enqueuer)
         app.state.services = services
         pool_usage = report_pool_usage(pool, "api")
+        if services.memory.max_bytes:
+            services.announcements.start()  # the memory cache serves nothing until it is subscribed
         log.info("api_started", env=settings.env)
         try:
             yield

@@ -6,6 +6,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from commands.events import WeekStart as WeekStart  # noqa: PLC0414 - re-exported for readers
@@ -37,6 +38,13 @@ _FIRST_WEEKDAY: Mapping[WeekStart, int] = {"monday": 0, "sunday": 6, "saturday":
 _WEEK = timedelta(days=7)
 
 
+@cache
+def zone_named(timezone: str) -> ZoneInfo:
+    """The zone, loaded once per process: ZoneInfo's own cache keeps only a few alive, and loading one
+    reads its file."""
+    return ZoneInfo(timezone)
+
+
 def _require_aware(instant: datetime) -> None:
     # A naive datetime would silently be read in the server's zone, which is not the user's.
     if instant.utcoffset() is None:
@@ -46,7 +54,7 @@ def _require_aware(instant: datetime) -> None:
 def local_date(instant: datetime, timezone: str) -> date:
     """The calendar date `instant` falls on in `timezone`."""
     _require_aware(instant)
-    return instant.astimezone(ZoneInfo(timezone)).date()
+    return instant.astimezone(zone_named(timezone)).date()
 
 
 def week_start_of(day: date, week_start: WeekStart) -> date:
@@ -62,7 +70,7 @@ def week_of(instant: datetime, timezone: str, week_start: WeekStart) -> date:
 def next_rollover(now: datetime, timezone: str) -> datetime:
     """The first instant of the next local day after `now`, in UTC."""
     _require_aware(now)
-    zone = ZoneInfo(timezone)
+    zone = zone_named(timezone)
     day = now.astimezone(zone).date()
     while True:
         day += timedelta(days=1)

@@ -29,6 +29,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from core.redis import Keys
+from queries.memory_cache import MemoryCache
 
 log = structlog.get_logger(__name__)
 
@@ -105,14 +106,21 @@ class Listener:
 
 
 class Announcements:
-    """One pattern subscription per process, started by the first listener; owns its Redis client."""
+    """One pattern subscription per process, started by the first listener (or by `start`); owns its
+    Redis client. `memory`, when given, hears of every user's new version and of every drop."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, memory: MemoryCache | None = None) -> None:
         self._redis = redis
         self._patterns = (keys.channel_pattern("projected"), keys.channel_pattern("lb"))
+        self._projected = keys.channel("projected", "")
         self._listeners: dict[str, set[Listener]] = {}
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._memory = memory
+
+    def start(self) -> None:
+        """Subscribe now rather than at the first listener (the memory cache needs it from the start)."""
+        self._ensure_listening()
 
     def listen(self, channels: Iterable[str]) -> Listener:
         """Register a listener for exactly `channels`; close it when the stream ends."""
@@ -163,6 +171,8 @@ class Announcements:
                 await self._subscribe(pubsub)
                 delay = _FIRST_RETRY_S
                 self._live.set()
+                if self._memory is not None:
+                    self._memory.live()
                 # Whatever was announced while no subscription was live is lost: everyone re-reads.
                 for listener in {each for listeners in self._listeners.values() for each in listeners}:
                     listener.mark_gap()
@@ -178,6 +188,8 @@ class Announcements:
                 log.exception("announcements_failed", retry_in_s=delay)
             finally:
                 self._live.clear()
+                if self._memory is not None:
+                    self._memory.lost()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
@@ -200,6 +212,9 @@ class Announcements:
     def _deliver(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
         payload = data.encode() if isinstance(data, str) else data
+        if self._memory is not None and name.startswith(self._projected):
+            with contextlib.suppress(ValueError):
+                self._memory.announced(uuid.UUID(name[len(self._projected) :]))
         for listener in self._listeners.get(name, ()):
             listener.deliver(name, payload)
 

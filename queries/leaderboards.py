@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
+import msgspec
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.redis import Keys
 from core.structs import ResponseBody
+from projections.cache import Cached
 from projections.leaderboards import (
     RELATIVE,
     BoardKeys,
@@ -30,6 +32,7 @@ from projections.leaderboards import (
     put_scores,
     ttl_of,
 )
+from queries.memory_cache import MemoryCache
 
 log = structlog.get_logger(__name__)
 
@@ -88,10 +91,15 @@ def _members(pairs: Sequence[Any]) -> list[tuple[uuid.UUID, float]]:
 class Leaderboards:
     """Reads boards; one per API process."""
 
-    def __init__(self, pool: asyncpg.Pool, redis: Redis, keys: Keys) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, redis: Redis, keys: Keys, memory: MemoryCache | None = None
+    ) -> None:
         self.pool = pool
         self.redis = redis
         self.keys = keys
+        #: Handles and display names, kept until their user's next announcement (a profile change, an
+        #: erasure); None: read from Postgres every time.
+        self.memory = memory
 
     async def read(
         self, board: str, key: str, *, scope: Scope, me: uuid.UUID, limit: int, now: datetime
@@ -119,18 +127,29 @@ class Leaderboards:
         return names
 
     async def _global(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
-        names = await self._ensure(board, key, now)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zcard(names.scores)
-            pipe.zrevrange(names.scores, 0, limit - 1, withscores=True)
-            pipe.zrevrank(names.scores, str(me))
-            size, top, mine = await pipe.execute()
+        names = BoardKeys(self.keys, board, key)
+        for _ in range(2):  # a board Redis no longer has is rebuilt, then read again
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.exists(names.ready)
+                pipe.zcard(names.scores)
+                pipe.zrevrange(names.scores, 0, max(limit, NEIGHBOURS * 2 + 1) - 1, withscores=True)
+                pipe.zrevrank(names.scores, str(me))
+                ready, size, head, mine = await pipe.execute()
+            if ready:
+                break
+            await self._ensure(board, key, now)
+        leaders = _members(head)
         around: list[tuple[int, uuid.UUID, float]] = []
         if mine is not None:
             first = max(0, mine - NEIGHBOURS)
-            near = await self.redis.zrevrange(names.scores, first, mine + NEIGHBOURS, withscores=True)
-            around = [(first + i, user, score) for i, (user, score) in enumerate(_members(near))]
-        return _Ranked(size, _members(top), around, mine)
+            if mine + NEIGHBOURS < len(leaders) or len(leaders) == size:
+                near = leaders[first : mine + NEIGHBOURS + 1]  # already read with the leaders
+            else:
+                near = _members(
+                    await self.redis.zrevrange(names.scores, first, mine + NEIGHBOURS, withscores=True)
+                )
+            around = [(first + i, user, score) for i, (user, score) in enumerate(near)]
+        return _Ranked(size, leaders[:limit], around, mine)
 
     async def _friends(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
         names = await self._ensure(board, key, now)
@@ -165,13 +184,35 @@ class Leaderboards:
         except RedisError as exc:
             log.warning("leaderboard_cleanup_failed", error=repr(exc))
 
-    async def _view(self, board: str, key: str, scope: Scope, ranked: _Ranked) -> Leaderboard:
-        people = {user for user, _ in ranked.top} | {user for _, user, _ in ranked.around}
+    async def _names(self, people: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+        """Handle and display name of each of `people` who still has a profile."""
+        known: dict[uuid.UUID, tuple[str, str]] = {}
+        memory = self.memory if self.memory is not None and self.memory.enabled else None
+        marks = {}
+        for user in people:
+            held = memory.get(_name_key(user)) if memory is not None else None
+            if held is not None:
+                known[user] = _NAMES.decode(held.body)
+            elif memory is not None:
+                marks[user] = memory.mark(user)
+        missing = people - set(known)
+        if not missing:
+            return known
         rows = await self.pool.fetch(
             "SELECT user_id, handle, display_name FROM rm_user_settings WHERE user_id = ANY($1::uuid[])",
-            list(people),
+            list(missing),
         )
-        known = {row["user_id"]: (row["handle"], row["display_name"]) for row in rows}
+        for row in rows:
+            user, names = row["user_id"], (row["handle"], row["display_name"])
+            known[user] = names
+            if memory is not None and user in marks:
+                body = msgspec.json.encode(names)
+                memory.put(user, _name_key(user), Cached(None, None, 0, "", "", body), marks[user])
+        return known
+
+    async def _view(self, board: str, key: str, scope: Scope, ranked: _Ranked) -> Leaderboard:
+        people = {user for user, _ in ranked.top} | {user for _, user, _ in ranked.around}
+        known = await self._names(people)
         gone = people - set(known)
         if gone:  # erased while a sync was under way: never shown, and taken off the board now
             await self._drop(board, key, gone)
@@ -195,6 +236,13 @@ class Leaderboards:
             around=around,
             me=me,
         )
+
+
+_NAMES = msgspec.json.Decoder(tuple[str, str])
+
+
+def _name_key(user: uuid.UUID) -> str:
+    return f"names:{user}"
 
 
 async def boards_of(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[tuple[str, str]]:

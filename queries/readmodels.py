@@ -5,11 +5,12 @@ Bodies are returned exactly as stored; nothing on the hit path is decoded or enc
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -22,8 +23,9 @@ from core.cursors import decode_cursor, encode_cursor
 from core.redis import Keys
 from projections import store
 from projections.cache import PAGE_TTL_S, Cached, DocumentCache, body_etag
-from projections.dashboard import local_date
+from projections.dashboard import local_date, next_rollover
 from queries.consistency import ProjectionNotifications
+from queries.memory_cache import Mark, MemoryCache
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +33,24 @@ Model = Literal["dashboard", "workout", "feed"]
 CACHE_REQUESTS = Counter(
     "ironlog_cache_requests_total", "Read-model reads by where they were answered from", ["model", "result"]
 )
+MEMORY_HITS = Counter(
+    "ironlog_memory_cache_hits_total", "Read-model reads answered from the process's memory (also hits)"
+)
+_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
+def _counted(model: Model, result: str) -> Any:
+    """The counter child of (model, result), looked up once."""
+    child = _COUNTERS.get((model, result))
+    if child is None:
+        child = _COUNTERS[model, result] = CACHE_REQUESTS.labels(model, result)
+    return child
+
+
+def _served(cached: Cached) -> Served | None:
+    if cached.is_tombstone:
+        return None
+    return Served(cached.body, cached.etag, max(cached.version or 0, cached.synced or 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +83,18 @@ class FeedCursor(msgspec.Struct, array_like=True, frozen=True):
     workout_id: uuid.UUID
 
 
+#: Per zone: today's date there (as an ordinal) and the Unix time it stops being today.
+_TODAY: dict[str, tuple[int, float]] = {}
+
+
 def _today_ordinal(zone: str) -> int:
-    return local_date(datetime.now(UTC), zone or "UTC").toordinal()
+    known = _TODAY.get(zone)
+    if known is not None and time.time() < known[1]:
+        return known[0]
+    now = datetime.now(UTC)
+    today = local_date(now, zone or "UTC").toordinal()
+    _TODAY[zone] = (today, next_rollover(now, zone or "UTC").timestamp())
+    return today
 
 
 class ReadModels:
@@ -77,11 +107,14 @@ class ReadModels:
         keys: Keys,
         notifications: ProjectionNotifications,
         wait_s: float,
+        *,
+        memory: MemoryCache | None = None,
     ) -> None:
         self.pool = pool
         self.cache = DocumentCache(redis, keys)
         self.notifications = notifications
         self.wait_s = wait_s
+        self.memory = memory
 
     # -- the three read models -------------------------------------------------------------
 
@@ -179,6 +212,14 @@ class ReadModels:
         fresh: Callable[[Cached], bool],
         load: Callable[[asyncpg.Connection], Awaitable[_Loaded]],
     ) -> Served | None:
+        memory, mark = self.memory, None
+        if memory is not None and memory.enabled:
+            held = memory.get(key)
+            if held is not None and (at_least is None or (held.synced or 0) >= at_least) and fresh(held):
+                _counted(model, "hit").inc()
+                MEMORY_HITS.inc()
+                return _served(held)
+            mark = memory.mark(user_id)
         synced_key = self.cache.keys_of(user_id).synced
         try:
             cached = await self.cache.read(synced_key, key)
@@ -203,11 +244,13 @@ class ReadModels:
                 CACHE_REQUESTS.labels(model, "miss").inc()
                 return self._consistent((await self._load(load)).served, at_least)
             cached = await self.cache.read(synced_key, key)
+        if memory is not None:
+            memory.seen(user_id, cached.synced)
         if fresh(cached):
-            CACHE_REQUESTS.labels(model, "hit").inc()
-            if cached.is_tombstone:
-                return None
-            return Served(cached.body, cached.etag, max(cached.version or 0, cached.synced or 0))
+            _counted(model, "hit").inc()
+            if memory is not None and mark is not None:
+                memory.put(user_id, key, cached, mark)
+            return _served(cached)
         CACHE_REQUESTS.labels(model, "miss").inc()
         loaded = await self._load(load)
         await self._fill(loaded)
@@ -305,8 +348,16 @@ class ListReader:
             user_id, lambda: models.synced_at_least(synced_key, at_least), models.wait_s
         )
 
-    async def one(self, user_id: uuid.UUID, at_least: int | None, load: DocumentLoader) -> Served | None:
-        """One stored document with its ETag (its digest, when the loader gives none), or None."""
+    async def one(
+        self, user_id: uuid.UUID, at_least: int | None, load: DocumentLoader, *, key: str | None = None
+    ) -> Served | None:
+        """One stored document with its ETag (its digest, when the loader gives none), or None.
+
+        `key` names the request (its path and query) for the memory cache; None: not cached.
+        """
+        held, mark = self._held(user_id, at_least, key)
+        if held is not None:
+            return _served(held)
         await self._wait(user_id, at_least)
         async with (
             self.pool.acquire() as connection,
@@ -317,10 +368,19 @@ class ListReader:
         if found is None:
             return None
         body, etag = found
-        return ReadModels._consistent(Served(body, etag or body_etag(body), version), at_least)
+        served = Served(body, etag or body_etag(body), version)
+        self._keep(user_id, key, mark, served)
+        return ReadModels._consistent(served, at_least)
 
-    async def read(self, user_id: uuid.UUID, at_least: int | None, load: PageLoader) -> Served:
-        """One page, spliced from stored entries."""
+    async def read(
+        self, user_id: uuid.UUID, at_least: int | None, load: PageLoader, *, key: str | None = None
+    ) -> Served:
+        """One page, spliced from stored entries; `key` as for `one`."""
+        held, mark = self._held(user_id, at_least, key)
+        if held is not None:
+            served = _served(held)
+            assert served is not None
+            return served
         await self._wait(user_id, at_least)
         async with (
             self.pool.acquire() as connection,
@@ -328,6 +388,37 @@ class ListReader:
         ):
             version = await _checkpoint(connection, user_id)
             body = splice_page(await load(connection))
+        self._keep(user_id, key, mark, Served(body, body_etag(body), version))
         served = ReadModels._consistent(Served(body, body_etag(body), version), at_least)
         assert served is not None
         return served
+
+    def _held(
+        self, user_id: uuid.UUID, at_least: int | None, key: str | None
+    ) -> tuple[Cached | None, Mark | None]:
+        """What the memory cache holds for `key`, if it will do; else the mark to keep the answer under."""
+        memory = self.read_models.memory
+        if key is None or memory is None or not memory.enabled:
+            return None, None
+        held = memory.get(_list_key(user_id, key))
+        if held is not None and (at_least is None or (held.synced or 0) >= at_least):
+            MEMORY_HITS.inc()
+            return held, None
+        return None, memory.mark(user_id)
+
+    def _keep(self, user_id: uuid.UUID, key: str | None, mark: Mark | None, served: Served) -> None:
+        memory = self.read_models.memory
+        if key is None or mark is None or memory is None:
+            return
+        # The version is Postgres's checkpoint: an announcement follows every later change.
+        memory.put(
+            user_id,
+            _list_key(user_id, key),
+            Cached(synced=served.version, version=served.version, stamp=0, zone="", etag=served.etag,
+                   body=served.body),
+            mark,
+        )  # fmt: skip
+
+
+def _list_key(user_id: uuid.UUID, key: str) -> str:
+    return f"list:{user_id}:{key}"

@@ -1,0 +1,131 @@
+"""Documents an API process already read from Redis, kept in its memory until they may have changed.
+
+A read model changes only when the runner projects a user's events, and the runner announces each
+user's new version on `ch:projected:<user id>` after writing the documents to Redis. The process's
+announcement subscription (queries/announcements.py) hands every such message here, and the user's
+documents are dropped. So a document is served from memory only while:
+
+- the subscription is live: from the moment Redis confirms it until it drops, and everything is
+  forgotten whenever it drops or resubscribes, because announcements made meanwhile are lost;
+- no announcement for its user arrived since it was read from Redis: each user has a counter of
+  announcements, a read notes it before going to Redis, and the document is kept only if the counter
+  is unchanged when the answer comes back;
+- the caller's own checks still pass: its consistency token, and the dashboard's "as of today";
+- no read of the same user found a newer version in Redis since (`seen`), so that once a request
+  was answered from a newer version, later ones are too, whichever connection announces first.
+
+Bounded by the bytes of the bodies it holds; the least recently used go first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+
+from projections.cache import Cached
+
+#: What each entry costs besides its body: the key, the tuple, the Cached struct and its fields.
+ENTRY_OVERHEAD_BYTES = 400
+#: Users whose announcement counters are kept; a user dropped from here has their documents dropped too.
+USERS_TRACKED = 200_000
+
+Mark = tuple[int, int]  # (epoch, the user's announcement count) when a read went to Redis
+
+
+class MemoryCache:
+    """One process's documents by Redis key, each with the user it belongs to."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._live = False
+        self._epoch = 0
+        self._entries: OrderedDict[str, tuple[uuid.UUID, Cached]] = OrderedDict()
+        self._keys_of: dict[uuid.UUID, set[str]] = {}
+        self._announced: OrderedDict[uuid.UUID, int] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self._live and self.max_bytes > 0
+
+    def get(self, key: str) -> Cached | None:
+        if not self._live:
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def mark(self, user_id: uuid.UUID) -> Mark:
+        """Note, before reading from Redis, what `put` must find unchanged to keep the answer."""
+        return self._epoch, self._announced.get(user_id, 0)
+
+    def put(self, user_id: uuid.UUID, key: str, cached: Cached, mark: Mark) -> None:
+        if not self.enabled or mark != self.mark(user_id):
+            return
+        cost = len(cached.body) + ENTRY_OVERHEAD_BYTES
+        if cost > self.max_bytes // 8:
+            return  # a few huge pages must not push out everything else
+        self._remove(key)
+        self._entries[key] = (user_id, cached)
+        self._keys_of.setdefault(user_id, set()).add(key)
+        self.size += cost
+        while self.size > self.max_bytes:
+            self._remove(next(iter(self._entries)))
+
+    def seen(self, user_id: uuid.UUID, synced: int | None) -> None:
+        """Redis says the user's documents reached `synced`: forget those held from before, even if the
+        announcement has not arrived yet (a read after a newer one must not go back in time)."""
+        keys = self._keys_of.get(user_id)
+        if not keys or synced is None:
+            return
+        if any((self._entries[key][1].synced or 0) < synced for key in keys):
+            self._forget_user(user_id)
+
+    # -- told by the announcement subscription ----------------------------------------------
+
+    def announced(self, user_id: uuid.UUID) -> None:
+        """The runner changed the user's documents: forget them, and any read now under way."""
+        self._announced[user_id] = self._announced.pop(user_id, 0) + 1
+        if len(self._announced) > USERS_TRACKED:
+            # A count forgotten would read as unchanged to a mark taken before: forget its documents.
+            oldest, _ = self._announced.popitem(last=False)
+            self._forget_user(oldest)
+        self._forget_user(user_id)
+
+    def live(self) -> None:
+        """The subscription is confirmed: from now on every announcement arrives."""
+        self._forget_all()
+        self._live = True
+
+    def lost(self) -> None:
+        """The subscription dropped: announcements may be missed, so nothing is served from memory."""
+        self._live = False
+        self._forget_all()
+
+    # ------------------------------------------------------------------------------------------
+
+    def _forget_all(self) -> None:
+        self._epoch += 1
+        self._entries.clear()
+        self._keys_of.clear()
+        self.size = 0
+
+    def _forget_user(self, user_id: uuid.UUID) -> None:
+        for key in self._keys_of.pop(user_id, ()):
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self.size -= len(entry[1].body) + ENTRY_OVERHEAD_BYTES
+
+    def _remove(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        user_id, cached = entry
+        self.size -= len(cached.body) + ENTRY_OVERHEAD_BYTES
+        keys = self._keys_of.get(user_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._keys_of[user_id]
