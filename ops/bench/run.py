@@ -70,7 +70,8 @@ MIX = {
     "amend workout": 2,
 }
 READS = ("dashboard", "feed", "workout", "records", "history", "leaderboard")
-MIX_SHARE_OF_MAX = 0.7  # the mix runs at 70% of the dashboard's maximum throughput
+SHARE_OF_MAX = 0.7  # open-model runs go at 70% of a measured maximum
+VISIBLE_WITHIN_S = 60  # a write not readable by then counts as an error of the lag
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Report:
     seed: dict[str, Any] = field(default_factory=dict)
     drain: dict[str, Any] = field(default_factory=dict)
     saturation: dict[str, Any] = field(default_factory=dict)
+    reads: dict[str, Any] = field(default_factory=dict)
     mix: dict[str, Any] = field(default_factory=dict)
     growth: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -342,13 +344,15 @@ class Mix:
             ctx.record_error("projection lag", "no consistency token")
             return
         headers = {**lifter.headers, "X-Consistency-Token": token}
+        deadline = now_ns() + VISIBLE_WITHIN_S * 10**9
         while True:
             read = await ctx.send(Request("GET", f"/v1/workouts/{written.id}", headers))
-            if read.status != 200:
+            # A 404 or a stale answer: the wait for the token ran out before the worker got there.
+            if read.status == 200 and read.header("x-consistency") != "stale":
+                break
+            if read.status not in (200, 404) or now_ns() > deadline:
                 ctx.record_error("projection lag", f"read {read.status}")
                 return
-            if read.header("x-consistency") != "stale":
-                break
         done = now_ns()
         ctx.record("projection lag", done - response.received_ns)
         ctx.record("write to visible", done - ctx.intended_ns)
@@ -367,6 +371,10 @@ READ_PATHS = {
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
+
+
+def _ms3(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.3f}"
 
 
 def _verdict(ok: bool) -> str:
@@ -408,8 +416,47 @@ async def saturate(stack: Stack, profile: Profile, kinds: list[Kind], connection
     )
 
 
+@dataclass
+class Bench:
+    profile: Profile
+    args: argparse.Namespace
+    settings: Settings
+    stack: Stack
+    report: Report
+
+
 async def bench(profile: Profile, args: argparse.Namespace, settings: Settings, stack: Stack,
                 report: Report) -> None:  # fmt: skip
+    run = Bench(profile, args, settings, stack, report)
+    await seed_and_drain(run)
+    stack.start_api()
+    with stack.sampling_memory():
+        async with Client("127.0.0.1", stack.port, max_connections=4) as client:
+            sized = await size_users(settings, client, profile.sizes)
+            size_events, size_seconds = await drain(settings, timeout_s=900)
+            lifters = await sign_in(settings, client, args.seed, profile.signed_in)
+        report.drain["one_user"] = {"events": size_events, "seconds": size_seconds,
+                                    "sizes": list(profile.sizes)}  # fmt: skip
+        print(f"one-user histories {profile.sizes}: {size_events:,} events projected in {size_seconds:.1f} s")
+        mix = Mix(lifters)
+        maxima = await maximum_throughput(run, mix)
+        read_run = await reads_at_70(run, mix, maxima)
+        mixed, hit_ratio = await mobile_mix(run, mix)
+    ratios = await growth(run, sized)
+    report.memory = {"api_peak_rss_mb": stack.peaks.api / 2**20,
+                     "worker_peak_rss_mb": stack.peaks.worker_max / 2**20}  # fmt: skip
+    report.section(
+        "Memory",
+        "| process | peak RSS |",
+        "|---|---:|",
+        f"| API (one uvicorn process) | {stack.peaks.api / 2**20:,.0f} MB |",
+        f"| projection worker (one process) | {stack.peaks.worker_max / 2**20:,.0f} MB |",
+    )
+    targets(report, maxima, read_run, mixed, hit_ratio=hit_ratio, ratios=ratios, stack=stack)
+
+
+async def seed_and_drain(run: Bench) -> None:
+    profile, args, settings, stack, report = run.profile, run.args, run.settings, run.stack, run.report
     # 1. Seed: registered users and their history through the batched command path, no worker running.
     seeded: SeedResult = await seed(
         settings, users=profile.users, months=profile.months, seed=args.seed, on_progress=progress_bar()
@@ -438,82 +485,120 @@ async def bench(profile: Profile, args: argparse.Namespace, settings: Settings, 
         f"| {events:,} | {seconds:.1f} | **{events / seconds:,.0f}** |",
     )
 
-    stack.start_api()
-    with stack.sampling_memory():
-        async with Client("127.0.0.1", stack.port, max_connections=4) as client:
-            sized = await size_users(settings, client, profile.sizes)
-            size_events, size_seconds = await drain(settings, timeout_s=900)
-            lifters = await sign_in(settings, client, args.seed, profile.signed_in)
-        report.drain["one_user"] = {"events": size_events, "seconds": size_seconds,
-                                    "sizes": list(profile.sizes)}  # fmt: skip
-        print(f"one-user histories {profile.sizes}: {size_events:,} events projected in {size_seconds:.1f} s")
-        mix = Mix(lifters)
 
-        # 3. Maximum throughput: the ceiling, then each read alone, closed loop.
-        maxima: dict[str, RunResult] = {}
-        for name in ("ceiling", *READS):
-            kinds = (
-                [Kind(name, Request("GET", READ_PATHS[name]), expect={200})]
-                if name == "ceiling"
-                else (mix.kinds({name: 1.0}))
-            )
+async def maximum_throughput(run: Bench, mix: Mix) -> dict[str, RunResult]:
+    profile, args, stack, report = run.profile, run.args, run.stack, run.report
+    # 3. Maximum throughput: the ceiling, then each read alone, closed loop.
+    maxima: dict[str, RunResult] = {}
+    for name in ("ceiling", *READS):
+        kinds = (
+            [Kind(name, Request("GET", READ_PATHS[name]), expect={200})]
+            if name == "ceiling"
+            else (mix.kinds({name: 1.0}))
+        )
+        with stack.profiling(name, args.profile):
             maxima[name] = await saturate(stack, profile, kinds)
-            print(f"{name}: {maxima[name].overall.achieved_rate:,.0f} req/s", flush=True)
-        ceiling = maxima["ceiling"].overall.achieved_rate
-        report.saturation = {name: to_dict(result) for name, result in maxima.items()}
-        rows = [
-            f"| {name} | {r.achieved_rate:,.0f} | {r.achieved_rate / ceiling:.0%} | "
-            f"{_ms(r.latency.p50_ms)} | {_ms(r.latency.p99_ms)} | {r.errors} |"
-            for name, r in ((name, result.overall) for name, result in maxima.items())
-        ]
-        report.section(
-            "Maximum throughput",
-            f"Closed loop, {profile.connections} connections, {profile.saturation_s:g} s after "
-            f"{profile.warmup_s:g} s of warm-up, one route at a time; {len(lifters)} users signed in.",
-            "",
-            "| route | requests/s | of the ceiling | p50 ms | p99 ms | errors |",
-            "|---|---:|---:|---:|---:|---:|",
-            *rows,
-        )
+        print(f"{name}: {maxima[name].overall.achieved_rate:,.0f} req/s", flush=True)
+    ceiling = maxima["ceiling"].overall.achieved_rate
+    report.saturation = {name: to_dict(result) for name, result in maxima.items()}
+    rows = [
+        f"| {name} | {r.achieved_rate:,.0f} | {r.achieved_rate / ceiling:.0%} | "
+        f"{_ms(r.latency.p50_ms)} | {_ms(r.latency.p99_ms)} | {r.errors} |"
+        for name, r in ((name, result.overall) for name, result in maxima.items())
+    ]
+    report.section(
+        "Maximum throughput",
+        f"Closed loop, {profile.connections} connections, {profile.saturation_s:g} s after "
+        f"{profile.warmup_s:g} s of warm-up, one route at a time; {len(mix.lifters)} users signed in.",
+        "",
+        "| route | requests/s | of the ceiling | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+    )
+    return maxima
 
-        # 4. The mobile mix, open model, at 70% of the dashboard's maximum.
-        rate = MIX_SHARE_OF_MAX * maxima["dashboard"].overall.achieved_rate
-        before = stack.metrics()
+
+async def reads_at_70(run: Bench, mix: Mix, maxima: dict[str, RunResult]) -> RunResult:
+    profile, args, stack, report = run.profile, run.args, run.stack, run.report
+    # 4. The reads of the mix, open model, at 70% of the dashboard's maximum.
+    reads = {name: float(MIX[name]) for name in READS}
+    rate = SHARE_OF_MAX * maxima["dashboard"].overall.achieved_rate
+    before = stack.metrics()
+    with stack.profiling("reads", args.profile):
+        read_run = await run_open(
+            "127.0.0.1", stack.port, mix.kinds(reads), rate=rate, duration_s=profile.mix_s,
+            max_connections=256, seed=args.seed, drain_timeout_s=30,
+        )  # fmt: skip
+    read_hits, read_counts = cache_hit_ratio(before, stack.metrics())
+    report.reads = to_dict(read_run) | {"cache_hit_ratio": read_hits, "cache_reads": read_counts}
+    report.section(
+        "Reads at 70% of the dashboard's maximum",
+        f"Open model, the reads of the mobile mix in its proportions, at {rate:,.0f} requests/s "
+        f"({SHARE_OF_MAX:.0%} of the dashboard's maximum) for {profile.mix_s:g} s; latency from each "
+        "request's intended send time.",
+        "",
+        render_markdown(read_run),
+        "",
+        f"Cache hit ratio: **{_ratio(read_hits)}** of {sum(read_counts.values()):,.0f} reads "
+        f"({_counts(read_counts)}).",
+    )
+    return read_run
+
+
+async def mobile_mix(run: Bench, mix: Mix) -> tuple[RunResult, float | None]:
+    profile, args, settings, stack, report = run.profile, run.args, run.settings, run.stack, run.report
+    # 5. The whole mobile mix: its maximum (closed loop, writes included), then 70% of it.
+    kinds = mix.kinds({name: float(weight) for name, weight in MIX.items()})
+    with stack.profiling("mix-maximum", args.profile):
+        mix_max = await saturate(stack, profile, kinds)
+    # The closed loop outruns the worker: its writes are done only once projected. The mix's maximum
+    # counts the time to project what it wrote, so a rate below it is one the worker keeps up with.
+    _, backlog_s = await drain(settings, timeout_s=300)
+    sustained = mix_max.scheduled / (mix_max.elapsed_s + backlog_s)
+    rate = SHARE_OF_MAX * sustained
+    before = stack.metrics()
+    with stack.profiling("mix", args.profile):
         mixed = await run_open(
-            "127.0.0.1",
-            stack.port,
-            mix.kinds({name: float(weight) for name, weight in MIX.items()}),
-            rate=rate,
-            duration_s=profile.mix_s,
-            max_connections=256,
-            seed=args.seed,
-            drain_timeout_s=30,
-        )
-        hit_ratio, by_result = cache_hit_ratio(before, stack.metrics())
-        report.mix = to_dict(mixed) | {"cache_hit_ratio": hit_ratio, "cache_reads": by_result}
-        report.section(
-            "Mobile mix",
-            f"Open model at {rate:,.0f} requests/s ({MIX_SHARE_OF_MAX:.0%} of the dashboard's maximum) for "
-            f"{profile.mix_s:g} s; latency from each request's intended send time.",
-            "",
-            render_markdown(mixed),
-            "",
-            f"Cache hit ratio (read models served from Redis, from /metrics): "
-            f"**{_ratio(hit_ratio)}** of {sum(by_result.values()):,.0f} reads ({_counts(by_result)}).",
-        )
+            "127.0.0.1", stack.port, kinds, rate=rate, duration_s=profile.mix_s,
+            max_connections=256, seed=args.seed, drain_timeout_s=30,
+        )  # fmt: skip
+    hit_ratio, by_result = cache_hit_ratio(before, stack.metrics())
+    report.mix = to_dict(mixed) | {
+        "cache_hit_ratio": hit_ratio, "cache_reads": by_result, "maximum": to_dict(mix_max),
+        "backlog_s": backlog_s, "sustained": sustained,
+    }  # fmt: skip
+    report.section(
+        "Mobile mix",
+        f"Its maximum, closed loop with {profile.connections} connections: "
+        f"{mix_max.overall.achieved_rate:,.0f} requests/s answered ({mix_max.overall.errors} errors), "
+        f"whose writes took another {backlog_s:.1f} s to project: {sustained:,.0f} requests/s done. "
+        f"Then the open model at {rate:,.0f} requests/s ({SHARE_OF_MAX:.0%} of that) for "
+        f"{profile.mix_s:g} s; latency from each request's intended send time. Each write is read "
+        "back with its consistency token until the answer is not stale: projection lag runs from "
+        "the write's answer to that read's, write to visible from the write's intended send time.",
+        "",
+        render_markdown(mixed),
+        "",
+        f"Cache hit ratio (read models served from memory or Redis, from /metrics): "
+        f"**{_ratio(hit_ratio)}** of {sum(by_result.values()):,.0f} reads ({_counts(by_result)}).",
+    )
+    return mixed, hit_ratio
 
-    # 5. CQRS against naive reads as one user's history grows.
-    growth: dict[str, dict[int, float | None]] = {"dashboard": {}, "naive dashboard": {}}
+
+async def growth(run: Bench, sized: dict[int, Lifter]) -> dict[str, float | None]:
+    profile, stack, report = run.profile, run.stack, run.report
+    # 6. CQRS against naive reads as one user's history grows.
+    by_route: dict[str, dict[int, float | None]] = {"dashboard": {}, "naive dashboard": {}}
     for size, lifter in sized.items():
-        for route, by_size in growth.items():
+        for route, by_size in by_route.items():
             kind = Kind(route, Request("GET", READ_PATHS[route], lifter.headers), expect={200})
             result = await saturate(stack, profile, [kind], connections=1, duration_s=profile.naive_s)
             by_size[size] = result.overall.latency.p50_ms
     report.growth = {
-        route: {str(size): p50 for size, p50 in by_size.items()} for route, by_size in growth.items()
+        route: {str(size): p50 for size, p50 in by_size.items()} for route, by_size in by_route.items()
     }
     smallest, largest = profile.sizes[0], profile.sizes[-1]
-    ratios = {route: _growth(by_size, smallest, largest) for route, by_size in growth.items()}
+    ratios = {route: _growth(by_size, smallest, largest) for route, by_size in by_route.items()}
     report.growth["ratios"] = ratios
     report.section(
         "CQRS against naive reads",
@@ -523,23 +608,13 @@ async def bench(profile: Profile, args: argparse.Namespace, settings: Settings, 
         "| workouts | dashboard (read model) p50 ms | naive (SQL on write tables) p50 ms |",
         "|---:|---:|---:|",
         *[
-            f"| {size:,} | {_ms(growth['dashboard'][size])} | {_ms(growth['naive dashboard'][size])} |"
+            f"| {size:,} | {_ms3(by_route['dashboard'][size])} | {_ms3(by_route['naive dashboard'][size])} |"
             for size in profile.sizes
         ],
         f"| growth p50({largest:,}) / p50({smallest:,}) | {_x(ratios['dashboard'])} | "
         f"{_x(ratios['naive dashboard'])} |",
     )
-
-    report.memory = {"api_peak_rss_mb": stack.peaks.api / 2**20,
-                     "worker_peak_rss_mb": stack.peaks.worker_max / 2**20}  # fmt: skip
-    report.section(
-        "Memory",
-        "| process | peak RSS |",
-        "|---|---:|",
-        f"| API (one uvicorn process) | {stack.peaks.api / 2**20:,.0f} MB |",
-        f"| projection worker (one process) | {stack.peaks.worker_max / 2**20:,.0f} MB |",
-    )
-    targets(report, maxima, mixed, hit_ratio=hit_ratio, ratios=ratios, stack=stack)
+    return ratios
 
 
 def _ratio(value: float | None) -> str:
@@ -559,11 +634,12 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def targets(report: Report, maxima: dict[str, RunResult], mixed: RunResult, *, hit_ratio: float | None,
+def targets(report: Report, maxima: dict[str, RunResult], reads: RunResult, mixed: RunResult, *,
+            hit_ratio: float | None,
             ratios: dict[str, float | None], stack: Stack) -> None:  # fmt: skip
     ceiling = maxima["ceiling"].overall.achieved_rate
     share = maxima["dashboard"].overall.achieved_rate / ceiling
-    reads_p95 = max((mixed.kind(name).latency.p95_ms or 0.0) for name in READS)
+    reads_p95 = max((reads.kind(name).latency.p95_ms or 0.0) for name in READS)
     put_p95 = mixed.kind("log workout").latency.p95_ms or 0.0
     lag = mixed.extra("projection lag").latency  # noqa: S610 - not Django
     api_mb = stack.peaks.api / 2**20
@@ -571,10 +647,10 @@ def targets(report: Report, maxima: dict[str, RunResult], mixed: RunResult, *, h
     rows = [
         ("Dashboard maximum throughput ≥ 60% of the ceiling", f"{share:.0%}", share >= 0.6),
         ("Reads p95 ≤ 10 ms at 70% of that maximum (worst read)", f"{reads_p95:,.1f} ms", reads_p95 <= 10),
-        ("PUT workout p95 ≤ 50 ms", f"{put_p95:,.1f} ms", put_p95 <= 50),
-        ("Projection lag p95 ≤ 100 ms", f"{_ms(lag.p95_ms)} ms", (lag.p95_ms or 1e9) <= 100),
-        ("Projection lag p99 ≤ 500 ms", f"{_ms(lag.p99_ms)} ms", (lag.p99_ms or 1e9) <= 500),
-        ("Cache hit ratio ≥ 98%", _ratio(hit_ratio), (hit_ratio or 0) >= 0.98),
+        ("PUT workout p95 ≤ 50 ms (mix)", f"{put_p95:,.1f} ms", put_p95 <= 50),
+        ("Projection lag p95 ≤ 100 ms (mix)", f"{_ms(lag.p95_ms)} ms", (lag.p95_ms or 1e9) <= 100),
+        ("Projection lag p99 ≤ 500 ms (mix)", f"{_ms(lag.p99_ms)} ms", (lag.p99_ms or 1e9) <= 500),
+        ("Cache hit ratio ≥ 98% (mix)", _ratio(hit_ratio), (hit_ratio or 0) >= 0.98),
         ("Dashboard p50 growth ≤ 1.1", _x(growth), growth is not None and growth <= 1.1),
         ("API RSS ≤ 200 MB", f"{api_mb:,.0f} MB", api_mb <= 200),
     ]
@@ -594,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, help="months of history per user (default: 12, quick 3)")
     parser.add_argument("--mix-seconds", type=float, help="length of the mobile mix (default: 60, quick 15)")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads of the projection worker")
+    parser.add_argument("--profile", action="store_true", help="py-spy the API during each measured run")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench", help="where the report and logs go")
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +39,15 @@ def process_tree(pid: int) -> list[int]:
         tree.append(current)
         pending.extend(children.get(current, []))
     return tree
+
+
+def cpu_ticks(pid: int) -> int:
+    """User and system CPU time a process used so far, in clock ticks; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def rss_bytes(pid: int) -> int:
@@ -137,6 +149,47 @@ class Stack:
         finally:
             stop.set()
             sampler.join()
+
+    @contextmanager
+    def profiling(self, name: str, enabled: bool) -> Iterator[None]:
+        """Sample the API and the projection worker with py-spy while the block runs, into
+        <logs>/profile-<name>-<api|worker>.txt (collapsed stacks: one per line, its sample count last)."""
+        if not enabled or self.api is None:
+            yield
+            return
+        targets = {"api": self.api.process.pid}
+        if self.worker is not None:
+            # The leader only supervises; of its children, the busiest is the one that projects.
+            children = process_tree(self.worker.process.pid)[1:]
+            if children:
+                targets["worker"] = max(children, key=cpu_ticks)
+        spies = [
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "250",
+                    "--nonblocking",
+                    "--output",
+                    str(self.logs / f"profile-{name.replace(' ', '-')}-{target}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for target, pid in targets.items()
+        ]
+        try:
+            yield
+        finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            for spy in spies:
+                spy.wait(30)
 
     def metrics(self) -> str:
         return httpx.get(f"{self.base_url}/metrics", timeout=10).text
