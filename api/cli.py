@@ -110,7 +110,9 @@ def worker(processes: int | None, threads: int | None) -> None:
         os.environ["dramatiq_prom_db"] = str(metrics_dir)
         os.environ["dramatiq_prom_host"] = resolved.worker.metrics_host
         os.environ["dramatiq_prom_port"] = str(resolved.worker.metrics_port)
-        os.environ["dramatiq_queue_prefetch"] = "1"
+        # One message per thread: the projections of different users overlap their waits on Postgres
+        # (one user's pokes stay in order: the runner works from its checkpoint under the user's lock).
+        os.environ["dramatiq_queue_prefetch"] = str(threads or resolved.worker.threads)
         os.environ["dramatiq_delay_queue_prefetch"] = "1"
         # Dramatiq's idle consumer backs off up to this long between fetches (its default: 1 s).
         os.environ["dramatiq_worker_timeout"] = str(resolved.worker.poll_ms)

@@ -375,9 +375,26 @@ async def test_worker_killed_after_its_commit_applies_once_and_redis_catches_up(
 # -- Redis holds no truth ------------------------------------------------------------------------
 
 
+@pytest.fixture
+async def redis_only_client(settings: Settings) -> AsyncIterator[Any]:
+    """The app without its memory cache, so that every read goes to Redis (and refills it)."""
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    api = msgspec.structs.replace(settings.api, memory_cache_mb=0)
+    async with AsyncTestClient(app=create_app(msgspec.structs.replace(settings, api=api))) as test_client:
+        yield test_client
+
+
 async def test_deleting_the_cache_prefix_keeps_every_read_correct_and_refills_it(
-    client: Any, settings: Settings, db: asyncpg.Connection, redis: Redis, start_worker: StartWorker
+    redis_only_client: Any,
+    settings: Settings,
+    db: asyncpg.Connection,
+    redis: Redis,
+    start_worker: StartWorker,
 ) -> None:
+    client = redis_only_client
     worker = start_worker()
     signed_in = await sign_up(client)
     user_id = uuid.UUID(signed_in["user"]["id"])
