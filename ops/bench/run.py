@@ -71,6 +71,9 @@ MIX = {
 }
 READS = ("dashboard", "feed", "workout", "records", "history", "leaderboard")
 SHARE_OF_MAX = 0.7  # open-model runs go at 70% of a measured maximum
+#: Connections of the open-model runs at most: the API sits behind nginx, whose upstream keeps a pool of
+#: 64 keep-alive connections per worker (ops/nginx.conf), whatever the number of phones.
+OPEN_CONNECTIONS = 64
 VISIBLE_WITHIN_S = 60  # a write not readable by then counts as an error of the lag
 
 
@@ -527,7 +530,7 @@ async def reads_at_70(run: Bench, mix: Mix, maxima: dict[str, RunResult]) -> Run
     with stack.profiling("reads", args.profile):
         read_run = await run_open(
             "127.0.0.1", stack.port, mix.kinds(reads), rate=rate, duration_s=profile.mix_s,
-            max_connections=256, seed=args.seed, drain_timeout_s=30,
+            max_connections=OPEN_CONNECTIONS, seed=args.seed, drain_timeout_s=30,
         )  # fmt: skip
     read_hits, read_counts = cache_hit_ratio(before, stack.metrics())
     report.reads = to_dict(read_run) | {"cache_hit_ratio": read_hits, "cache_reads": read_counts}
@@ -560,7 +563,7 @@ async def mobile_mix(run: Bench, mix: Mix) -> tuple[RunResult, float | None]:
     with stack.profiling("mix", args.profile):
         mixed = await run_open(
             "127.0.0.1", stack.port, kinds, rate=rate, duration_s=profile.mix_s,
-            max_connections=256, seed=args.seed, drain_timeout_s=30,
+            max_connections=OPEN_CONNECTIONS, seed=args.seed, drain_timeout_s=30,
         )  # fmt: skip
     hit_ratio, by_result = cache_hit_ratio(before, stack.metrics())
     report.mix = to_dict(mixed) | {
