@@ -45,11 +45,20 @@ clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks (results go in BENCHMARKS.md). They use DATABASE_URL / REDIS_URL, by default the local
-# servers on 5432 and 6379, in a database and Redis prefix of their own that they remove afterwards.
-# BENCH_IMPORT_ARGS passes options, e.g. `make bench-import BENCH_IMPORT_ARGS="--rows 5000"`.
-.PHONY: bench bench-import
+# servers on 5432 and 6379, in a database and Redis prefix of their own that they remove afterwards,
+# and start (and stop) the API and projection worker processes they measure. `bench` is the full run
+# (at most 10 minutes), `bench-quick` a small one (at most 2 minutes); the report is printed and
+# written to .bench/latest.md. BENCH_ARGS / BENCH_IMPORT_ARGS pass options, e.g.
+# `make bench BENCH_ARGS="--profile"` or `make bench-import BENCH_IMPORT_ARGS="--rows 5000"`.
+.PHONY: bench bench-quick bench-load bench-import
 
-bench: bench-import
+bench: bench-load bench-import
+
+bench-load: $(INSTALLED)
+	PYTHONPATH=. $(BIN)/python ops/bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(INSTALLED)
+	PYTHONPATH=. $(BIN)/python ops/bench/run.py --quick $(BENCH_ARGS)
 
 bench-import: $(INSTALLED)
 	PYTHONPATH=. $(BIN)/python ops/bench/import_speed.py $(BENCH_IMPORT_ARGS)
