@@ -21,6 +21,7 @@ from commands.events import Workout
 from commands.workouts import delete_workout, put_workout
 from core.structs import ResponseBody
 from projections.documents import WorkoutDocument, WorkoutSummary
+from projections.feed import FIRST_PAGE_SIZE
 
 
 class StoredWorkout(Workout, kw_only=True, frozen=True):
@@ -111,7 +112,7 @@ class WorkoutsController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[AppServices],
         cursor: Cursor = None,
-        limit: Limit = 20,
+        limit: Limit = FIRST_PAGE_SIZE,
     ) -> Response[bytes]:
         principal = principal_of(request)
         served = await services.read_models.feed(principal.user_id, cursor, limit, consistency_token(request))

@@ -12,7 +12,8 @@ from redis.exceptions import RedisError
 
 from core.redis import Keys
 from projections import leaderboards, metrics
-from projections.cache import DocumentCache, body_etag, projected_channel
+from projections.cache import PAGE_TTL_S, DocumentCache, body_etag, projected_channel
+from projections.feed import FIRST_PAGE_SIZE, feed_page
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,9 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
             user_id,
         )
         scores = await leaderboards.changed_rows(connection, user_id, synced)
+        # Every change makes the cached feed pages stale (they carry the version they were read at):
+        # the first page, the one the app opens, is written again so that it stays a hit.
+        first_page = await feed_page(connection, user_id, None, FIRST_PAGE_SIZE) if version > synced else None
     cache = DocumentCache(redis, keys)
     names = cache.keys_of(user_id)
     try:
@@ -65,6 +69,15 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
                     zone=dashboard["zone"] or "UTC",
                     body=dashboard["body"],
                     etag=body_etag(dashboard["body"]),
+                )
+            if first_page is not None:
+                await cache.put(
+                    pipe,
+                    names.feed_page(FIRST_PAGE_SIZE, None),
+                    version=version,
+                    body=first_page,
+                    etag=body_etag(first_page),
+                    ttl_s=PAGE_TTL_S,
                 )
             await leaderboards.sync_rows(redis, pipe, keys, scores, datetime.now(UTC))
             await cache.put_synced(pipe, names.synced, version)

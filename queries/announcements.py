@@ -29,7 +29,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from core.redis import Keys
-from queries.memory_cache import MemoryCache
+from queries.memory_cache import MemoryCache, board_owner
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +113,7 @@ class Announcements:
         self._redis = redis
         self._patterns = (keys.channel_pattern("projected"), keys.channel_pattern("lb"))
         self._projected = keys.channel("projected", "")
+        self._boards = keys.channel("lb", "")
         self._listeners: dict[str, set[Listener]] = {}
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -212,9 +213,12 @@ class Announcements:
     def _deliver(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
         payload = data.encode() if isinstance(data, str) else data
-        if self._memory is not None and name.startswith(self._projected):
-            with contextlib.suppress(ValueError):
-                self._memory.announced(uuid.UUID(name[len(self._projected) :]))
+        if self._memory is not None:
+            if name.startswith(self._projected):
+                with contextlib.suppress(ValueError):
+                    self._memory.announced(uuid.UUID(name[len(self._projected) :]))
+            elif name.startswith(self._boards):
+                self._memory.announced(board_owner(name))
         for listener in self._listeners.get(name, ()):
             listener.deliver(name, payload)
 

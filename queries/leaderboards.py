@@ -32,7 +32,7 @@ from projections.leaderboards import (
     put_scores,
     ttl_of,
 )
-from queries.memory_cache import MemoryCache
+from queries.memory_cache import MemoryCache, board_owner
 
 log = structlog.get_logger(__name__)
 
@@ -106,7 +106,7 @@ class Leaderboards:
     ) -> Leaderboard:
         try:
             if scope == "global":
-                ranked = await self._global(board, key, me, limit, now)
+                ranked = await self._global_held(board, key, me, limit, now)
             else:
                 ranked = await self._friends(board, key, me, limit, now)
         except RedisError as exc:
@@ -125,6 +125,21 @@ class Leaderboards:
         await self.redis.set(names.ready, b"1", ex=ttl)
         log.info("leaderboard_rebuilt", board=board, key=key, members=len(rows))
         return names
+
+    async def _global_held(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
+        """The caller's place on a global board, from memory until the board's next announcement."""
+        memory = self.memory if self.memory is not None and self.memory.enabled else None
+        if memory is None:
+            return await self._global(board, key, me, limit, now)
+        owner = board_owner(BoardKeys(self.keys, board, key).channel)
+        held_key = f"lb:{board}:{key}:{me}:{limit}"
+        held = memory.get(held_key)
+        if held is not None:
+            return _RANKED.decode(held.body)
+        mark = memory.mark(owner)
+        ranked = await self._global(board, key, me, limit, now)
+        memory.put(owner, held_key, Cached(None, None, 0, "", "", _ENCODER.encode(ranked)), mark)
+        return ranked
 
     async def _global(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
         names = BoardKeys(self.keys, board, key)
@@ -239,6 +254,8 @@ class Leaderboards:
 
 
 _NAMES = msgspec.json.Decoder(tuple[str, str])
+_RANKED = msgspec.json.Decoder(_Ranked)
+_ENCODER = msgspec.json.Encoder()
 
 
 def _name_key(user: uuid.UUID) -> str:

@@ -14,6 +14,9 @@ documents are dropped. So a document is served from memory only while:
 - no read of the same user found a newer version in Redis since (`seen`), so that once a request
   was answered from a newer version, later ones are too, whichever connection announces first.
 
+Leaderboard rankings are kept the same way, owned by their board: the runner announces a board's
+changes on `ch:lb:<board>:<key>` in the same pipeline as the scores, before the user's version.
+
 Bounded by the bytes of the bodies it holds; the least recently used go first.
 """
 
@@ -29,7 +32,15 @@ ENTRY_OVERHEAD_BYTES = 400
 #: Users whose announcement counters are kept; a user dropped from here has their documents dropped too.
 USERS_TRACKED = 200_000
 
+#: Boards own their entries too, under an id made from their channel's name.
+_BOARDS = uuid.UUID("6b1f0a52-2d7e-4c0b-9a51-3f7c2e8d9b10")
+
 Mark = tuple[int, int]  # (epoch, the user's announcement count) when a read went to Redis
+
+
+def board_owner(channel: str) -> uuid.UUID:
+    """The owner id of what is kept about the board announced on `channel` (`announced` forgets it)."""
+    return uuid.uuid5(_BOARDS, channel)
 
 
 class MemoryCache:

@@ -19,11 +19,12 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.cursors import decode_cursor, encode_cursor
+from core.cursors import decode_cursor
 from core.redis import Keys
 from projections import store
 from projections.cache import PAGE_TTL_S, Cached, DocumentCache, body_etag
 from projections.dashboard import local_date, next_rollover
+from projections.feed import FeedCursor, feed_page
 from queries.consistency import ProjectionNotifications
 from queries.memory_cache import Mark, MemoryCache
 
@@ -76,11 +77,6 @@ class _Loaded:
     @property
     def version(self) -> int:
         return self.served.version if self.served is not None else self.checkpoint
-
-
-class FeedCursor(msgspec.Struct, array_like=True, frozen=True):
-    started_at: datetime
-    workout_id: uuid.UUID
 
 
 #: Per zone: today's date there (as an ordinal) and the Unix time it stops being today.
@@ -176,24 +172,7 @@ class ReadModels:
 
         async def load(connection: asyncpg.Connection) -> _Loaded:
             version = await _checkpoint(connection, user_id)
-            rows = await connection.fetch(
-                """
-                SELECT workout_id, started_at, body FROM rm_workout_summaries
-                WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (started_at, workout_id) < ($2, $3))
-                ORDER BY started_at DESC, workout_id DESC LIMIT $4
-                """,
-                user_id,
-                after.started_at if after else None,
-                after.workout_id if after else None,
-                limit + 1,
-            )
-            page = rows[:limit]
-            body = b'{"items":[' + b",".join(bytes(row["body"]) for row in page) + b"]"
-            if len(rows) > limit:
-                last = page[-1]
-                next_cursor = encode_cursor(FeedCursor(last["started_at"], last["workout_id"]))
-                body += b',"nextCursor":"' + next_cursor.encode() + b'"'
-            body += b"}"
+            body = await feed_page(connection, user_id, after, limit)
             return _Loaded(Served(body, body_etag(body), version), key, ttl_s=PAGE_TTL_S)
 
         served = await self._serve("feed", user_id, key, at_least, fresh=fresh, load=load)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from core.db import close_pool, open_pool
 from core.redis import Keys
 from core.settings import Settings
-from projections.cache import Cached
+from projections.cache import Cached, DocumentCache
 from projections.runner import project_user
 from queries import memory_cache
 from queries.memory_cache import ENTRY_OVERHEAD_BYTES, MemoryCache
@@ -182,3 +182,60 @@ async def test_nothing_comes_from_memory_across_a_lost_subscription(
     assert memory_hits() == hits
     await client.get("/v1/stats/dashboard", headers=me)
     assert memory_hits() == hits + 1
+
+
+async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, project: Any) -> None:
+    memory: MemoryCache = client.app.state.services.memory
+    await until(lambda: memory.enabled)
+    ann, bob = await sign_up(client), await sign_up(client)
+    for lifter in (ann, bob):
+        opted = await client.patch("/v1/me", json={"leaderboardOptIn": True}, headers=bearer(lifter))
+        assert opted.status_code == 200
+        logged = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(lifter))
+        assert logged.status_code == 201
+        await project(lifter["user"]["id"])
+
+    async def bobs_score() -> float:
+        response = await client.get(
+            "/v1/leaderboards/weekly-volume", params={"limit": 100}, headers=bearer(ann)
+        )
+        assert response.status_code == 200, response.text
+        scores = {entry["userId"]: entry["score"] for entry in response.json()["top"]}
+        return float(scores[bob["user"]["id"]])
+
+    first = await bobs_score()
+    # Kept once no announcement of the board lands during the read (the projections' may still be).
+    deadline = time.monotonic() + 10
+    while not any(key.startswith("lb:weekly-volume:") for key in memory._entries):
+        assert time.monotonic() < deadline, "the ranking was never kept"
+        assert await bobs_score() == first
+    logged = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(bob))
+    assert logged.status_code == 201
+    await project(bob["user"]["id"])  # announces the board's change
+    deadline = time.monotonic() + 10
+    while (score := await bobs_score()) == first:
+        assert time.monotonic() < deadline, "the board never changed"
+        await asyncio.sleep(0.05)
+    assert score == 2 * first
+
+
+async def test_the_sync_writes_the_first_feed_page_so_the_next_look_is_a_hit(
+    client: Any, project: Any, settings: Settings
+) -> None:
+    signed_in = await sign_up(client)
+    me, user_id = bearer(signed_in), signed_in["user"]["id"]
+    for _ in range(2):
+        assert (
+            await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=me)
+        ).status_code == 201
+    await project(user_id)  # projects and syncs Redis; no read has filled anything yet
+    redis = Redis.from_url(settings.redis.url or "")
+    try:
+        cache = DocumentCache(redis, Keys(settings.redis.prefix))
+        names = cache.keys_of(uuid.UUID(user_id))
+        page = await cache.read(names.synced, names.feed_page(20, None))
+    finally:
+        await redis.aclose()
+    assert page.version == page.synced and page.synced is not None
+    served = await client.get("/v1/workouts", headers=me)
+    assert served.content == page.body and len(served.json()["items"]) == 2
