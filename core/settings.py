@@ -51,7 +51,7 @@ class ApiSettings(msgspec.Struct, frozen=True):
     diagnostics: bool = True
     stream_heartbeat_s: float = 15.0
     bench: bool = False  # the benchmark baselines of api/bench.py
-    memory_cache_mb: int = 32  # read-model documents held in each API process; 0: none
+    memory_cache_mb: int = 64  # read-model documents held in each API process; 0: none
 
 
 class WorkerSettings(msgspec.Struct, frozen=True):
@@ -68,7 +68,7 @@ class WorkerSettings(msgspec.Struct, frozen=True):
     enqueue_timeout_s: float = 0.5
     shutdown_timeout_ms: int = 30_000
     #: The longest an idle worker waits between looks at the broker: a poke waits at most this long.
-    poll_ms: int = 50
+    poll_ms: int = 10
 
 
 class ProjectionSettings(msgspec.Struct, frozen=True):
@@ -282,14 +282,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         diagnostics=env.flag("IRONLOG_DIAGNOSTICS", not production),
         stream_heartbeat_s=env.number("IRONLOG_STREAM_HEARTBEAT_S", 15.0),
         bench=env.flag("IRONLOG_BENCH", False),
-        memory_cache_mb=env.integer("IRONLOG_MEMORY_CACHE_MB", 32),
+        memory_cache_mb=env.integer("IRONLOG_MEMORY_CACHE_MB", 64),
     )
     if api.bench and production:
         raise SettingsError("IRONLOG_BENCH must not be set in production")
     worker = WorkerSettings(
         processes=env.integer("IRONLOG_WORKER_PROCESSES", 1, minimum=1),
         threads=env.integer("IRONLOG_WORKER_THREADS", 4, minimum=1),
-        poll_ms=env.integer("IRONLOG_WORKER_POLL_MS", 50, minimum=10),
+        poll_ms=env.integer("IRONLOG_WORKER_POLL_MS", 10, minimum=5),
         metrics_host=env.text("IRONLOG_WORKER_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
         metrics_port=env.integer("IRONLOG_WORKER_METRICS_PORT", 9191, minimum=1),
         max_retries=env.integer("IRONLOG_ACTOR_MAX_RETRIES", 20),
