@@ -51,7 +51,7 @@ from ops.bench.loadgen import (
     run_saturation,
     to_dict,
 )
-from ops.bench.stack import Stack, cache_hit_ratio, machine
+from ops.bench.stack import Stack, cache_hit_ratio, cache_reads, machine
 from workers.enqueue import Enqueuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -565,10 +565,13 @@ async def mobile_mix(run: Bench, mix: Mix) -> tuple[RunResult, float | None]:
             "127.0.0.1", stack.port, kinds, rate=rate, duration_s=profile.mix_s,
             max_connections=OPEN_CONNECTIONS, seed=args.seed, drain_timeout_s=30,
         )  # fmt: skip
-    hit_ratio, by_result = cache_hit_ratio(before, stack.metrics())
+    after = stack.metrics()
+    hit_ratio, by_result = cache_hit_ratio(before, after)
+    by_model = cache_reads(before, after)
     report.mix = to_dict(mixed) | {
         "cache_hit_ratio": hit_ratio, "cache_reads": by_result, "maximum": to_dict(mix_max),
         "backlog_s": backlog_s, "sustained": sustained,
+        "cache_reads_by_model": {f"{model} {result}": n for (model, result), n in by_model.items()},
     }  # fmt: skip
     report.section(
         "Mobile mix",
@@ -583,7 +586,14 @@ async def mobile_mix(run: Bench, mix: Mix) -> tuple[RunResult, float | None]:
         render_markdown(mixed),
         "",
         f"Cache hit ratio (read models served from memory or Redis, from /metrics): "
-        f"**{_ratio(hit_ratio)}** of {sum(by_result.values()):,.0f} reads ({_counts(by_result)}).",
+        f"**{_ratio(hit_ratio)}** of {sum(by_result.values()):,.0f} reads ({_counts(by_result)}); by read "
+        "model: "
+        + ", ".join(
+            f"{model} {by_model.get((model, 'hit'), 0):,.0f} of "
+            f"{sum(n for (m, _), n in by_model.items() if m == model):,.0f}"
+            for model in sorted({model for model, _ in by_model})
+        )
+        + ".",
     )
     return mixed, hit_ratio
 

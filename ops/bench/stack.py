@@ -205,14 +205,21 @@ def counter_values(exposition: str, name: str) -> dict[tuple[tuple[str, str], ..
     return values
 
 
-def cache_hit_ratio(before: str, after: str) -> tuple[float | None, dict[str, float]]:
-    """Hits over all read-model reads between two scrapes of the API's /metrics; the counts by result."""
+def cache_reads(before: str, after: str) -> dict[tuple[str, str], float]:
+    """Read-model reads between two scrapes of the API's /metrics, by (model, result)."""
     name = "ironlog_cache_requests_total"
     start, end = counter_values(before, name), counter_values(after, name)
+    return {
+        (dict(labels).get("model", "?"), dict(labels).get("result", "?")): value - start.get(labels, 0.0)
+        for labels, value in end.items()
+    }
+
+
+def cache_hit_ratio(before: str, after: str) -> tuple[float | None, dict[str, float]]:
+    """Hits over all read-model reads between two scrapes of the API's /metrics; the counts by result."""
     by_result: dict[str, float] = {}
-    for labels, value in end.items():
-        result = dict(labels).get("result", "?")
-        by_result[result] = by_result.get(result, 0.0) + value - start.get(labels, 0.0)
+    for (_, result), count in cache_reads(before, after).items():
+        by_result[result] = by_result.get(result, 0.0) + count
     total = sum(by_result.values())
     return (by_result.get("hit", 0.0) / total if total else None), by_result
 
