@@ -13,7 +13,14 @@ import msgspec
 from commands.events import Workout
 from commands.workouts import validate_workout
 from ops.bench.run import MIX, READ_PATHS, READS, Lifter, Mix
-from ops.bench.stack import cache_hit_ratio, counter_values, cpu_ticks, process_tree, rss_bytes
+from ops.bench.stack import (
+    cache_hit_ratio,
+    counter_values,
+    cpu_ticks,
+    histogram_mean,
+    process_tree,
+    rss_bytes,
+)
 
 BEFORE = """# HELP ironlog_cache_requests_total Read-model reads by where they were answered from
 # TYPE ironlog_cache_requests_total counter
@@ -67,3 +74,25 @@ def test_the_mix_sends_what_the_api_takes() -> None:
     amended = kinds["amend workout"].request(rng)  # type: ignore[operator]
     assert amended.headers["If-Match"] == '"1"' and amended.path == logged.path
     assert not lifter.amendable  # in flight: no second amend of it until this one is answered
+
+
+def test_a_histograms_mean_is_taken_over_what_was_observed_between_two_scrapes() -> None:
+    before = "\n".join(
+        [
+            'x_seconds_count{k="a"} 2.0',
+            'x_seconds_sum{k="a"} 0.5',
+            'x_seconds_count{k="b"} 1',
+            'x_seconds_sum{k="b"} 1',
+        ]
+    )
+    after = "\n".join(
+        [
+            'x_seconds_count{k="a"} 5.0',
+            'x_seconds_sum{k="a"} 1.1',
+            'x_seconds_count{k="b"} 2',
+            'x_seconds_sum{k="b"} 1.2',
+        ]
+    )
+    mean, count = histogram_mean(before, after, "x_seconds")
+    assert mean is not None and abs(mean - 0.2) < 1e-9 and count == 4.0
+    assert histogram_mean(after, after, "x_seconds") == (None, 0.0)

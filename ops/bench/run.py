@@ -51,7 +51,7 @@ from ops.bench.loadgen import (
     run_saturation,
     to_dict,
 )
-from ops.bench.stack import Stack, cache_hit_ratio, cache_reads, machine
+from ops.bench.stack import Stack, cache_hit_ratio, cache_reads, histogram_mean, machine
 from workers.enqueue import Enqueuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -477,7 +477,7 @@ async def seed_and_drain(run: Bench) -> None:
 
     # 2. The backlog it left, drained by one projection worker process.
     stack.start_worker()
-    with stack.sampling_memory():
+    with stack.sampling_memory(), stack.profiling("drain", args.profile):
         events, seconds = await drain(settings, timeout_s=900)
     report.drain = {"events": events, "seconds": seconds, "events_per_s": events / seconds,
                     "worker_processes": 1, "threads": stack.worker_threads}  # fmt: skip
@@ -559,18 +559,22 @@ async def mobile_mix(run: Bench, mix: Mix) -> tuple[RunResult, float | None]:
     _, backlog_s = await drain(settings, timeout_s=300)
     sustained = mix_max.scheduled / (mix_max.elapsed_s + backlog_s)
     rate = SHARE_OF_MAX * sustained
-    before = stack.metrics()
+    before, worker_before = stack.metrics(), stack.worker_metrics()
     with stack.profiling("mix", args.profile):
         mixed = await run_open(
             "127.0.0.1", stack.port, kinds, rate=rate, duration_s=profile.mix_s,
             max_connections=OPEN_CONNECTIONS, seed=args.seed, drain_timeout_s=30,
         )  # fmt: skip
     after = stack.metrics()
+    batch_s, batches = histogram_mean(
+        worker_before, stack.worker_metrics(), "ironlog_projection_batch_seconds"
+    )
     hit_ratio, by_result = cache_hit_ratio(before, after)
     by_model = cache_reads(before, after)
     report.mix = to_dict(mixed) | {
         "cache_hit_ratio": hit_ratio, "cache_reads": by_result, "maximum": to_dict(mix_max),
-        "backlog_s": backlog_s, "sustained": sustained,
+        "backlog_s": backlog_s, "sustained": sustained, "projection_batches": batches,
+        "projection_batch_mean_s": batch_s,
         "cache_reads_by_model": {f"{model} {result}": n for (model, result), n in by_model.items()},
     }  # fmt: skip
     report.section(
@@ -593,7 +597,9 @@ async def mobile_mix(run: Bench, mix: Mix) -> tuple[RunResult, float | None]:
             f"{sum(n for (m, _), n in by_model.items() if m == model):,.0f}"
             for model in sorted({model for model, _ in by_model})
         )
-        + ".",
+        + f". The worker projected {batches:,.0f} batches, "
+        + ("none" if batch_s is None else f"{batch_s * 1000:,.1f} ms each on average")
+        + " (`ironlog_projection_batch_seconds`).",
     )
     return mixed, hit_ratio
 

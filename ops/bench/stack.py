@@ -100,6 +100,11 @@ class Stack:
             self.env,
             self.logs / "worker.log",
         )
+        deadline = time.monotonic() + 30
+        while len(process_tree(self.worker.process.pid)) < 2:  # until its worker process is forked
+            if self.worker.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{self.worker.log()[-3000:]}")
+            time.sleep(0.05)
 
     def start_api(self) -> None:
         self.api = IronlogProcess(["api", "--port", str(self.port)], self.env, self.logs / "api.log")
@@ -154,15 +159,15 @@ class Stack:
     def profiling(self, name: str, enabled: bool) -> Iterator[None]:
         """Sample the API and the projection worker with py-spy while the block runs, into
         <logs>/profile-<name>-<api|worker>.txt (collapsed stacks: one per line, its sample count last)."""
-        if not enabled or self.api is None:
-            yield
-            return
-        targets = {"api": self.api.process.pid}
+        targets = {} if self.api is None else {"api": self.api.process.pid}
         if self.worker is not None:
             # The leader only supervises; of its children, the busiest is the one that projects.
             children = process_tree(self.worker.process.pid)[1:]
             if children:
                 targets["worker"] = max(children, key=cpu_ticks)
+        if not enabled or not targets:
+            yield
+            return
         spies = [
             subprocess.Popen(
                 [
@@ -194,6 +199,10 @@ class Stack:
     def metrics(self) -> str:
         return httpx.get(f"{self.base_url}/metrics", timeout=10).text
 
+    def worker_metrics(self) -> str:
+        port = self.env["IRONLOG_WORKER_METRICS_PORT"]
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
 
 def counter_values(exposition: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The samples of counter `name` in Prometheus text, keyed by their labels."""
@@ -203,6 +212,17 @@ def counter_values(exposition: str, name: str) -> dict[tuple[tuple[str, str], ..
         pairs = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels)))
         values[pairs] = values.get(pairs, 0.0) + float(value)
     return values
+
+
+def histogram_mean(before: str, after: str, name: str) -> tuple[float | None, float]:
+    """The mean of histogram `name` over what was observed between two scrapes; how many observations."""
+
+    def total(exposition: str, suffix: str) -> float:
+        found = re.findall(rf"^{re.escape(name)}_{suffix}(?:\{{[^}}]*\}})? (\S+)$", exposition, re.MULTILINE)
+        return sum(float(value) for value in found)
+
+    count = total(after, "count") - total(before, "count")
+    return ((total(after, "sum") - total(before, "sum")) / count if count else None), count
 
 
 def cache_reads(before: str, after: str) -> dict[tuple[str, str], float]:
