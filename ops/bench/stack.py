@@ -62,10 +62,14 @@ def rss_bytes(pid: int) -> int:
 
 @dataclass
 class MemoryPeaks:
-    """The largest resident size seen per process while sampling: the API, each worker process."""
+    """The largest resident size seen per process while sampling: each API process, each worker process."""
 
-    api: int = 0
+    api_processes: dict[int, int] = field(default_factory=dict)
     worker_processes: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def api(self) -> int:
+        return max(self.api_processes.values(), default=0)
 
     @property
     def worker_max(self) -> int:
@@ -77,9 +81,13 @@ class MemoryPeaks:
 
 
 class Stack:
-    """The API (uvicorn, one process) and `ironlog worker` (one process), with IRONLOG_BENCH=1."""
+    """The API (uvicorn, one process unless told) and `ironlog worker` (one process unless told), with
+    IRONLOG_BENCH=1."""
 
-    def __init__(self, env: dict[str, str], logs: Path, worker_threads: int) -> None:
+    def __init__(
+        self, env: dict[str, str], logs: Path, worker_threads: int, *, api_workers: int = 1,
+        worker_processes: int = 1,
+    ) -> None:  # fmt: skip
         self.logs = logs
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -90,13 +98,15 @@ class Stack:
             "IRONLOG_DATA_DIR": str(logs / "data"),
         }
         self.worker_threads = worker_threads
+        self.api_workers = api_workers
+        self.worker_processes = worker_processes
         self.api: IronlogProcess | None = None
         self.worker: IronlogProcess | None = None
         self.peaks = MemoryPeaks()
 
     def start_worker(self) -> None:
         self.worker = IronlogProcess(
-            ["worker", "--processes", "1", "--threads", str(self.worker_threads)],
+            ["worker", "--processes", str(self.worker_processes), "--threads", str(self.worker_threads)],
             self.env,
             self.logs / "worker.log",
         )
@@ -107,7 +117,11 @@ class Stack:
             time.sleep(0.05)
 
     def start_api(self) -> None:
-        self.api = IronlogProcess(["api", "--port", str(self.port)], self.env, self.logs / "api.log")
+        self.api = IronlogProcess(
+            ["api", "--port", str(self.port), "--workers", str(self.api_workers)],
+            self.env,
+            self.logs / "api.log",
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.api.process.poll() is not None:
@@ -127,9 +141,10 @@ class Stack:
 
     def sample_memory(self) -> None:
         if self.api is not None:
-            self.peaks.api = max(
-                self.peaks.api, sum(rss_bytes(p) for p in process_tree(self.api.process.pid))
-            )
+            # With several API workers, the leader only supervises: the children serve.
+            tree = process_tree(self.api.process.pid)
+            for pid in tree[1:] if self.api_workers > 1 else tree[:1]:
+                self.peaks.api_processes[pid] = max(self.peaks.api_processes.get(pid, 0), rss_bytes(pid))
         if self.worker is not None:
             # The worker's leader only supervises; each of its children is a projection worker process.
             for pid in process_tree(self.worker.process.pid)[1:]:
