@@ -367,8 +367,9 @@ class ListReader:
         ):
             version = await _checkpoint(connection, user_id)
             body = splice_page(await load(connection))
-        self._keep(user_id, key, mark, Served(body, body_etag(body), version))
-        served = ReadModels._consistent(Served(body, body_etag(body), version), at_least)
+        page = Served(body, body_etag(body), version)
+        self._keep(user_id, key, mark, page)
+        served = ReadModels._consistent(page, at_least)
         assert served is not None
         return served
 
