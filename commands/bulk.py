@@ -390,7 +390,8 @@ def _event_rows(
 async def _lock_streams(connection: asyncpg.Connection, users: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Take every user's write lock, in user id order so that concurrent batches never deadlock."""
     rows = await connection.fetch(
-        "SELECT user_id, version FROM streams WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE",
+        "SELECT user_id, version FROM streams WHERE user_id = ANY($1::uuid[]) ORDER BY user_id"
+        " FOR NO KEY UPDATE",
         users,
     )
     versions: dict[uuid.UUID, int] = {row["user_id"]: row["version"] for row in rows}

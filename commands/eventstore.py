@@ -16,9 +16,14 @@ async def create_stream(connection: asyncpg.Connection, user_id: uuid.UUID) -> N
 
 
 async def lock_stream(connection: asyncpg.Connection, user_id: uuid.UUID) -> int:
-    """Take the user's write lock for this transaction; the stream's current version."""
+    """Take the user's write lock for this transaction; the stream's current version.
+
+    FOR NO KEY UPDATE: writers exclude each other, but not the key-share locks the projection's
+    foreign keys (checkpoints, pending, dirty) take on the same row. A worker frozen in the middle of
+    a projection must never stall the user's writes (RELIABILITY.md).
+    """
     version: int | None = await connection.fetchval(
-        "SELECT version FROM streams WHERE user_id = $1 FOR UPDATE", user_id
+        "SELECT version FROM streams WHERE user_id = $1 FOR NO KEY UPDATE", user_id
     )
     if version is None:
         raise LookupError(f"user {user_id} has no stream")
