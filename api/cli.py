@@ -110,9 +110,11 @@ def worker(processes: int | None, threads: int | None) -> None:
         os.environ["dramatiq_prom_db"] = str(metrics_dir)
         os.environ["dramatiq_prom_host"] = resolved.worker.metrics_host
         os.environ["dramatiq_prom_port"] = str(resolved.worker.metrics_port)
-        # One message per thread: the projections of different users overlap their waits on Postgres
-        # (one user's pokes stay in order: the runner works from its checkpoint under the user's lock).
-        os.environ["dramatiq_queue_prefetch"] = str(threads or resolved.worker.threads)
+        # One message in hand per process. With more, the projections of different users overlap
+        # their waits on Postgres (about twice the drain), but a process frozen mid-way then leaves
+        # several transactions open, some in the middle of a statement, where Postgres's idle
+        # timeout does not end them: another worker could not take those users over.
+        os.environ["dramatiq_queue_prefetch"] = "1"
         os.environ["dramatiq_delay_queue_prefetch"] = "1"
         # Dramatiq's idle consumer backs off up to this long between fetches (its default: 1 s).
         os.environ["dramatiq_worker_timeout"] = str(resolved.worker.poll_ms)
