@@ -34,7 +34,7 @@ from commands.events import (
 )
 from commands.exercises import custom_measurements
 from commands.people import MAX_BODYWEIGHT_KG, MAX_FOLLOWS, MIN_BODYWEIGHT_KG
-from commands.workouts import EARLIEST_DAY, validate_workout
+from commands.workouts import EARLIEST_DAY, set_rows, validate_workout
 from core.catalog import Measurement, exercise
 from core.errors import Conflict, DomainError, Gone, InvalidInput, NotFound
 from core.units import as_entered, to_kg
@@ -341,26 +341,7 @@ def _live(replay: _Replay) -> Iterator[tuple[uuid.UUID, Workout]]:
 
 def _set_rows(replay: _Replay) -> list[tuple[object, ...]]:
     """The `workout_sets` rows, converted as `put_workout` converts them."""
-    return [
-        (
-            workout_id,
-            i,
-            j,
-            s.type,
-            s.reps,
-            as_entered(s.weight.value) if s.weight else None,
-            s.weight.unit if s.weight else None,
-            to_kg(s.weight.value, s.weight.unit) if s.weight else None,
-            s.duration_s,
-            as_entered(s.distance_m) if s.distance_m is not None else None,
-            as_entered(s.rpe) if s.rpe is not None else None,
-            s.rir,
-            s.completed,
-        )
-        for workout_id, workout in _live(replay)
-        for i, e in enumerate(workout.exercises)
-        for j, s in enumerate(e.sets)
-    ]
+    return [row for workout_id, workout in _live(replay) for row in set_rows(workout_id, workout)]
 
 
 def _event_rows(

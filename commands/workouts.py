@@ -92,6 +92,29 @@ def _digest(workout: Workout) -> bytes:
     return hashlib.sha256(EVENT_ENCODER.encode(workout)).digest()
 
 
+def set_rows(workout_id: uuid.UUID, workout: Workout) -> list[tuple[object, ...]]:
+    """The workout's `workout_sets` rows: weights as entered and in kg, in the table's column order."""
+    return [
+        (
+            workout_id,
+            i,
+            j,
+            s.type,
+            s.reps,
+            as_entered(s.weight.value) if s.weight else None,
+            s.weight.unit if s.weight else None,
+            to_kg(s.weight.value, s.weight.unit) if s.weight else None,
+            s.duration_s,
+            as_entered(s.distance_m) if s.distance_m is not None else None,
+            as_entered(s.rpe) if s.rpe is not None else None,
+            s.rir,
+            s.completed,
+        )
+        for i, e in enumerate(workout.exercises)
+        for j, s in enumerate(e.sets)
+    ]
+
+
 async def _write_rows(connection: asyncpg.Connection, workout_id: uuid.UUID, workout: Workout) -> None:
     await connection.execute("DELETE FROM workout_exercises WHERE workout_id = $1", workout_id)
     await connection.executemany(
@@ -107,25 +130,7 @@ async def _write_rows(connection: asyncpg.Connection, workout_id: uuid.UUID, wor
             weight_unit, weight_kg, duration_s, distance_m, rpe, rir, completed)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         """,
-        [
-            (
-                workout_id,
-                i,
-                j,
-                s.type,
-                s.reps,
-                as_entered(s.weight.value) if s.weight else None,
-                s.weight.unit if s.weight else None,
-                to_kg(s.weight.value, s.weight.unit) if s.weight else None,
-                s.duration_s,
-                as_entered(s.distance_m) if s.distance_m is not None else None,
-                as_entered(s.rpe) if s.rpe is not None else None,
-                s.rir,
-                s.completed,
-            )
-            for i, e in enumerate(workout.exercises)
-            for j, s in enumerate(e.sets)
-        ],
+        set_rows(workout_id, workout),
     )
 
 
