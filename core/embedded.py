@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,12 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         try:
-            import pgserver
+            with warnings.catch_warnings():
+                # Importing pgserver asks platformdirs for a per-user runtime directory (for its lock
+                # file). Without XDG_RUNTIME_DIR, as in containers, services and root shells, that
+                # warns and falls back to /run/user/<uid> or /tmp/runtime-<uid>: just as good here.
+                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+                import pgserver
         except ImportError as exc:
             raise EmbeddedServiceError(
                 "DATABASE_URL is not set and embedded Postgres is unavailable "

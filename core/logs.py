@@ -1,9 +1,17 @@
-"""structlog configuration: JSON lines in production, a readable console in development."""
+"""structlog configuration: JSON lines in production, a readable console in development.
+
+Everything goes through the standard library's logging (so third-party loggers and Sentry see it),
+except the API's one line per request (`request_log`): the hottest log line is rendered by structlog
+alone and written straight to stderr, in the same format and with the same context.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,6 +25,66 @@ _SHARED_PROCESSORS: list[Any] = [
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.processors.StackInfoRenderer(),
 ]
+
+
+class _LineWriter:
+    """The sink of `request_log`: rendered lines go to stderr together, once per turn of the event loop
+    (so requests answered in the same turn cost one write), or at once outside a loop."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # for structlog.stdlib.add_logger_name
+        self._lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            sys.stderr.write(line + "\n")
+            return
+        if not self._lines:
+            loop.call_soon(self.flush)
+        self._lines.append(line)
+
+    def flush(self) -> None:
+        lines, self._lines = self._lines, []
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
+
+    debug = info = warning = error = critical = exception = msg = write
+
+
+def _request_line_fields(process: str) -> Any:
+    """The fields `_SHARED_PROCESSORS` and `add_process` give every line, in one step for the line per
+    request: its context, level, logger, the time (formatted once per second) and the process."""
+    second = [-1, ""]
+
+    def add_fields(
+        logger: Any, method_name: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event = structlog.contextvars.merge_contextvars(logger, method_name, event)
+        event["level"] = method_name
+        event["logger"] = logger.name
+        now = time.time()
+        whole = int(now)
+        if whole != second[0]:
+            second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+        event["timestamp"] = f"{second[1]}.{int((now - whole) * 1_000_000):06d}Z"
+        event.setdefault("process", process)
+        return event
+
+    return add_fields
+
+
+#: Set by `configure_logging`; until then (tests), the request line goes through the ordinary loggers.
+_request_logs: dict[str, Any] = {}
+
+
+def request_log() -> Any:
+    """The logger of the API's line per request."""
+    return _request_logs.get(REQUEST_LOGGER) or structlog.get_logger(REQUEST_LOGGER)
+
+
+REQUEST_LOGGER = "ironlog.request"
 
 
 def configure_logging(settings: Settings, *, process: str) -> None:
@@ -51,6 +119,12 @@ def configure_logging(settings: Settings, *, process: str) -> None:
             *exception_processors,
             renderer,
         ],
+    )
+    _request_logs[REQUEST_LOGGER] = structlog.wrap_logger(
+        _LineWriter(REQUEST_LOGGER),
+        processors=[_request_line_fields(process), *exception_processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
+        cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+from bisect import bisect_left
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,6 +49,79 @@ DB_POOL_MAX_CONNECTIONS = Gauge(
     ["role"],
     multiprocess_mode="livesum",
 )
+DB_REPLICA_LAG = Gauge(
+    "ironlog_db_replica_lag_seconds",
+    "How far each streaming replica's replay is behind the primary, as last measured (core/replicas.py).",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+DB_REPLICA_IN_ROTATION = Gauge(
+    "ironlog_db_replica_in_rotation",
+    "1 while a replica serves reads, 0 while it is down, lagging past the bound or no longer a replica.",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+DB_READS = Counter(
+    "ironlog_db_reads_total",
+    "Reads of read models by where they ran (replica, primary) and why (routed, no_replica, "
+    "replica_failed, replica_behind).",
+    ["target", "reason"],
+)
+
+
+class RequestMetrics:
+    """The HTTP RED metrics of this process, gathered in memory and written to the Prometheus values in
+    batches: every `FLUSH_INTERVAL_S`, before each scrape and when the process stops (`flush`).
+
+    In multiprocess mode each observation of a histogram is two writes to a shared memory-mapped file,
+    each under a lock, and the in-flight gauge two more; per request that was a good part of the API's
+    own cost. Here a request costs a few additions; what Prometheus reads is the same, at most
+    `FLUSH_INTERVAL_S` late (the in-flight gauge is the number at the last flush).
+    """
+
+    def __init__(self, histogram: Histogram, in_flight: Gauge) -> None:
+        self._histogram = histogram
+        self._in_flight_gauge = in_flight
+        self._bounds: tuple[float, ...] = tuple(histogram._upper_bounds)
+        #: (method, route, status) -> [count per bucket..., sum of seconds]
+        self._pending: dict[tuple[str, str, int], list[float]] = {}
+        self._lock = threading.Lock()  # observations come from the loop, flushes also from scrapes
+        self.in_flight = 0  # counted up and down by the request pipeline (api/request_context.py)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request answered: its duration into its bucket, under its method, route and status."""
+        key = (method, route, status)
+        with self._lock:
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = [0.0] * (len(self._bounds) + 1)
+            pending[bisect_left(self._bounds, seconds)] += 1
+            pending[-1] += seconds
+
+    def flush(self) -> None:
+        """Write what was gathered since the last flush to the Prometheus values."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (method, route, status), counts in pending.items():
+            child: Any = self._histogram.labels(method, route, str(status))
+            child._sum.inc(counts[-1])
+            for index, count in enumerate(counts[:-1]):
+                if count:
+                    child._buckets[index].inc(count)
+        self._in_flight_gauge.set(self.in_flight)
+
+    async def flush_periodically(self) -> None:
+        """Flush every `FLUSH_INTERVAL_S` until cancelled (a task of the API's lifespan)."""
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_INTERVAL_S)
+                self.flush()
+        finally:
+            self.flush()
+
+
+FLUSH_INTERVAL_S = 1.0
+HTTP_METRICS = RequestMetrics(HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT)
 
 
 def forget_process() -> None:
@@ -55,6 +132,7 @@ def forget_process() -> None:
 
 def render_latest() -> tuple[bytes, str]:
     """The exposition text of every process sharing this one's metrics directory."""
+    HTTP_METRICS.flush()
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,11 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     statement_timeout_ms: int = 15_000
     analyst_role: str = "ironlog_analyst"
     analyst_password: str | None = None  # unset: the role cannot log in (NOLOGIN)
+    # Streaming replicas that serve reads of read models (core/replicas.py); empty: all reads on the primary.
+    replica_urls: tuple[str, ...] = ()
+    replica_max_lag_s: float = 5.0  # a replica further behind leaves the rotation until it catches up
+    replica_check_s: float = 1.0  # how often each replica's health and lag are measured
+    replica_wait_s: float = 0.1  # a token read waits this long for a replica to replay, then asks the primary
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -48,10 +54,13 @@ class ApiSettings(msgspec.Struct, frozen=True):
     workers: int = 1
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
+    body_timeout_s: float = 30.0  # a request body must arrive whole within this (api/body_deadline.py)
     diagnostics: bool = True
     stream_heartbeat_s: float = 15.0
     bench: bool = False  # the benchmark baselines of api/bench.py
     memory_cache_mb: int = 64  # read-model documents held in each API process; 0: none
+    access_log: bool = True  # one log line per request (off: only errors and slow requests, api/pipeline.py)
+    slow_request_ms: float = 500.0  # a request this slow is logged at WARNING, access log or not
 
 
 class WorkerSettings(msgspec.Struct, frozen=True):
@@ -78,8 +87,10 @@ class ProjectionSettings(msgspec.Struct, frozen=True):
     sweep_grace_s: float = 2.0
     sweep_repoke_s: float = 30.0
     consistency_wait_s: float = 2.0
-    lock_timeout_ms: int = 5_000  # a projection waiting on a lock gives up (and is retried)
+    lock_timeout_ms: int = 5_000  # a projection waiting on a lock or a lease gives up (and is retried)
+    lease_s: float = 10.0  # a projection lease not renewed for this long may be taken over
     idle_in_transaction_ms: int = 30_000  # a frozen worker's transaction is ended by Postgres
+    hot_workouts: int = 10  # each user's most recent workout documents pushed to Redis (projections/sync.py)
 
 
 class SentrySettings(msgspec.Struct, frozen=True):
@@ -134,6 +145,8 @@ class Settings(msgspec.Struct, frozen=True):
     log_format: Literal["console", "json"] = "console"
     fault: str | None = None
     fault_marker: str | None = None
+    #: Tests only: seconds between the product's clock (core.clock) and the machine's.
+    clock_offset_s: float = 0.0
     sentry: SentrySettings = msgspec.field(default_factory=SentrySettings)
 
     @property
@@ -202,6 +215,19 @@ class _Env:
             raise SettingsError(f"{name} must be positive, got {value}")
         return value
 
+    def seconds(self, name: str) -> float:
+        """A finite number of seconds, of either sign; 0 when unset."""
+        raw = self.text(name)
+        if raw is None:
+            return 0.0
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise SettingsError(f"{name} must be a finite number of seconds, got {raw!r}")
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name)
         if raw is None:
@@ -234,6 +260,18 @@ class _Env:
             raise SettingsError(f"{name} must be a {' or '.join(schemes)} URL, got scheme {scheme!r}")
         return raw
 
+    def urls(self, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated list of URLs, each checked as `url` does."""
+        raw = self.text(name)
+        if raw is None:
+            return ()
+        urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+        for url in urls:
+            scheme = urlsplit(url).scheme
+            if scheme not in schemes:
+                raise SettingsError(f"{name} must list {' or '.join(schemes)} URLs, got scheme {scheme!r}")
+        return urls
+
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration; raise SettingsError naming the first bad variable."""
@@ -250,6 +288,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         statement_timeout_ms=env.integer("IRONLOG_DB_STATEMENT_TIMEOUT_MS", 15_000, minimum=0),
         analyst_role=env.text("IRONLOG_ANALYST_ROLE", "ironlog_analyst") or "ironlog_analyst",
         analyst_password=env.text("IRONLOG_ANALYST_PASSWORD"),
+        replica_urls=env.urls("DATABASE_REPLICA_URLS", ("postgresql", "postgres")),
+        replica_max_lag_s=env.number("IRONLOG_REPLICA_MAX_LAG_S", 5.0),
+        replica_check_s=env.number("IRONLOG_REPLICA_CHECK_S", 1.0),
+        replica_wait_s=env.number("IRONLOG_REPLICA_WAIT_S", 0.1),
     )
     if not _ROLE_NAME.match(database.analyst_role) or database.analyst_role.startswith("pg_"):
         raise SettingsError(
@@ -261,7 +303,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     redis_schemes = ("redis", "rediss", "unix")
     redis_url = env.url("REDIS_URL", redis_schemes)
-    broker_url = env.url("BROKER_URL", redis_schemes)
+    broker_url = env.url("BROKER_URL", (*redis_schemes, "amqp", "amqps"))
     prefix = env.text("IRONLOG_REDIS_PREFIX", "ironlog:") or "ironlog:"
     if any(c.isspace() for c in prefix) or "{" in prefix or "}" in prefix:
         raise SettingsError("IRONLOG_REDIS_PREFIX must not contain spaces or braces")
@@ -279,10 +321,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         workers=env.integer("IRONLOG_API_WORKERS", 1, minimum=1),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         max_body_bytes=env.integer("IRONLOG_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        body_timeout_s=env.number("IRONLOG_BODY_TIMEOUT_S", 30.0),
         diagnostics=env.flag("IRONLOG_DIAGNOSTICS", not production),
         stream_heartbeat_s=env.number("IRONLOG_STREAM_HEARTBEAT_S", 15.0),
         bench=env.flag("IRONLOG_BENCH", False),
         memory_cache_mb=env.integer("IRONLOG_MEMORY_CACHE_MB", 64),
+        access_log=env.flag("IRONLOG_ACCESS_LOG", True),
+        slow_request_ms=env.number("IRONLOG_SLOW_REQUEST_MS", 500.0),
     )
     if api.bench and production:
         raise SettingsError("IRONLOG_BENCH must not be set in production")
@@ -326,6 +371,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sweep_repoke_s=env.number("IRONLOG_SWEEP_REPOKE_S", 30.0),
         consistency_wait_s=env.number("IRONLOG_CONSISTENCY_WAIT_S", 2.0),
         lock_timeout_ms=env.integer("IRONLOG_WORKER_LOCK_TIMEOUT_MS", 5_000, minimum=1),
+        lease_s=env.number("IRONLOG_PROJECTION_LEASE_S", 10.0),
+        hot_workouts=env.integer("IRONLOG_HOT_WORKOUTS", 10, minimum=0),
         idle_in_transaction_ms=env.integer("IRONLOG_WORKER_IDLE_IN_TRANSACTION_MS", 30_000, minimum=1),
     )
     proxies = env.text("IRONLOG_TRUSTED_PROXIES", "") or ""
@@ -359,6 +406,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,  # type: ignore[arg-type]
         fault=env.text("IRONLOG_FAULT"),
         fault_marker=env.text("IRONLOG_FAULT_MARKER"),
+        clock_offset_s=env.seconds("IRONLOG_CLOCK_OFFSET_S"),
         sentry=SentrySettings(
             dsn=env.url("SENTRY_DSN", ("http", "https")),
             environment=env.text("SENTRY_ENVIRONMENT"),
@@ -381,6 +429,8 @@ def _refuse_unsafe_production(settings: Settings) -> None:
         raise SettingsError("REDIS_URL must be set in production (embedded Redis is for development)")
     if settings.fault is not None:
         raise SettingsError("IRONLOG_FAULT is a test-only switch and must not be set in production")
+    if settings.clock_offset_s:
+        raise SettingsError("IRONLOG_CLOCK_OFFSET_S is a test-only switch and must not be set in production")
     auth = settings.auth
     if not any(
         auth.argon2_memory_kib >= memory and auth.argon2_time_cost >= iterations

@@ -5,6 +5,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T00:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "baseline: analytics schema"
+DEPLOY = "expand"  # migrations/deploy.py
 
 
 async def forwards() -> MigrationManager:

@@ -5,6 +5,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T02:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "event log, workouts, projection checkpoints, rm_workout_*, rm_weekly_totals, rm_dashboards"
+DEPLOY = "expand"  # migrations/deploy.py
 
 STATEMENTS = [
     # One row per user: a command bumps `version` inside its transaction, which serialises

@@ -5,6 +5,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T03:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "projection_pending.poked_at"
+DEPLOY = "expand"  # migrations/deploy.py
 
 
 async def forwards() -> MigrationManager:

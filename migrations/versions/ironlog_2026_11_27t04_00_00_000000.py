@@ -9,6 +9,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T04:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "exercise_catalog"
+DEPLOY = "expand"  # migrations/deploy.py
 
 # No CHECKs on the vocabulary columns: core.catalog owns them and may grow them between migrations.
 # Retired ids stay, because logged workouts keep referring to them.

@@ -5,6 +5,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T04:30:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "custom exercises: exercises, rm_custom_exercises"
+DEPLOY = "expand"  # migrations/deploy.py
 
 STATEMENTS = [
     """

@@ -5,6 +5,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T06:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "rm_exercise_sessions, rm_records"
+DEPLOY = "expand"  # migrations/deploy.py
 
 STATEMENTS = [
     """

@@ -10,6 +10,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-27T08:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "analytics: daily_activity, exercise_popularity, retention; rm_activity_*, rm_signups"
+DEPLOY = "expand"  # migrations/deploy.py
 
 STATEMENTS = [
     # Per-user state: a UTC day, an ISO week (its Monday, UTC) of one counted exercise, a signup day.
