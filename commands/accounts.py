@@ -26,7 +26,7 @@ Unit = WeightUnit
 # ECMA-262's also \ufeff, so whitespace is spelled out; Python's `$` also matches before a final newline,
 # so `$(?!\n)` ends a pattern (for ECMA-262 the lookahead is a no-op).
 _SPACE = r"[\s\x1c-\x1f\x85\ufeff]"
-_NOT_SPACE_OR_AT = r"[^@\s\x1c-\x1f\x85\ufeff]"
+_NOT_SPACE_OR_AT = r"[^@\s\x1c-\x1f\x85\ufeff\x00]"
 Email = Annotated[
     str,
     msgspec.Meta(
@@ -44,9 +44,30 @@ Handle = Annotated[
         examples=["sam_lifts"],
     ),
 ]
-DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=60, examples=["Sam"])]
+DisplayName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=60,
+        # Not blank: something besides whitespace; no NUL (api/inputs.py).
+        pattern=r"^[^\x00]*[^\s\x1c-\x1f\x85\ufeff\x00][^\x00]*$",
+        description="Shown to other lifters; runs of whitespace are stored as one space",
+        examples=["Sam"],
+    ),
+]
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=256, examples=["correct horse battery"])]
-Timezone = Annotated[str, msgspec.Meta(max_length=64, examples=["Europe/Berlin"])]
+Timezone = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*$(?!\n)",
+        description=(
+            "An IANA time zone name (the tz database), such as Europe/Berlin or UTC; it sets the user's "
+            "days and weeks"
+        ),
+        examples=["Europe/Berlin"],
+    ),
+]
 
 
 class RegisterUser(RequestBody):
@@ -103,7 +124,7 @@ _ACCOUNT_COLUMNS = ", ".join(Account.__struct_fields__)
 _PROFILE_COLUMNS = frozenset(UpdateProfile.__struct_fields__)
 _SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM users"  # noqa: S608
 _SET_ROLE = f"""
-    UPDATE users SET role = $2, updated_at = now() WHERE email_normalised = $1 RETURNING {_ACCOUNT_COLUMNS}
+    UPDATE users SET role = $2, updated_at = $3 WHERE email_normalised = $1 RETURNING {_ACCOUNT_COLUMNS}
 """  # noqa: S608
 
 
@@ -126,8 +147,8 @@ def _display_name(value: str) -> str:
 
 def _conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
     if exc.constraint_name == "users_handle_key":
-        return Conflict("This handle is taken.", field="handle")
-    return Conflict("An account with this email exists.", field="email")
+        return Conflict("This handle is taken.", field="handle", kind="handle-taken")
+    return Conflict("An account with this email exists.", field="email", kind="email-taken")
 
 
 class Registered(msgspec.Struct, frozen=True):
@@ -246,12 +267,13 @@ async def update_profile(
     if not changes:
         return ProfileUpdated(current, None)
     names = sorted(changes)
-    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate([*names, "updated_at"], start=2))
     try:
         record = await connection.fetchrow(
-            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {_ACCOUNT_COLUMNS}",  # noqa: S608
+            f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {_ACCOUNT_COLUMNS}",  # noqa: S608
             user_id,
             *(changes[name] for name in names),
+            now,
         )
     except asyncpg.UniqueViolationError as exc:
         raise _conflict(exc) from None
@@ -262,19 +284,17 @@ async def update_profile(
 
 
 async def set_password_hash(
-    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, password_hash: str
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, password_hash: str, *, now: datetime
 ) -> None:
     await connection.execute(
-        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", user_id, password_hash
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", user_id, password_hash, now
     )
 
 
-async def set_role(connection: asyncpg.Connection | asyncpg.Pool, email: str, role: Role) -> Account | None:
-    record = await connection.fetchrow(
-        _SET_ROLE,
-        normalise_email(email),
-        role,
-    )
+async def set_role(
+    connection: asyncpg.Connection | asyncpg.Pool, email: str, role: Role, *, now: datetime
+) -> Account | None:
+    record = await connection.fetchrow(_SET_ROLE, normalise_email(email), role, now)
     return None if record is None else Account(**record)
 
 

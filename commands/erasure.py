@@ -9,14 +9,21 @@ import asyncpg
 
 from commands.events import Unfollowed
 from commands.eventstore import append, lock_stream
+from commands.sessions import end_access_tokens
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
+from core.settings import AuthSettings
 
 #: Stands in for an erased user in other users' events, so their logs still replay consistently.
 ERASED_USER = uuid.UUID(int=0)
 
 
 async def erase_account(
-    connection: asyncpg.Connection, user_id: uuid.UUID, *, now: datetime, request_id: str | None
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    *,
+    now: datetime,
+    request_id: str | None,
+    settings: AuthSettings,
 ) -> list[uuid.UUID]:
     """Erase the user in the caller's transaction; the followers whose streams changed (to poke).
 
@@ -70,4 +77,5 @@ async def erase_account(
     # Cascades to streams, events, checkpoints, workouts, exercises, routines, body weights,
     # follows and sessions.
     await connection.execute("DELETE FROM users WHERE id = $1", user_id)
+    await end_access_tokens(connection, user_id, now, settings)
     return followers

@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from commands.events import CustomExercise, ExerciseDefined, ExerciseDeleted
-from commands.versioning import Deletion, VersionedTable, Written, delete_versioned, put_versioned
+from commands.versioning import Deletion, IfMatch, VersionedTable, Written, delete_versioned, put_versioned
 from core.catalog import Measurement
 
 EXERCISES = VersionedTable(name="exercises", noun="exercise", per_user_limit=500)
@@ -21,7 +21,7 @@ async def put_exercise(
     user_id: uuid.UUID,
     exercise_id: uuid.UUID,
     exercise: CustomExercise,
-    if_match: int | None,
+    if_match: IfMatch | None,
     now: datetime,
     request_id: str | None,
 ) -> Written:
@@ -49,6 +49,7 @@ async def delete_exercise(
     exercise_id: uuid.UUID,
     now: datetime,
     request_id: str | None,
+    if_match: IfMatch | None = None,
 ) -> Deletion:
     """Delete a custom exercise; workouts that used it keep it, by name, in their documents."""
     return await delete_versioned(
@@ -59,6 +60,7 @@ async def delete_exercise(
         event=lambda version: ExerciseDeleted(exercise_id=exercise_id, exercise_version=version),
         now=now,
         request_id=request_id,
+        if_match=if_match,
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
 import asyncpg
+import msgspec
 
 from commands.events import BodyweightDeleted, BodyweightRecorded, Followed, Unfollowed, Weight
 from commands.eventstore import append, lock_stream
@@ -15,6 +17,33 @@ from core.units import as_entered, to_kg
 
 MIN_BODYWEIGHT_KG = 20
 MAX_BODYWEIGHT_KG = 400
+#: The same bounds in pounds, rounded inwards to 0.1 lb, so that every value the schema allows is one of
+#: 20-400 kg once converted.
+MIN_BODYWEIGHT_LB = 44.1
+MAX_BODYWEIGHT_LB = 881.8
+
+
+class BodyweightKg(msgspec.Struct, tag_field="unit", tag="kg", forbid_unknown_fields=True, frozen=True):
+    """A body weight in kilograms."""
+
+    value: Annotated[float, msgspec.Meta(ge=MIN_BODYWEIGHT_KG, le=MAX_BODYWEIGHT_KG, examples=[82.5])]
+
+
+class BodyweightLb(msgspec.Struct, tag_field="unit", tag="lb", forbid_unknown_fields=True, frozen=True):
+    """A body weight in pounds."""
+
+    value: Annotated[float, msgspec.Meta(ge=MIN_BODYWEIGHT_LB, le=MAX_BODYWEIGHT_LB, examples=[181.4])]
+
+
+#: A body weight as sent: `{"value": 82.5, "unit": "kg"}`, each unit with its own bounds (20-400 kg).
+Bodyweight = BodyweightKg | BodyweightLb
+
+
+def as_weight(bodyweight: Bodyweight) -> Weight:
+    """The body weight as the Weight events carry."""
+    return Weight(value=bodyweight.value, unit="kg" if isinstance(bodyweight, BodyweightKg) else "lb")
+
+
 MAX_FOLLOWS = 1000
 
 

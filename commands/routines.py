@@ -9,7 +9,7 @@ import asyncpg
 
 from commands.events import Routine, RoutineDefined, RoutineDeleted
 from commands.exercises import custom_measurements
-from commands.versioning import Deletion, VersionedTable, Written, delete_versioned, put_versioned
+from commands.versioning import Deletion, IfMatch, VersionedTable, Written, delete_versioned, put_versioned
 from core.catalog import exercise
 from core.errors import InvalidInput
 
@@ -34,7 +34,7 @@ async def put_routine(
     user_id: uuid.UUID,
     routine_id: uuid.UUID,
     routine: Routine,
-    if_match: int | None,
+    if_match: IfMatch | None,
     now: datetime,
     request_id: str | None,
 ) -> Written:
@@ -61,6 +61,7 @@ async def delete_routine(
     routine_id: uuid.UUID,
     now: datetime,
     request_id: str | None,
+    if_match: IfMatch | None = None,
 ) -> Deletion:
     """Delete a routine; a second delete changes nothing. NotFound for another user's id."""
     return await delete_versioned(
@@ -71,4 +72,5 @@ async def delete_routine(
         event=lambda version: RoutineDeleted(routine_id=routine_id, routine_version=version),
         now=now,
         request_id=request_id,
+        if_match=if_match,
     )

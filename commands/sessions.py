@@ -4,6 +4,10 @@ A refresh token is 32 random bytes, given out base64url-encoded and stored only 
 digest. Each use marks it used and issues a successor. Presenting a used token again is reuse:
 within the grace window, and only while its successor is still unused, the same successor is
 returned (a phone retrying a refresh whose answer it lost); otherwise the family is revoked.
+
+Access tokens are not stored: they end when they expire, or earlier at the user's "not before"
+instant, which signing out everywhere, a password change, reuse of a refresh token and erasure set.
+Every API process keeps a copy of the recent instants and refuses the tokens issued until them.
 """
 
 from __future__ import annotations
@@ -184,7 +188,9 @@ async def rotate(
         )
         if replay is not None:
             return replay
+        # Someone else may hold the family's tokens: end the access tokens they got from it too.
         await revoke_family(connection, family_id, "reuse", now)
+        await end_access_tokens(connection, user_id, now, settings)
     if refusal is not None:
         return Rejection(refusal, user_id, family_id)
 
@@ -270,14 +276,18 @@ async def revoke_family(
 
 
 async def revoke_user_families(
-    connection: asyncpg.Connection | asyncpg.Pool,
+    connection: asyncpg.Connection,
     user_id: uuid.UUID,
     reason: RevokeReason,
     now: datetime,
+    settings: AuthSettings,
     *,
     keep: uuid.UUID | None = None,
 ) -> int:
-    """Revoke every live family of the user except `keep`; how many were revoked."""
+    """Revoke every live family of the user except `keep`, and end every access token of the user
+    issued until `now` (`keep`'s too: it refreshes for a new one), in the caller's transaction; how
+    many families were revoked."""
+    await end_access_tokens(connection, user_id, now, settings)
     result: str = await connection.execute(
         """
         UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
@@ -289,3 +299,46 @@ async def revoke_user_families(
         keep,
     )
     return int(result.rsplit(" ", 1)[-1])
+
+
+def token_subject(user_id: uuid.UUID) -> bytes:
+    """What `access_token_cutoffs` knows a user by: a digest of the id, so an erased user leaves no id."""
+    return hashlib.sha256(user_id.bytes).digest()
+
+
+def _cutoff_horizon(now: datetime, settings: AuthSettings) -> datetime:
+    """Tokens issued before this have expired (leeway included): older instants refuse nothing more."""
+    return now - timedelta(seconds=settings.access_ttl_s + settings.leeway_s)
+
+
+async def end_access_tokens(
+    connection: asyncpg.Connection, user_id: uuid.UUID, now: datetime, settings: AuthSettings
+) -> None:
+    """Refuse every access token of the user issued until `now`, in the caller's transaction.
+
+    Instants that can refuse nothing more are deleted on the way, so the table holds only the users
+    signed out within one access-token lifetime.
+    """
+    await connection.execute(
+        """
+        INSERT INTO access_token_cutoffs (subject, not_before) VALUES ($1, $2)
+        ON CONFLICT (subject) DO UPDATE
+        SET not_before = GREATEST(access_token_cutoffs.not_before, EXCLUDED.not_before)
+        """,
+        token_subject(user_id),
+        now,
+    )
+    await connection.execute(
+        "DELETE FROM access_token_cutoffs WHERE not_before < $1", _cutoff_horizon(now, settings)
+    )
+
+
+async def access_token_cutoffs(
+    connection: asyncpg.Connection | asyncpg.Pool, now: datetime, settings: AuthSettings
+) -> dict[bytes, datetime]:
+    """The "not before" instants that still refuse unexpired tokens, by token subject."""
+    rows = await connection.fetch(
+        "SELECT subject, not_before FROM access_token_cutoffs WHERE not_before >= $1",
+        _cutoff_horizon(now, settings),
+    )
+    return {bytes(row["subject"]): row["not_before"] for row in rows}

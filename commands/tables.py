@@ -90,6 +90,19 @@ class Workouts(Table, db=ENGINE, tablename="workouts"):
     deleted_at = Timestamptz(null=True, default=None)
 
 
+class AccessTokenCutoffs(Table, db=ENGINE, tablename="access_token_cutoffs"):
+    subject = Bytea(primary_key=True)
+    not_before = Timestamptz()
+
+
 # workout_exercises and workout_sets have composite keys, which Piccolo tables cannot declare;
 # they are written with SQL in commands/workouts.py.
-WRITE_TABLES: tuple[type[Table], ...] = (Users, RefreshFamilies, RefreshTokens, Streams, Events, Workouts)
+WRITE_TABLES: tuple[type[Table], ...] = (
+    Users,
+    RefreshFamilies,
+    RefreshTokens,
+    AccessTokenCutoffs,
+    Streams,
+    Events,
+    Workouts,
+)

@@ -18,15 +18,30 @@ from core.errors import Gone, InvalidInput, NotFound, VersionMismatch
 Decision = Literal["create", "amend", "unchanged"]
 
 
+class IfMatch(msgspec.Struct, frozen=True):
+    """An If-Match precondition (RFC 9110 §13.1.1): `*` (whatever version is current) or the versions its
+    strong entity tags name. A weak tag names no version: under If-Match it never matches."""
+
+    any: bool = False
+    versions: frozenset[int] = frozenset()
+
+    def matches(self, current: int) -> bool:
+        return self.any or current in self.versions
+
+
 def decide_put(
-    row: asyncpg.Record | None, *, user_id: uuid.UUID, digest: bytes, if_match: int | None, noun: str
+    row: asyncpg.Record | None, *, user_id: uuid.UUID, digest: bytes, if_match: IfMatch | None, noun: str
 ) -> Decision:
     """What a PUT does to `row` (user_id, version, body_digest, deleted_at), or why it may not.
 
-    Another user's id is NotFound, a deleted one Gone. An identical body changes nothing; a
-    different one needs If-Match with the current version (VersionMismatch otherwise).
+    Another user's id is NotFound, a deleted one Gone, whatever the precondition (RFC 9110 §13.2.1: it is
+    not evaluated when the answer would be another 4xx anyway). An identical body changes nothing; a
+    different one needs If-Match naming the current version (VersionMismatch otherwise). If-Match on an
+    id that does not exist fails (VersionMismatch with no current version): nothing is created.
     """
     if row is None:
+        if if_match is not None:
+            raise VersionMismatch(f"No such {noun}: If-Match names no version of it.", current_version=None)
         return "create"
     if row["user_id"] != user_id:
         raise NotFound(f"No such {noun}.")
@@ -39,16 +54,24 @@ def decide_put(
         raise VersionMismatch(
             f"Changing a {noun} needs If-Match with its version.", current_version=current, stale=False
         )
-    if if_match != current:
-        raise VersionMismatch(f"The {noun} changed since that version.", current_version=current, stale=True)
+    if not if_match.matches(current):
+        raise VersionMismatch(f"The {noun} changed since that version.", current_version=current)
     return "amend"
 
 
-def check_delete(row: asyncpg.Record | None, *, user_id: uuid.UUID, noun: str) -> bool:
-    """Whether a DELETE has anything to do: False when already deleted; NotFound when not the user's."""
+def check_delete(
+    row: asyncpg.Record | None, *, user_id: uuid.UUID, noun: str, if_match: IfMatch | None = None
+) -> bool:
+    """Whether a DELETE has anything to do: False when already deleted (whatever If-Match says: what
+    it asked for is done, and a retried delete stays a 204); NotFound when not the user's;
+    VersionMismatch when If-Match names another version than the current one."""
     if row is None or row["user_id"] != user_id:
         raise NotFound(f"No such {noun}.")
-    return row["deleted_at"] is None
+    if row["deleted_at"] is not None:
+        return False
+    if if_match is not None and not if_match.matches(row["version"]):
+        raise VersionMismatch(f"The {noun} changed since that version.", current_version=row["version"])
+    return True
 
 
 class Written(msgspec.Struct, frozen=True):
@@ -83,7 +106,7 @@ async def put_versioned(
     user_id: uuid.UUID,
     body: msgspec.Struct,
     columns: dict[str, object],
-    if_match: int | None,
+    if_match: IfMatch | None,
     event: Callable[[int], AnyEvent],
     now: datetime,
     request_id: str | None,
@@ -143,6 +166,7 @@ async def delete_versioned(
     event: Callable[[int], AnyEvent],
     now: datetime,
     request_id: str | None,
+    if_match: IfMatch | None = None,
 ) -> Deletion:
     """Mark one row of `table` deleted and append `event(version)`; a repeat changes nothing."""
     stream_version = await lock_stream(connection, user_id)
@@ -150,7 +174,7 @@ async def delete_versioned(
         f"SELECT user_id, version, deleted_at FROM {table.name} WHERE id = $1 FOR UPDATE",  # noqa: S608
         thing_id,
     )
-    if not check_delete(row, user_id=user_id, noun=table.noun):
+    if not check_delete(row, user_id=user_id, noun=table.noun, if_match=if_match):
         return Deletion(False, stream_version)
     assert row is not None
     version = row["version"] + 1

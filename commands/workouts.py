@@ -14,7 +14,7 @@ import msgspec
 from commands.events import EVENT_ENCODER, Workout, WorkoutAmended, WorkoutDeleted, WorkoutLogged, WorkoutSet
 from commands.eventstore import append, lock_stream
 from commands.exercises import custom_measurements
-from commands.versioning import check_delete, decide_put
+from commands.versioning import IfMatch, check_delete, decide_put
 from core.catalog import Measurement, exercise
 from core.errors import InvalidInput
 from core.measurements import missing_fields
@@ -140,7 +140,7 @@ async def put_workout(
     user_id: uuid.UUID,
     workout_id: uuid.UUID,
     workout: Workout,
-    if_match: int | None,
+    if_match: IfMatch | None,
     now: datetime,
     request_id: str | None,
 ) -> WorkoutWritten:
@@ -204,16 +204,18 @@ async def delete_workout(
     workout_id: uuid.UUID,
     now: datetime,
     request_id: str | None,
+    if_match: IfMatch | None = None,
 ) -> WorkoutDeletion:
     """Delete the workout: its sets go, a tombstone stays for 410s.
 
-    Deleting again appends nothing. NotFound for an unknown id or another user's.
+    Deleting again appends nothing. NotFound for an unknown id or another user's; VersionMismatch
+    when `if_match` names another version.
     """
     stream_version = await lock_stream(connection, user_id)
     row = await connection.fetchrow(
         "SELECT user_id, version, deleted_at FROM workouts WHERE id = $1 FOR UPDATE", workout_id
     )
-    if not check_delete(row, user_id=user_id, noun="workout"):
+    if not check_delete(row, user_id=user_id, noun="workout", if_match=if_match):
         return WorkoutDeletion(False, stream_version)
     version = row["version"] + 1
     await connection.execute("DELETE FROM workout_exercises WHERE workout_id = $1", workout_id)

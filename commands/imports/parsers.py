@@ -6,9 +6,16 @@ to be rounded, becomes a warning. Exercise ids in the returned Workouts are the 
 written, cut to an id's 64 characters: the caller resolves `ParsedWorkout.exercise_names`, which
 runs parallel to `workout.exercises`, and swaps in catalog ids.
 
-Weights keep the unit they were exported in. Strong's older export names no unit, so the caller
-says which one the lifter used; that file's distances are then km with kg and miles with lb, the
-pairing Strong itself uses. Times without a zone are wall time in the user's zone.
+A file is recognised by the few columns that make it one app's export, whatever its delimiter
+(comma or semicolon) and column order; every other column is read by name when it is there, and a
+missing one (RPE, notes, seconds, a distance unit, the workout's duration) simply leaves that value
+out. Strong's exports come in many shapes: iOS and Android, older and newer, with the workout's
+duration as text (`1h 4m`) or in seconds, decimal points or decimal commas.
+
+Weights keep the unit they were exported in. Strong's exports without a Weight Unit column name no
+unit, so the caller says which one the lifter used. A distance without a unit of its own is in km
+with kg and miles with lb, the pairing Strong itself uses. Times without a zone are wall time in the
+user's zone.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from commands.events import (
 from core.catalog import MAX_ID_LENGTH
 from core.errors import InvalidInput
 
+#: "strong_v2" is a Strong export with a unit on every row, "strong" one whose unit the caller names.
+#: The label is part of every imported workout's natural key, so it never changes for a file.
 Format = Literal["strong", "strong_v2", "hevy"]
 
 # Fixed forever: every imported workout's id is derived from it.
@@ -50,16 +59,22 @@ MAX_TITLE, MAX_EXERCISE_NOTES, MAX_WORKOUT_NOTES = 200, 2000, 5000  # as Workout
 MAX_DURATION = timedelta(hours=24)
 MIN_YEAR = 1970  # an earlier date is a mangled one
 
-_STRONG_COLUMNS = frozenset(("date", "workout name", "exercise name", "set order", "weight", "reps"))
-_REQUIRED: dict[Format, frozenset[str]] = {
-    "strong_v2": _STRONG_COLUMNS | {"duration (sec)", "weight unit"},
-    "strong": _STRONG_COLUMNS | {"duration"},
-    "hevy": frozenset({"title", "start_time", "end_time", "exercise_title", "set_index", "set_type", "reps"}),
-}
-_HEVY_WEIGHTS = frozenset({"weight_kg", "weight_lbs"})
-_DELIMITERS: dict[Format, str] = {"strong": ",", "strong_v2": ";", "hevy": ","}
+# The columns that make a file one app's export (compared case-insensitively).
+_STRONG_COLUMNS = ("Date", "Workout Name", "Exercise Name", "Set Order")
+_HEVY_COLUMNS = ("title", "start_time", "exercise_title")
+_STRONG_IDENTITY = frozenset(name.casefold() for name in _STRONG_COLUMNS)
+_HEVY_IDENTITY = frozenset(_HEVY_COLUMNS)
+_DELIMITERS = (",", ";")
+# Where Strong puts the workout's length, by export: seconds, or text such as `1h 4m` (Android, iOS).
+_STRONG_SECONDS = "duration (sec)"
+_STRONG_DURATIONS = (_STRONG_SECONDS, "workout duration", "duration")
+# Hevy names the unit in the column: (column, unit), the first filled one wins.
+_HEVY_WEIGHTS: tuple[tuple[str, WeightUnit], ...] = (("weight_kg", "kg"), ("weight_lbs", "lb"))
+_HEVY_DISTANCES = (("distance_km", "km"), ("distance_miles", "mi"))
 _WEIGHT_UNITS: dict[str, WeightUnit] = {"kg": "kg", "kgs": "kg", "lb": "lb", "lbs": "lb"}
+_PAIRED_DISTANCE: dict[WeightUnit, str] = {"kg": "km", "lb": "mi"}
 _METRES_PER: dict[str, float] = {"km": 1000.0, "mi": 1609.344, "miles": 1609.344, "m": 1.0}
+_LISTED_COLUMNS = 30  # at most this many columns are named in the message about an unknown file
 _STRONG_SET_LETTERS: dict[str, SetType] = {"w": "warmup", "d": "drop", "f": "failure"}
 _HEVY_SET_TYPES: dict[str, SetType] = {
     "": "normal",
@@ -110,11 +125,12 @@ class _Skip(Exception):
 
 
 def detect_format(header: list[str]) -> Format | None:
-    """The export a header row belongs to, or None; column order and extra columns do not matter."""
+    """The export a header row belongs to, or None; column order and other columns do not matter."""
     columns = {_column(name) for name in header}
-    for fmt, required in _REQUIRED.items():
-        if required <= columns and (fmt != "hevy" or len(columns & _HEVY_WEIGHTS) == 1):
-            return fmt
+    if columns >= _HEVY_IDENTITY:
+        return "hevy"
+    if columns >= _STRONG_IDENTITY:
+        return "strong_v2" if "weight unit" in columns else "strong"
     return None
 
 
@@ -126,19 +142,20 @@ def stable_workout_id(user_id: uuid.UUID, natural_key: str) -> uuid.UUID:
 def parse_csv(data: bytes, *, weight_unit: WeightUnit | None, timezone: str) -> ParsedFile:
     """Read an export into workouts plus the rows it skipped (errors) and the doubts it resolved.
 
-    `weight_unit` is required for Strong's older export and otherwise unused; `timezone` is the
-    user's IANA zone. Raises UnknownFormat, or InvalidInput naming `weightUnit` or `timezone`.
+    `weight_unit` is required for a Strong export with weights but no Weight Unit column, and
+    otherwise only fills in a unit a row leaves out; `timezone` is the user's IANA zone. Raises
+    UnknownFormat, or InvalidInput naming `weightUnit` or `timezone`.
     """
     zone = _zone(timezone)
     text = _decode(data)
-    fmt = _sniff(text)
-    if fmt == "strong" and weight_unit is None:
-        raise InvalidInput("Strong's export names no weight unit: is it kg or lb?", field="weightUnit")
+    fmt, delimiter = _sniff(text)
     errors: list[RowProblem] = []
     warnings: list[RowProblem] = []
-    records = _records(text, _DELIMITERS[fmt], errors)
+    records = _records(text, delimiter, errors)
     columns = [_column(name) for name in next(records)[1]]
-    rows = _RowReader(fmt, zone, weight_unit)
+    if fmt == "strong" and "weight" in columns and weight_unit is None:
+        raise InvalidInput("This Strong export names no weight unit: is it kg or lb?", field="weightUnit")
+    rows = _RowReader(fmt, zone, weight_unit, frozenset(columns))
     drafts: dict[tuple[datetime, str], _WorkoutDraft] = {}
     for line, cells in records:
         doubts: list[str] = []
@@ -191,19 +208,29 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def _sniff(text: str) -> Format:
+def _sniff(text: str) -> tuple[Format, str]:
+    """The export and the delimiter its header is written with."""
     if not text.strip():
         raise UnknownFormat("The file is empty.")
-    for delimiter in (",", ";"):
-        try:
-            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-        except csv.Error:
-            continue
+    headers = {delimiter: _header(text, delimiter) for delimiter in _DELIMITERS}
+    for delimiter, header in headers.items():
         fmt = detect_format(header)
-        if fmt is not None and _DELIMITERS[fmt] == delimiter:
-            return fmt
-    first_line = text.splitlines()[0][:200]
-    raise UnknownFormat(f"The header is not that of a Strong or Hevy CSV export: {first_line!r}.")
+        if fmt is not None:
+            return fmt, delimiter
+    found = [name.strip() for name in max(headers.values(), key=len) if name.strip()]
+    listed = ", ".join(repr(name[:60]) for name in found[:_LISTED_COLUMNS])
+    more = f" and {len(found) - _LISTED_COLUMNS} more" if len(found) > _LISTED_COLUMNS else ""
+    raise UnknownFormat(
+        f"The header is not that of a Strong or Hevy CSV export. Columns found: {listed or 'none'}{more}. "
+        f"Strong's exports have {', '.join(_STRONG_COLUMNS)}; Hevy's have {', '.join(_HEVY_COLUMNS)}."
+    )
+
+
+def _header(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error:
+        return []
 
 
 def _records(text: str, delimiter: str, errors: list[RowProblem]) -> Iterator[tuple[int, list[str]]]:
@@ -246,6 +273,12 @@ class _RowReader:
     fmt: Format
     zone: ZoneInfo
     weight_unit: WeightUnit | None
+    columns: frozenset[str]
+
+    @property
+    def duration_column(self) -> str:
+        """Where a Strong export keeps the workout's length (an absent column reads as empty)."""
+        return next((name for name in _STRONG_DURATIONS if name in self.columns), _STRONG_SECONDS)
 
     def read(self, cells: Mapping[str, str], doubts: list[str]) -> _Row | None:
         """The row's set, None for a row that holds none; raises _Skip when it cannot be read."""
@@ -277,7 +310,7 @@ class _RowReader:
         return _Row(
             started_at=started_at,
             title=get("title" if hevy else "workout name") or DEFAULT_TITLE,
-            end=get("end_time" if hevy else "duration" if self.fmt == "strong" else "duration (sec)"),
+            end=get("end_time" if hevy else self.duration_column),
             exercise=exercise,
             workout_set=workout_set,
             exercise_notes=get("exercise_notes" if hevy else "notes"),
@@ -293,10 +326,10 @@ class _RowReader:
         try:
             if self.fmt == "hevy":
                 ended_at = _moment(end, self.zone)
-            elif self.fmt == "strong":
-                ended_at = started_at + _strong_duration(end)
-            else:
+            elif self.duration_column == _STRONG_SECONDS:
                 ended_at = started_at + timedelta(seconds=self._number(end, "duration") or 0)
+            else:
+                ended_at = started_at + _strong_duration(end)
         except (ValueError, OverflowError, _Skip):
             doubts.append(f"The workout's end {end!r} is not understood; it is imported without one.")
             return None
@@ -311,8 +344,8 @@ class _RowReader:
     def _number(self, text: str, what: str) -> float | None:
         if not text:
             return None
-        if self.fmt == "strong_v2" and _DECIMAL_COMMA.fullmatch(text):
-            text = text.replace(",", ".")  # the semicolon export may come from a decimal-comma locale
+        if self.fmt != "hevy" and _DECIMAL_COMMA.fullmatch(text):
+            text = text.replace(",", ".")  # Strong writes the phone's decimal comma in some locales
         try:
             value = float(text)
         except ValueError:
@@ -331,8 +364,7 @@ class _RowReader:
 
     def _weight(self, cells: Mapping[str, str]) -> Weight | None:
         if self.fmt == "hevy":
-            unit_name = "lb" if "weight_lbs" in cells else "kg"
-            text = cells.get("weight_lbs" if unit_name == "lb" else "weight_kg", "").strip()
+            unit_name, text = _first_filled(cells, _HEVY_WEIGHTS)
         else:
             unit_name = cells.get("weight unit", "").strip()
             text = cells.get("weight", "").strip()
@@ -358,15 +390,14 @@ class _RowReader:
 
     def _distance(self, cells: Mapping[str, str]) -> float | None:
         if self.fmt == "hevy":
-            unit = "mi" if "distance_miles" in cells else "km"
-            text = cells.get("distance_miles" if unit == "mi" else "distance_km", "").strip()
-        elif self.fmt == "strong":
-            unit, text = ("km" if self.weight_unit == "kg" else "mi"), cells.get("distance", "").strip()
+            unit, text = _first_filled(cells, _HEVY_DISTANCES)
         else:
             unit, text = cells.get("distance unit", "").strip(), cells.get("distance", "").strip()
         value = self._number(text, "distance")
         if not value:
             return None  # Strong writes 0 for sets without a distance
+        if not unit:
+            unit = self._paired_distance_unit(cells)
         metres_per = _METRES_PER.get(unit.casefold())
         if metres_per is None:
             raise _Skip(f"The distance unit {unit!r} is not km or mi.")
@@ -374,6 +405,13 @@ class _RowReader:
         if not 0 <= metres <= 1_000_000:
             raise _Skip(f"The distance {text!r} is not between 0 and 1000 km.")
         return metres
+
+    def _paired_distance_unit(self, cells: Mapping[str, str]) -> str:
+        """A unitless distance's unit: km with kg, miles with lb, by the caller's unit or the row's."""
+        weight_unit = self.weight_unit or _WEIGHT_UNITS.get(cells.get("weight unit", "").strip().casefold())
+        if weight_unit is None:
+            raise _Skip("The distance has no unit: import again with weightUnit (kg for km, lb for miles).")
+        return _PAIRED_DISTANCE[weight_unit]
 
     def _rpe(self, text: str, doubts: list[str]) -> float | None:
         try:
@@ -390,6 +428,15 @@ class _RowReader:
         if rounded != value:
             doubts.append(f"The RPE {text!r} is rounded to {rounded:g}.")
         return rounded
+
+
+def _first_filled(cells: Mapping[str, str], columns: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """(unit, text) of the first of Hevy's unit-named columns with a value, or ("", "")."""
+    for name, unit in columns:
+        text = cells.get(name, "").strip()
+        if text:
+            return unit, text
+    return "", ""
 
 
 def _strong_set_type(text: str, doubts: list[str]) -> SetType:
