@@ -3,7 +3,14 @@
 Each document is a hash {v: stream version, s: stamp, z: zone, e: ETag, b: body}. A write lands
 only if (v, s) is newer than what is stored, so a slow writer never replaces a newer document.
 An empty body is a tombstone: the thing was deleted at version v. The key `ver` records the
-version up to which the user's documents are in Redis.
+version up to which the user's documents are in Redis, and a write older than it lands nowhere: the
+sync may have dropped that document on purpose (a workout no longer among the hot ones), and a reader
+that read Postgres before the change must not put the old body back.
+
+Redis holds the hot set only (projections/sync.py): what a user opens first is pushed, the rest is
+read through from Postgres on demand and kept `READ_THROUGH_TTL_S`. Every document has a TTL and
+`ver` has none, so the cache Redis runs with `maxmemory-policy volatile-lru` (docs/operations.md):
+an evicted document is refilled on its next read.
 """
 
 from __future__ import annotations
@@ -20,12 +27,19 @@ from core.redis import Keys
 
 DOCUMENT_TTL_S = 7 * 86_400
 PAGE_TTL_S = 3600
+#: How long a document read through from Postgres (not pushed by the sync) stays in Redis.
+READ_THROUGH_TTL_S = 600
 
+# KEYS: the document, the user's `ver`.
 _PUT_DOCUMENT = """
 local current = redis.call('HMGET', KEYS[1], 'v', 's')
 local cv, cs = tonumber(current[1]), tonumber(current[2]) or 0
 local v, s = tonumber(ARGV[1]), tonumber(ARGV[2])
 if cv and (cv > v or (cv == v and cs >= s)) then
+    return 0
+end
+local synced = tonumber(redis.call('GET', KEYS[2]))
+if synced and synced > v then
     return 0
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2], 'z', ARGV[3], 'e', ARGV[4], 'b', ARGV[5])
@@ -94,6 +108,11 @@ def projected_channel(keys: Keys, user_id: uuid.UUID) -> str:
     return keys.channel("projected", str(user_id))
 
 
+def changed_channel(keys: Keys, user_id: uuid.UUID) -> str:
+    """Where the sync announces which of a user's read models changed (projections/outbox.py)."""
+    return keys.channel("changed", str(user_id))
+
+
 class DocumentCache:
     """Reads and version-guarded writes of documents."""
 
@@ -123,6 +142,7 @@ class DocumentCache:
         self,
         pipe: Pipeline,
         key: str,
+        synced_key: str,
         *,
         version: int,
         body: bytes,
@@ -131,8 +151,9 @@ class DocumentCache:
         zone: str = "",
         ttl_s: int = DOCUMENT_TTL_S,
     ) -> None:
-        """Queue a compare-and-set of one document on `pipe`."""
-        await self._put(keys=[key], args=[version, stamp, zone, etag, body, ttl_s], client=pipe)
+        """Queue a compare-and-set of one document on `pipe`: it lands only if newer than the stored
+        one and not older than the user's `ver` (`synced_key`, in the same hash slot)."""
+        await self._put(keys=[key, synced_key], args=[version, stamp, zone, etag, body, ttl_s], client=pipe)
 
     async def put_synced(self, pipe: Pipeline, synced_key: str, version: int) -> None:
         await self._put_version(keys=[synced_key], args=[version], client=pipe)

@@ -1,11 +1,11 @@
 """Leaderboards: scores kept in `rm_leaderboard_scores`, served from Redis sorted sets.
 
-Boards (DESIGN.md §5): `weekly-volume` per ISO week in UTC (key `2026-W48`), `e1rm` and
-`e1rm-relative` per exercise, all time (key: the exercise id). Postgres holds every user's score;
-a Redis sorted set per board holds the users who opted in. Scores are absolute (ZADD, never
-increments) and each member carries the user's stream version, so an older write, such as a
-rebuild from a snapshot, never replaces a newer one. Removed scores stay as rows with a NULL score
-until they are synced, then as tombstones.
+Boards (docs/architecture.md#the-api-contract): `weekly-volume` per ISO week in UTC (key
+`2026-W48`), `e1rm` and `e1rm-relative` per exercise, all time (key: the exercise id). Postgres
+holds every user's score; a Redis sorted set per board holds the users who opted in. Scores are
+absolute (ZADD, never increments) and each member carries the user's stream version, so an older
+write, such as a rebuild from a snapshot, never replaces a newer one. Removed scores stay as rows
+with a NULL score until they are synced, then as tombstones.
 """
 
 from __future__ import annotations
@@ -77,10 +77,17 @@ def leaderboard_channel(keys: Keys, board: str, key: str) -> str:
     return keys.channel("lb", board, key)
 
 
-# ARGV: ttl (0 = none), then triples (member, version, score or "" to remove).
+# KEYS: the sorted set, the member versions, the `ready` marker. ARGV: ttl (0 = none), 1 when
+# rebuilding the board from Postgres (else 0), then triples (member, version, score or "" to remove).
+# A change goes only to a board Redis holds whole (ready, its set present): a board evicted in part, or
+# never read, is rebuilt from Postgres by its next reader, and a change written meanwhile would make a
+# set of one member look like the board.
 _PUT_SCORES = """
+if ARGV[2] == '0' and (redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[1]) == 0) then
+    return 0
+end
 local changed = 0
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
     local member, version, score = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
     local current = tonumber(redis.call('HGET', KEYS[2], member))
     if not current or current < version then
@@ -122,10 +129,17 @@ def _member_args(rows: Iterable[ScoreRow]) -> list[str]:
 
 
 async def put_scores(
-    redis: Redis, keys: Keys, rows: Sequence[ScoreRow], now: datetime, pipe: Pipeline | None = None
+    redis: Redis,
+    keys: Keys,
+    rows: Sequence[ScoreRow],
+    now: datetime,
+    pipe: Pipeline | None = None,
+    *,
+    rebuild: bool = False,
 ) -> None:
     """Version-guarded ZADD/ZREM of some members of one board (all `rows` share it), then an
-    announcement. Queued on `pipe` when given, else sent at once."""
+    announcement. Queued on `pipe` when given, else sent at once. Only a board Redis holds whole
+    takes a change; `rebuild` writes one back from Postgres."""
     if not rows:
         return
     board, key = rows[0].board, rows[0].key
@@ -133,8 +147,8 @@ async def put_scores(
     ttl = ttl_of(board, key, now) or 0
     script = redis.register_script(_PUT_SCORES)
     for start in range(0, len(rows), 500):
-        args: list[str | int] = [ttl, *_member_args(rows[start : start + 500])]
-        await script(keys=[names.scores, names.versions], args=args, client=pipe or redis)
+        args: list[str | int] = [ttl, int(rebuild), *_member_args(rows[start : start + 500])]
+        await script(keys=[names.scores, names.versions, names.ready], args=args, client=pipe or redis)
     if pipe is None:
         await redis.publish(names.channel, key)
     else:
@@ -191,6 +205,21 @@ async def sync_rows(
         by_board.setdefault((row.board, row.key), []).append(row)
     for _, members in sorted(by_board.items()):
         await put_scores(redis, keys, members, now, pipe)
+
+
+async def remove_user(
+    redis: Redis, keys: Keys, user_id: uuid.UUID, boards: Iterable[tuple[str, str]]
+) -> None:
+    """Take an erased user off `boards`, leaving no trace of their id in Redis: by the erasure, and by a
+    sync that read the user's scores before the erasure committed (projections/sync.py)."""
+    member = str(user_id)
+    async with redis.pipeline(transaction=False) as pipe:
+        for board, key in boards:
+            names = BoardKeys(keys, board, key)
+            pipe.zrem(names.scores, member)
+            pipe.hdel(names.versions, member)
+            pipe.publish(names.channel, key)
+        await pipe.execute()
 
 
 # --- projection: what a batch changes -------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from core import clock
 
 EVENTS_PROJECTED = Counter("ironlog_events_projected_total", "Events applied to read models", ["type"])
 BATCH_SECONDS = Histogram(
@@ -30,4 +32,4 @@ REDIS_SYNC_FAILURES = Counter("ironlog_redis_sync_failures_total", "Redis docume
 
 
 def observe_lag(occurred_at: datetime) -> None:
-    LAG_SECONDS.observe(max(0.0, (datetime.now(UTC) - occurred_at).total_seconds()))
+    LAG_SECONDS.observe(max(0.0, (clock.now() - occurred_at).total_seconds()))

@@ -1,4 +1,6 @@
-"""Rebuilding read models from the event log while writes and live projection go on (DESIGN.md §3).
+"""Rebuilding read models from the event log while writes and live projection go on
+(docs/architecture.md#rebuilding-read-models).
+
 
 1. Shadow tables: schema `ironlog_rebuild` gets an empty copy of every `rm_*` table and of the
    projection bookkeeping. The runner projects into it in shadow mode (`SET LOCAL search_path`), so the
@@ -19,24 +21,28 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core import clock
 from core.locks import REBUILD_GATE_KEY, REBUILD_RUNNING_KEY
 from core.redis import Keys
 from projections import analytics_rebuild
-from projections.runner import RunnerSettings, project_user
+from projections.cache import projected_channel
+from projections.runner import SHADOW_SCHEMA, RunnerSettings, project_user
 
 log = structlog.get_logger(__name__)
 
-SHADOW = "ironlog_rebuild"
+SHADOW = SHADOW_SCHEMA
 RETIRED = "ironlog_retired"
-#: What the runner writes besides rm_* tables; shadowed too, but never renamed into place.
-BOOKKEEPING = ("projection_checkpoints", "projection_pending", "projection_dirty")
+#: What the runner writes besides rm_* tables; shadowed too, but never renamed into place. The shadow
+#: projects under leases of its own: a live worker holding a user's lease while it waits on the
+#: rebuild gate (held by the rebuild's swap) would otherwise keep the rebuild waiting on it.
+BOOKKEEPING = ("projection_checkpoints", "projection_pending", "projection_outbox", "projection_leases")
 
 #: Each projector's version. Bump one when its output changes for the same events: the next deploy
 #: (`ironlog migrate`, or `ironlog projections rebuild --if-stale`) rebuilds every read model.
@@ -103,10 +109,10 @@ async def record_versions(connection: asyncpg.Connection | asyncpg.Pool) -> None
     there is no event to project yet)."""
     await connection.executemany(
         """
-        INSERT INTO projector_versions (projector, version, rebuilt_at) VALUES ($1, $2, now())
-        ON CONFLICT (projector) DO UPDATE SET version = EXCLUDED.version, rebuilt_at = now()
+        INSERT INTO projector_versions (projector, version, rebuilt_at) VALUES ($1, $2, $3)
+        ON CONFLICT (projector) DO UPDATE SET version = EXCLUDED.version, rebuilt_at = EXCLUDED.rebuilt_at
         """,
-        sorted(PROJECTOR_VERSIONS.items()),
+        [(name, version, clock.now()) for name, version in sorted(PROJECTOR_VERSIONS.items())],
     )
 
 
@@ -152,7 +158,7 @@ class Rebuild:
         *,
         user_id: uuid.UUID | None = None,
         batch_size: int = 1000,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = clock.now,
         on_progress: Callable[[Progress], None] = lambda _: None,
     ) -> None:
         self.pool = pool
@@ -257,6 +263,12 @@ class Rebuild:
                 ready = [key async for key in self.redis.scan_iter(match=self.keys.pattern_of("lb:*:ready"))]
                 if ready:
                     await self.redis.unlink(*ready)
+            # The API processes' memory caches drop every read model of the rebuilt users.
+            for start in range(0, len(users), 1000):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for user in users[start : start + 1000]:
+                        pipe.publish(projected_channel(self.keys, user), "0")
+                    await pipe.execute()
         except RedisError as exc:
             log.warning("rebuild_cache_left", error=repr(exc))
 

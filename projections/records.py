@@ -228,12 +228,7 @@ def record_marks(
 ) -> dict[uuid.UUID, list[tuple[str, float]]]:
     """Per workout, the records its session of this exercise set: bests no earlier session reached
     (the same rules as `records_of`, so the holder of each record is marked)."""
-    counted = {
-        name
-        for name, _ in _MEASURES
-        if not (name == "heaviestWeightKg" and measurement == "assisted_bodyweight")
-        and not (name == "mostReps" and measurement not in _REPS_KINDS)
-    }
+    counted = _counted(measurement)
     best: dict[str, float] = {}
     marks: dict[uuid.UUID, list[tuple[str, float]]] = {}
     for session in sorted(sessions, key=lambda s: (s.started_at, str(s.workout_id))):
@@ -251,3 +246,66 @@ def summary_of(detail: RecordsDetail) -> Records:
     """The records without their timeline, for the list of all exercises."""
     fields = {name: getattr(detail, name) for name in Records.__struct_fields__}
     return Records(**fields)
+
+
+def _counted(measurement: str) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, _ in _MEASURES
+        if not (name == "heaviestWeightKg" and measurement == "assisted_bodyweight")
+        and not (name == "mostReps" and measurement not in _REPS_KINDS)
+    )
+
+
+def append_session(
+    detail: RecordsDetail | None, name: str, measurement: str, session: ExerciseSession
+) -> tuple[RecordsDetail, list[tuple[str, float]]]:
+    """The records once `session`, later than every session `detail` was made of, is added; and the
+    records it sets. What `records_of` and `record_marks` give for all the sessions, in O(its sets)."""
+    if detail is None:
+        return records_of(session.exercise_id, name, measurement, [session]), record_marks(
+            [session], measurement
+        )[session.workout_id]
+    counted = _counted(measurement)
+    held = {
+        "heaviestWeightKg": detail.heaviest_weight_kg,
+        "bestE1rmKg": detail.best_e1rm_kg,
+        "mostReps": detail.most_reps,
+        "bestSetVolumeKg": detail.best_set_volume_kg,
+        "bestSessionVolumeKg": detail.best_session_volume_kg,
+    }
+    set_here: list[tuple[str, float]] = []
+    for record_name, measure in _MEASURES:
+        found = measure(session)
+        current = held[record_name]
+        beaten = found is not None and found > 0 and (current is None or found > current.value)
+        if record_name in counted and beaten and found is not None:
+            held[record_name] = Record(
+                value=float(found), workout_id=session.workout_id, date=session.started_at
+            )
+            set_here.append((record_name, float(found)))
+    top_e1rm = max((point.e1rm_kg or 0.0 for point in detail.timeline), default=0.0)
+    top_weight = max((point.heaviest_kg or 0.0 for point in detail.timeline), default=0.0)
+    timeline = detail.timeline
+    if (session.e1rm_kg is not None and session.e1rm_kg > top_e1rm) or (
+        session.heaviest_kg is not None and session.heaviest_kg > top_weight
+    ):
+        point = TimelinePoint(
+            date=session.started_at,
+            workout_id=session.workout_id,
+            e1rm_kg=session.e1rm_kg,
+            heaviest_kg=session.heaviest_kg,
+        )
+        timeline = [*timeline, point]
+    updated = RecordsDetail(
+        exercise_id=detail.exercise_id,
+        name=name,
+        sessions=detail.sessions + 1,
+        heaviest_weight_kg=held["heaviestWeightKg"],
+        best_e1rm_kg=held["bestE1rmKg"],
+        most_reps=held["mostReps"],
+        best_set_volume_kg=held["bestSetVolumeKg"],
+        best_session_volume_kg=held["bestSessionVolumeKg"],
+        timeline=timeline,
+    )
+    return updated, set_here

@@ -7,13 +7,14 @@ transaction. A duplicate or redelivered message finds nothing to do. Redis is sy
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Literal, cast
+from typing import Literal, assert_never, cast
 
 import asyncpg
 import msgspec
@@ -41,21 +42,32 @@ from commands.events import (
     WorkoutDeleted,
     WorkoutLogged,
 )
+from core import clock
 from core.catalog import exercise
 from core.faults import fault_point
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
 from core.units import to_kg
-from projections import analytics, leaderboards, metrics, store
+from projections import analytics, leaderboards, leases, metrics, outbox, readers, store
 from projections.dashboard import next_rollover, rebucket, week_of
 from projections.documents import BodyweightEntry, FollowEntry, RecordMark, WeekTotals, WorkoutSummary
-from projections.records import ExerciseSession, RecordsDetail, record_marks, records_of, sessions_of
-from projections.sync import sync_redis
+from projections.records import (
+    ExerciseSession,
+    RecordsDetail,
+    append_session,
+    record_marks,
+    records_of,
+    sessions_of,
+)
+from projections.sync import HOT_WORKOUTS, sync_redis
 from projections.workouts import ZERO, add, contribution, document, routine_document, subtract, summarize
 
 log = structlog.get_logger(__name__)
 
 WORKOUT_DECODER = msgspec.json.Decoder(Workout)
+#: Where a rebuild projects (projections/rebuild.py creates it): unqualified rm_* and bookkeeping
+#: names resolve there first.
+SHADOW_SCHEMA = "ironlog_rebuild"
 
 
 class ProjectionFailed(Exception):
@@ -70,6 +82,13 @@ class ProjectionFailed(Exception):
 class RunnerSettings:
     batch_size: int = 200
     max_failures: int = 5
+    lease_s: float = 10.0  # how long a batch's lease lasts; past it another may take the user over
+    lease_wait_s: float = 5.0  # how long to wait for another's lease before giving up (retried)
+    hot_workouts: int = HOT_WORKOUTS  # the most recent workout documents the sync keeps in Redis
+
+
+class LeaseBusy(Exception):
+    """Another projection kept the user's lease for longer than we wait: retry later."""
 
 
 @dataclass
@@ -80,6 +99,7 @@ class Outcome:
     version: int = 0
     parked: bool = False
     synced: bool = False
+    interrupted: bool = False  # stopped between two batches with events still to apply
 
 
 def lock_key(user_id: uuid.UUID) -> int:
@@ -97,7 +117,7 @@ class _Batch:
     """One transaction's work: the user's settings and every change, applied at the end."""
 
     user_id: uuid.UUID
-    settings: store.UserSettings
+    settings: readers.UserSettings
     summaries: dict[uuid.UUID, WorkoutSummary | None] = field(default_factory=dict)
     week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
     rebucketed: bool = False
@@ -105,12 +125,18 @@ class _Batch:
     custom_names: dict[str, str] = field(default_factory=dict)
     custom_measurements: dict[str, str] = field(default_factory=dict)
     touched_exercises: set[str] = field(default_factory=set)
+    #: Sessions of newly logged workouts, by exercise: records follow from them alone when each is
+    #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
+    appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
+    recomputed: set[str] = field(default_factory=set)
     shadow: bool = False  # a rebuild into shadow tables: no shared counts
     board_weeks: set[str] = field(default_factory=set)
     activity_days: set[date] = field(default_factory=set)
     registered_at: datetime | None = None
     bodyweight_changed: bool = False
     opt_in_changed: bool = False
+    #: The read-model keys changed (projections/outbox.py), written to the outbox with the checkpoint.
+    changed: set[str] = field(default_factory=set)
 
     def measurement_of(self, exercise_id: str) -> str:
         found = exercise(exercise_id)
@@ -148,14 +174,28 @@ async def _old_summary(
 async def _apply(
     connection: asyncpg.Connection, batch: _Batch, event: AnyEvent, occurred_at: datetime
 ) -> None:
-    if isinstance(event, UserRegistered | ProfileChanged):
-        await _apply_profile(connection, batch, event)
-        if isinstance(event, UserRegistered):
-            batch.registered_at = occurred_at
-    elif isinstance(event, WorkoutLogged | WorkoutAmended | WorkoutDeleted):
-        await _apply_workout(connection, batch, event)
-    else:
-        await _apply_library(connection, batch, event, occurred_at)
+    """Apply one event; one this release has no projector for fails the batch (the user is parked
+    there in the end), so the checkpoint never passes an event that was not applied."""
+    match event:
+        case UserRegistered() | ProfileChanged():
+            await _apply_profile(connection, batch, event)
+            if isinstance(event, UserRegistered):
+                batch.registered_at = occurred_at
+        case WorkoutLogged() | WorkoutAmended() | WorkoutDeleted():
+            await _apply_workout(connection, batch, event)
+        case (
+            ExerciseDefined()
+            | ExerciseDeleted()
+            | RoutineDefined()
+            | RoutineDeleted()
+            | BodyweightRecorded()
+            | BodyweightDeleted()
+            | Followed()
+            | Unfollowed()
+        ):
+            await _apply_library(connection, batch, event, occurred_at)
+        case _:
+            assert_never(event)
 
 
 async def _apply_profile(
@@ -163,7 +203,7 @@ async def _apply_profile(
 ) -> None:
     before = batch.settings
     if isinstance(event, UserRegistered):
-        batch.settings = store.UserSettings(**msgspec.structs.asdict(event))
+        batch.settings = readers.UserSettings(**msgspec.structs.asdict(event))
     else:
         changes = {k: v for k, v in msgspec.structs.asdict(event).items() if v is not None}
         batch.settings = msgspec.structs.replace(before, **changes)
@@ -173,26 +213,34 @@ async def _apply_profile(
             batch.reformulated = True
     if before.leaderboard_opt_in != batch.settings.leaderboard_opt_in:
         batch.opt_in_changed = True
+    if (before.handle, before.display_name) != (batch.settings.handle, batch.settings.display_name):
+        batch.changed.add(outbox.PROFILE)
     await store.save_settings(connection, batch.user_id, batch.settings)
 
 
 async def _apply_workout(
     connection: asyncpg.Connection, batch: _Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted
 ) -> None:
+    batch.changed |= {outbox.workout(event.workout_id), outbox.FEED}
     old = await _old_summary(connection, batch, event.workout_id)
     if old is not None:
         batch.shift_week(old, -1)
     if isinstance(event, WorkoutDeleted):
         await store.delete_workout(connection, batch.user_id, event.workout_id)
-        batch.touched_exercises |= await store.replace_sessions(
-            connection, batch.user_id, event.workout_id, []
-        )
+        touched = await store.replace_sessions(connection, batch.user_id, event.workout_id, [])
+        batch.touched_exercises |= touched
+        batch.recomputed |= touched
         batch.summaries[event.workout_id] = None
         return
     sessions = sessions_of(event.workout_id, event.workout, batch.formula)
-    batch.touched_exercises |= await store.replace_sessions(
-        connection, batch.user_id, event.workout_id, sessions
-    )
+    touched = await store.replace_sessions(connection, batch.user_id, event.workout_id, sessions)
+    batch.touched_exercises |= touched
+    if isinstance(event, WorkoutLogged) and old is None:
+        for session in sessions:
+            batch.appended.setdefault(session.exercise_id, []).append(session)
+        batch.recomputed |= touched - {session.exercise_id for session in sessions}
+    else:
+        batch.recomputed |= touched
     new = summarize(event.workout_id, event.workout_version, event.workout)
     detail = document(event.workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
     await store.save_workout(connection, batch.user_id, new, detail, EVENT_ENCODER.encode(event.workout))
@@ -200,31 +248,53 @@ async def _apply_workout(
     batch.summaries[event.workout_id] = new
 
 
+LibraryEvent = (
+    ExerciseDefined
+    | ExerciseDeleted
+    | RoutineDefined
+    | RoutineDeleted
+    | BodyweightRecorded
+    | BodyweightDeleted
+    | Followed
+    | Unfollowed
+)
+
+
 async def _apply_library(
-    connection: asyncpg.Connection, batch: _Batch, event: AnyEvent, occurred_at: datetime
+    connection: asyncpg.Connection, batch: _Batch, event: LibraryEvent, occurred_at: datetime
 ) -> None:
     """Custom exercises, body weight and follows: one read-model row each."""
     user_id = batch.user_id
-    if isinstance(event, ExerciseDefined):
-        await store.save_custom_exercise(
-            connection, user_id, event.exercise_id, event.exercise_version, event.exercise
-        )
-        batch.custom_names[str(event.exercise_id)] = event.exercise.name
-        batch.custom_measurements[str(event.exercise_id)] = event.exercise.measurement
-    elif isinstance(event, ExerciseDeleted):
-        await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
-    elif isinstance(event, RoutineDefined):
-        await store.save_routine(connection, user_id, routine_document(event, batch.name_of))
-    elif isinstance(event, RoutineDeleted):
-        await store.delete_routine(connection, user_id, event.routine_id)
-    elif isinstance(event, BodyweightRecorded | BodyweightDeleted):
-        batch.bodyweight_changed = True
-        await _apply_bodyweight(connection, user_id, event)
-    elif isinstance(event, Followed):
-        entry = FollowEntry(event.followee_id, event.handle, event.display_name, occurred_at)
-        await store.save_follow(connection, user_id, entry)
-    elif isinstance(event, Unfollowed):
-        await store.delete_follow(connection, user_id, event.followee_id)
+    match event:
+        case ExerciseDefined():
+            await store.save_custom_exercise(
+                connection, user_id, event.exercise_id, event.exercise_version, event.exercise
+            )
+            batch.custom_names[str(event.exercise_id)] = event.exercise.name
+            batch.custom_measurements[str(event.exercise_id)] = event.exercise.measurement
+            batch.changed.add(outbox.custom_exercise(event.exercise_id))
+        case ExerciseDeleted():
+            await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
+            batch.changed.add(outbox.custom_exercise(event.exercise_id))
+        case RoutineDefined():
+            await store.save_routine(connection, user_id, routine_document(event, batch.name_of))
+            batch.changed.add(outbox.routine(event.routine_id))
+        case RoutineDeleted():
+            await store.delete_routine(connection, user_id, event.routine_id)
+            batch.changed.add(outbox.routine(event.routine_id))
+        case BodyweightRecorded() | BodyweightDeleted():
+            batch.bodyweight_changed = True
+            await _apply_bodyweight(connection, user_id, event)
+            batch.changed.add(outbox.BODYWEIGHTS)
+        case Followed():
+            entry = FollowEntry(event.followee_id, event.handle, event.display_name, occurred_at)
+            await store.save_follow(connection, user_id, entry)
+            batch.changed.add(outbox.FOLLOWS)
+        case Unfollowed():
+            await store.delete_follow(connection, user_id, event.followee_id)
+            batch.changed.add(outbox.FOLLOWS)
+        case _:
+            assert_never(event)
 
 
 async def _apply_bodyweight(
@@ -246,7 +316,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             connection, batch.user_id, rebucket(summaries, settings.timezone, batch.week_start), replace=True
         )
     elif batch.week_deltas:
-        current = await store.load_weeks(connection, batch.user_id, batch.week_deltas)
+        current = await readers.load_weeks(connection, batch.user_id, batch.week_deltas)
         merged = {week: add(current.get(week, ZERO), delta) for week, delta in batch.week_deltas.items()}
         await store.save_weeks(connection, batch.user_id, merged)
     if batch.reformulated:
@@ -255,13 +325,21 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             summary = summarize(workout_id, workout_version, workout)
             detail = document(workout_id, workout_version, workout, batch.formula, batch.name_of)
             await store.save_workout(connection, batch.user_id, summary, detail, source)
+            batch.changed |= {outbox.workout(workout_id), outbox.FEED}
             sessions = sessions_of(workout_id, workout, batch.formula)
-            batch.touched_exercises |= await store.replace_sessions(
-                connection, batch.user_id, workout_id, sessions
-            )
+            touched = await store.replace_sessions(connection, batch.user_id, workout_id, sessions)
+            batch.touched_exercises |= touched
+            batch.recomputed |= touched
     records: dict[str, RecordsDetail | None] = {}
     marks: dict[uuid.UUID, dict[str, list[RecordMark]]] = {}
     for exercise_id in sorted(batch.touched_exercises):
+        appended = batch.appended.get(exercise_id, [])
+        if (
+            exercise_id not in batch.recomputed
+            and len(appended) == 1
+            and await _append_records(connection, batch, appended[0], records, marks)
+        ):
+            continue
         history = await store.exercise_sessions(connection, batch.user_id, exercise_id)
         records[exercise_id] = (
             records_of(exercise_id, batch.name_of(exercise_id), batch.measurement_of(exercise_id), history)
@@ -269,9 +347,11 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             else None
         )
         await store.save_records(connection, batch.user_id, exercise_id, records[exercise_id])
+        batch.changed |= {outbox.records(exercise_id), outbox.sessions(exercise_id)}
         await _mark_records(connection, batch, exercise_id, history, marks)
     for workout_id, marked in sorted(marks.items()):
-        await store.mark_workout_records(connection, batch.user_id, workout_id, marked, version)
+        if await store.mark_workout_records(connection, batch.user_id, workout_id, marked):
+            batch.changed |= {outbox.workout(workout_id), outbox.FEED}
     await leaderboards.project_scores(
         connection,
         batch.user_id,
@@ -281,7 +361,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         bodyweight_changed=batch.bodyweight_changed,
         opt_in_changed=batch.opt_in_changed,
     )
-    dashboard = await store.current_dashboard(connection, batch.user_id, settings, now)
+    dashboard = await readers.dashboard_as_of(connection, batch.user_id, settings, now)
     await store.save_dashboard(
         connection,
         batch.user_id,
@@ -289,6 +369,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         version=version,
         rollover_at=next_rollover(now, settings.timezone),
     )
+    batch.changed.add(outbox.DASHBOARD)
     # Last: the shared counts' rows stay locked until the commit, so hold them as briefly as possible.
     await analytics.project_activity(
         connection,
@@ -297,6 +378,41 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         registered_at=batch.registered_at,
         count=not batch.shadow,
     )
+
+
+async def _append_records(
+    connection: asyncpg.Connection,
+    batch: _Batch,
+    session: ExerciseSession,
+    records: dict[str, RecordsDetail | None],
+    marks: dict[uuid.UUID, dict[str, list[RecordMark]]],
+) -> bool:
+    """Records, and the new session's marks, from the stored records and the new session alone, when
+    it is later than every other session of its exercise (earlier sessions' marks stay as they are).
+    False, with nothing written, when it is not: the whole history is needed."""
+    exercise_id = session.exercise_id
+    detail, latest = await store.records_and_latest(
+        connection, batch.user_id, exercise_id, session.workout_id
+    )
+    if (detail is None) != (latest is None):
+        return False  # records and sessions disagree: recompute from the sessions
+    if latest is not None and latest >= (session.started_at, session.workout_id):
+        return False
+    name = batch.name_of(exercise_id)
+    updated, set_here = append_session(detail, name, batch.measurement_of(exercise_id), session)
+    records[exercise_id] = updated
+    await store.save_records(connection, batch.user_id, exercise_id, updated)
+    batch.changed |= {outbox.records(exercise_id), outbox.sessions(exercise_id)}
+    if set_here:
+        names = [record for record, _ in set_here]
+        await store.save_session_records(
+            connection, batch.user_id, msgspec.structs.replace(session, records=names)
+        )
+        marks.setdefault(session.workout_id, {})[exercise_id] = [
+            RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+            for record, value in set_here
+        ]
+    return True
 
 
 async def _mark_records(
@@ -340,15 +456,49 @@ async def _project_batch(
     *,
     refresh_dashboard: bool,
     shadow: bool,
+    owner: str,
 ) -> tuple[int, int, bool, int | None]:
-    """One transaction; (events applied, checkpoint version, more to do, failing version or None)."""
+    """One batch under the user's lease; (events applied, checkpoint version, more to do, failing
+    version or None)."""
+    async with pool.acquire() as connection:
+        if shadow:  # the shadow's own leases too (the pool resets the search path on release)
+            await connection.execute(f"SET search_path = {SHADOW_SCHEMA}, public")
+        try:
+            lease = await leases.acquire(connection, user_id, owner, settings.lease_s, settings.lease_wait_s)
+        except asyncpg.ForeignKeyViolationError:
+            return 0, 0, False, None  # the account is gone (erased): nothing to project
+        if lease is None:
+            raise LeaseBusy(f"the projection lease of {user_id} stayed held")
+        try:
+            return await _project_leased(
+                connection, lease, settings, now, refresh_dashboard=refresh_dashboard, shadow=shadow
+            )
+        finally:
+            # A backend ended by a taker cannot hand back what is no longer ours anyway.
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await leases.release(connection, lease)
+
+
+async def _project_leased(
+    connection: asyncpg.Connection,
+    lease: leases.Lease,
+    settings: RunnerSettings,
+    now: datetime,
+    *,
+    refresh_dashboard: bool,
+    shadow: bool,
+) -> tuple[int, int, bool, int | None]:
+    user_id = lease.user_id
     failing: int | None = None
-    async with pool.acquire() as connection, connection.transaction():
+    async with connection.transaction():
         if shadow:  # unqualified rm_* names resolve to the shadow tables
-            await connection.execute("SET LOCAL search_path = ironlog_rebuild, public")
+            await connection.execute(f"SET LOCAL search_path = {SHADOW_SCHEMA}, public")
         else:
             await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_GATE_KEY)
+        # Erasure takes this lock to keep projection out while it deletes (before the lease row, which
+        # its deletion locks too).
         await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key(user_id))
+        await leases.hold(connection, lease)
         exists = await connection.fetchval("SELECT true FROM streams WHERE user_id = $1", user_id)
         if not exists:
             return 0, 0, False, None
@@ -373,7 +523,7 @@ async def _project_batch(
             return 0, checkpoint["version"], False, None
         batch = _Batch(
             user_id,
-            await store.load_settings(connection, user_id),
+            await readers.load_settings(connection, user_id),
             custom_names=await store.custom_exercise_names(connection, user_id),
             custom_measurements=await store.custom_exercise_measurements(connection, user_id),
             shadow=shadow,
@@ -387,14 +537,25 @@ async def _project_batch(
             failing = None
             version = rows[-1]["version"] if rows else checkpoint["version"]
             await _finish(connection, batch, version, now)
+            await store.record_changes(connection, user_id, batch.changed, version)
         except Exception as exc:
             raise ProjectionFailed(f"event {failing}: {exc!r}", failing) from exc
         if rows:
-            await connection.execute(
-                "UPDATE projection_checkpoints SET version = $2, failures = 0 WHERE user_id = $1",
+            # Fenced: written only while the lease is still this batch's (see projections/leases.py).
+            fenced = await connection.fetchval(
+                """
+                UPDATE projection_checkpoints SET version = $2, failures = 0
+                WHERE user_id = $1 AND EXISTS (
+                    SELECT 1 FROM projection_leases WHERE user_id = $1 AND owner = $3 AND token = $4)
+                RETURNING true
+                """,
                 user_id,
                 version,
+                lease.owner,
+                lease.token,
             )
+            if not fenced:
+                raise leases.LeaseLost(f"the projection lease of {user_id} was taken")
         await connection.execute(
             "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2", user_id, version
         )
@@ -407,7 +568,7 @@ async def _project_batch(
 
 
 async def _record_failure(
-    pool: asyncpg.Pool, user_id: uuid.UUID, error: ProjectionFailed, settings: RunnerSettings
+    pool: asyncpg.Pool, user_id: uuid.UUID, error: ProjectionFailed, settings: RunnerSettings, now: datetime
 ) -> bool:
     """Count a failure; park the user once there were too many. True when parked now."""
     async with pool.acquire() as connection, connection.transaction():
@@ -424,12 +585,13 @@ async def _record_failure(
         await connection.execute(
             """
             UPDATE projection_checkpoints
-            SET parked_version = COALESCE($3, version + 1), parked_error = $2, parked_at = clock_timestamp()
+            SET parked_version = COALESCE($3, version + 1), parked_error = $2, parked_at = $4
             WHERE user_id = $1
             """,
             user_id,
             str(error)[:2000],
             error.version,
+            now,
         )
     return True
 
@@ -441,17 +603,21 @@ async def project_user(
     user_id: uuid.UUID,
     *,
     settings: RunnerSettings | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = clock.now,
     refresh_dashboard: bool = False,
     shadow: bool = False,
+    stopping: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Bring the user's read models up to their stream, then their Redis documents.
 
     Raises ProjectionFailed (for a retry) while a projector keeps failing, until the user is parked.
     `refresh_dashboard` recomputes the dashboard even with no new events (its day has passed).
     `shadow` projects into the rebuild's shadow tables (schema `ironlog_rebuild`) and leaves Redis alone.
+    `stopping`, once true, ends the work after the batch in hand (`Outcome.interrupted`): each batch
+    commits with its checkpoint, so the rest is simply applied by the next call.
     """
     settings = settings or RunnerSettings()
+    owner = leases.new_owner()
     outcome = Outcome()
     more = True
     while more:
@@ -463,11 +629,12 @@ async def project_user(
                 clock(),
                 refresh_dashboard=refresh_dashboard and outcome.applied == 0,
                 shadow=shadow,
+                owner=owner,
             )
         except ProjectionFailed as exc:
             if shadow:  # a rebuild stops at the first failure; the live read models stay as they are
                 raise
-            if await _record_failure(pool, user_id, exc, settings):
+            if await _record_failure(pool, user_id, exc, settings, clock()):
                 metrics.PARKED.inc()
                 log.error("projection_parked", user_id=str(user_id), error=str(exc))
                 outcome.parked = True
@@ -480,6 +647,9 @@ async def project_user(
             outcome.parked = True
             return outcome
         refresh_dashboard = False
+        if more and stopping is not None and stopping():
+            outcome.interrupted = True
+            break
     if not shadow:
-        outcome.synced = await sync_redis(pool, redis, keys, user_id)
+        outcome.synced = await sync_redis(pool, redis, keys, user_id, hot_workouts=settings.hot_workouts)
     return outcome

@@ -1,19 +1,18 @@
-"""The rm_* tables: reads and writes the runner makes inside its transaction."""
+"""The rm_* tables: the SQL the runner runs inside its transaction (the rows the read side reads too
+are in projections/readers.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from decimal import Decimal
-from typing import cast
 
 import asyncpg
 import msgspec
 
-from commands.events import CustomExercise, WeekStart
-from core.catalog import Exercise, Muscle, exercise
-from projections.dashboard import MUSCLE_DAYS, bodyweight_trend, build_dashboard, local_date, muscle_sets
+from commands.events import CustomExercise
+from core.catalog import Exercise
 from projections.documents import (
     BodyweightEntry,
     Dashboard,
@@ -24,47 +23,25 @@ from projections.documents import (
     WorkoutDocument,
     WorkoutSummary,
 )
+from projections.readers import SETTINGS_COLUMNS, UserSettings
 from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
 
 ENCODER = msgspec.json.Encoder()
+RECORDS_DECODER = msgspec.json.Decoder(RecordsDetail)
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
 DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
 DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 SESSION_DECODER = msgspec.json.Decoder(ExerciseSession)
-BODYWEIGHT_DECODER = msgspec.json.Decoder(BodyweightEntry)
-
-
-class UserSettings(msgspec.Struct, frozen=True):
-    """The preferences projections depend on."""
-
-    handle: str = ""
-    display_name: str = ""
-    timezone: str = "UTC"
-    week_start: str = "monday"
-    e1rm_formula: str = "epley"
-    unit: str = "kg"
-    leaderboard_opt_in: bool = False
-
-
-_SETTINGS_COLUMNS = tuple(UserSettings.__struct_fields__)
-
-
-async def load_settings(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserSettings:
-    row = await connection.fetchrow(
-        f"SELECT {', '.join(_SETTINGS_COLUMNS)} FROM rm_user_settings WHERE user_id = $1",  # noqa: S608
-        user_id,
-    )
-    return UserSettings() if row is None else UserSettings(**row)
 
 
 async def save_settings(connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings) -> None:
-    values = [getattr(settings, name) for name in _SETTINGS_COLUMNS]
+    values = [getattr(settings, name) for name in SETTINGS_COLUMNS]
     placeholders = ", ".join(f"${i}" for i in range(2, len(values) + 2))
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _SETTINGS_COLUMNS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SETTINGS_COLUMNS)
     await connection.execute(
         f"""
-        INSERT INTO rm_user_settings (user_id, {", ".join(_SETTINGS_COLUMNS)}) VALUES ($1, {placeholders})
+        INSERT INTO rm_user_settings (user_id, {", ".join(SETTINGS_COLUMNS)}) VALUES ($1, {placeholders})
         ON CONFLICT (user_id) DO UPDATE SET {updates}
         """,  # noqa: S608
         user_id,
@@ -84,17 +61,6 @@ async def load_summary(
 async def load_summaries(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[WorkoutSummary]:
     rows = await connection.fetch("SELECT body FROM rm_workout_summaries WHERE user_id = $1", user_id)
     return [SUMMARY_DECODER.decode(row["body"]) for row in rows]
-
-
-async def latest_summary(connection: asyncpg.Connection, user_id: uuid.UUID) -> WorkoutSummary | None:
-    body = await connection.fetchval(
-        """
-        SELECT body FROM rm_workout_summaries WHERE user_id = $1
-        ORDER BY started_at DESC, workout_id DESC LIMIT 1
-        """,
-        user_id,
-    )
-    return None if body is None else SUMMARY_DECODER.decode(body)
 
 
 async def save_workout(
@@ -146,30 +112,6 @@ async def workout_sources(
         "SELECT workout_id, workout_version, source FROM rm_workout_documents WHERE user_id = $1", user_id
     )
     return [(row["workout_id"], row["workout_version"], row["source"]) for row in rows]
-
-
-def _totals(row: Mapping[str, object]) -> WeekTotals:
-    return WeekTotals(
-        workouts=int(row["workouts"]),  # type: ignore[call-overload]
-        sets=int(row["sets"]),  # type: ignore[call-overload]
-        volume_kg=float(row["volume_kg"]),  # type: ignore[arg-type]
-        duration_s=int(row["duration_s"]),  # type: ignore[call-overload]
-    )
-
-
-async def load_weeks(
-    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: Iterable[date] | None = None
-) -> dict[date, WeekTotals]:
-    """The user's weekly totals (only `weeks` when given)."""
-    rows = await connection.fetch(
-        """
-        SELECT week_start, workouts, sets, volume_kg, duration_s FROM rm_weekly_totals
-        WHERE user_id = $1 AND ($2::date[] IS NULL OR week_start = ANY($2::date[]))
-        """,
-        user_id,
-        None if weeks is None else list(weeks),
-    )
-    return {row["week_start"]: _totals(row) for row in rows}
 
 
 async def save_weeks(
@@ -284,16 +226,6 @@ async def custom_exercise_measurements(connection: asyncpg.Connection, user_id: 
     return {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]).measurement for row in rows}
 
 
-async def custom_exercises(
-    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
-) -> list[Exercise]:
-    """The user's live custom exercises, as catalog entries."""
-    rows = await connection.fetch(
-        "SELECT body FROM rm_custom_exercises WHERE user_id = $1 AND NOT deleted", user_id
-    )
-    return [EXERCISE_DECODER.decode(row["body"]) for row in rows]
-
-
 async def save_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID, entry: BodyweightEntry) -> None:
     await connection.execute(
         """
@@ -379,6 +311,29 @@ async def exercise_sessions(
     return [SESSION_DECODER.decode(row["body"]) for row in rows]
 
 
+async def records_and_latest(
+    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str, excluding: uuid.UUID
+) -> tuple[RecordsDetail | None, tuple[datetime, uuid.UUID] | None]:
+    """An exercise's records, and the (start, workout) of its latest session but `excluding`'s."""
+    row = await connection.fetchrow(
+        """
+        SELECT (SELECT detail FROM rm_records WHERE user_id = $1 AND exercise_id = $2) AS detail,
+            s.started_at, s.workout_id
+        FROM (SELECT 1) one LEFT JOIN LATERAL (
+            SELECT started_at, workout_id FROM rm_exercise_sessions
+            WHERE user_id = $1 AND exercise_id = $2 AND workout_id <> $3
+            ORDER BY started_at DESC, workout_id DESC LIMIT 1
+        ) s ON true
+        """,
+        user_id,
+        exercise_id,
+        excluding,
+    )
+    detail = None if row["detail"] is None else RECORDS_DECODER.decode(row["detail"])
+    latest = None if row["workout_id"] is None else (row["started_at"], uuid.UUID(str(row["workout_id"])))
+    return detail, latest
+
+
 async def save_records(
     connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str, detail: RecordsDetail | None
 ) -> None:
@@ -397,64 +352,6 @@ async def save_records(
         exercise_id,
         ENCODER.encode(summary_of(detail)),
         ENCODER.encode(detail),
-    )
-
-
-async def recent_sessions(
-    connection: asyncpg.Connection, user_id: uuid.UUID, since: datetime
-) -> list[ExerciseSession]:
-    """The user's exercise sessions that started at or after `since`, of every exercise."""
-    rows = await connection.fetch(
-        "SELECT body FROM rm_exercise_sessions WHERE user_id = $1 AND started_at >= $2", user_id, since
-    )
-    return [SESSION_DECODER.decode(row["body"]) for row in rows]
-
-
-async def bodyweights(
-    connection: asyncpg.Connection, user_id: uuid.UUID, until: date
-) -> list[BodyweightEntry]:
-    """The user's body weights dated `until` or earlier, oldest first."""
-    rows = await connection.fetch(
-        "SELECT body FROM rm_bodyweights WHERE user_id = $1 AND day <= $2 ORDER BY day", user_id, until
-    )
-    return [BODYWEIGHT_DECODER.decode(row["body"]) for row in rows]
-
-
-async def custom_exercise_muscles(
-    connection: asyncpg.Connection, user_id: uuid.UUID
-) -> dict[str, tuple[Sequence[Muscle], Sequence[Muscle]]]:
-    """Primary and secondary muscles of the user's custom exercises, deleted ones too (their sets remain)."""
-    rows = await connection.fetch(
-        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
-    )
-    found = {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]) for row in rows}
-    return {key: (entry.primary_muscles, entry.secondary_muscles) for key, entry in found.items()}
-
-
-async def current_dashboard(
-    connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings, now: datetime
-) -> Dashboard:
-    """The dashboard as of the user's local date at `now`, from the rm_* tables."""
-    today = local_date(now, settings.timezone)
-    custom = await custom_exercise_muscles(connection, user_id)
-
-    def muscles_of(exercise_id: str) -> tuple[Sequence[Muscle], Sequence[Muscle]]:
-        built_in = exercise(exercise_id)
-        if built_in is not None:
-            return built_in.primary_muscles, built_in.secondary_muscles
-        return custom.get(exercise_id, ((), ()))
-
-    # A day of slack covers every zone's offset; muscle_sets keeps the exact local days.
-    since = now - timedelta(days=MUSCLE_DAYS[-1] + 1)
-    sessions = await recent_sessions(connection, user_id, since)
-    return build_dashboard(
-        await load_weeks(connection, user_id),
-        await latest_summary(connection, user_id),
-        today,
-        settings.timezone,
-        cast(WeekStart, settings.week_start),
-        muscle_sets=muscle_sets(sessions, today, settings.timezone, muscles_of),
-        bodyweight=bodyweight_trend(await bodyweights(connection, user_id, today), today),
     )
 
 
@@ -477,10 +374,9 @@ async def mark_workout_records(
     user_id: uuid.UUID,
     workout_id: uuid.UUID,
     marks: Mapping[str, list[RecordMark]],
-    version: int,
-) -> None:
-    """Put the records the workout set in `marks`' exercises into its feed entry and document; a
-    workout changed this way (not by its own event) is noted for the Redis sync."""
+) -> bool:
+    """Put the records the workout set in `marks`' exercises into its feed entry and document; whether
+    that changed them."""
     row = await connection.fetchrow(
         """
         SELECT s.body AS summary, d.body AS document FROM rm_workout_summaries s
@@ -491,7 +387,7 @@ async def mark_workout_records(
         workout_id,
     )
     if row is None:
-        return
+        return False
     summary = SUMMARY_DECODER.decode(row["summary"])
     document = DOCUMENT_DECODER.decode(row["document"])
     order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
@@ -501,7 +397,7 @@ async def mark_workout_records(
         key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
     )
     if merged == summary.records:
-        return
+        return False
     await connection.execute(
         "UPDATE rm_workout_summaries SET body = $3 WHERE user_id = $1 AND workout_id = $2",
         user_id,
@@ -514,12 +410,40 @@ async def mark_workout_records(
         workout_id,
         ENCODER.encode(msgspec.structs.replace(document, records=merged)),
     )
+    return True
+
+
+async def record_changes(
+    connection: asyncpg.Connection, user_id: uuid.UUID, keys: Iterable[str], version: int
+) -> None:
+    """Note in the outbox, in the projection's transaction, the read-model keys it changed."""
     await connection.execute(
         """
-        INSERT INTO projection_dirty (user_id, workout_id, version) VALUES ($1, $2, $3)
-        ON CONFLICT (user_id, workout_id) DO UPDATE SET version = EXCLUDED.version
+        INSERT INTO projection_outbox (user_id, key, version) SELECT $1, key, $3 FROM unnest($2::text[]) key
+        ON CONFLICT (user_id, key) DO UPDATE SET version = EXCLUDED.version, change = EXCLUDED.change
         """,
         user_id,
-        workout_id,
+        sorted(keys),
         version,
+    )
+
+
+async def pending_changes(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, int]:
+    """The keys in the outbox not yet synced, each with its change number."""
+    rows = await connection.fetch("SELECT key, change FROM projection_outbox WHERE user_id = $1", user_id)
+    return {row["key"]: row["change"] for row in rows}
+
+
+async def clear_changes(
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, synced: Mapping[str, int]
+) -> None:
+    """Remove what a sync wrote, unless the key changed again since it read the outbox."""
+    await connection.execute(
+        """
+        DELETE FROM projection_outbox o USING unnest($2::text[], $3::bigint[]) AS s(key, change)
+        WHERE o.user_id = $1 AND o.key = s.key AND o.change = s.change
+        """,
+        user_id,
+        list(synced),
+        list(synced.values()),
     )

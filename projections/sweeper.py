@@ -2,7 +2,9 @@
 
 Three cheap queries, each on an index of just the users concerned: events not projected
 (the pending table), Redis documents behind Postgres, dashboards whose local day has passed.
-Parked users are left alone until an operator retries them.
+Parked users are left alone until an operator retries them. How long a user has been pending is
+Postgres's own reckoning (its clock both stamps and reads it); a dashboard's rollover is a time of
+the product, compared with core.clock.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from core import clock
 from projections import metrics
-
-#: Session advisory lock held by the one active sweeper ("sweeper" in ASCII).
-SWEEPER_LOCK_KEY = 0x73776565706572
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ async def sweep(connection: asyncpg.Connection, poke: Poke, settings: SweepSetti
         settings.limit,
     )
     rolled = await connection.fetch(
-        "SELECT user_id FROM rm_dashboards WHERE rollover_at <= clock_timestamp() LIMIT $1", settings.limit
+        "SELECT user_id FROM rm_dashboards WHERE rollover_at <= $2 LIMIT $1", settings.limit, clock.now()
     )
     result.parked = await connection.fetchval(
         "SELECT count(*) FROM projection_checkpoints WHERE parked_version IS NOT NULL"

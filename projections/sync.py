@@ -1,69 +1,117 @@
-"""Bring a user's Redis documents up to their Postgres read models, then announce it."""
+"""Bring a user's Redis documents up to their Postgres read models, then announce it.
+
+What to write is what the projection recorded in `projection_outbox` (projections/outbox.py); nothing
+else decides which documents are stale.
+
+Redis holds the hot set, not whole histories: the dashboard, the first feed page, and each user's
+`hot_workouts` most recent workout documents are pushed. A changed workout outside them is dropped
+from Redis instead (read through from Postgres when opened), and so are those the new ones pushed out
+of the hot set: an import, a rebuild or a formula switch of a long history costs Redis no more than
+one new workout does.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core import clock
 from core.redis import Keys
-from projections import leaderboards, metrics
-from projections.cache import PAGE_TTL_S, DocumentCache, body_etag, projected_channel
+from projections import leaderboards, metrics, outbox, store
+from projections.cache import PAGE_TTL_S, DocumentCache, body_etag, changed_channel, projected_channel
 from projections.feed import FIRST_PAGE_SIZE, feed_page
 
 log = structlog.get_logger(__name__)
 
 
-async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid.UUID) -> bool:
-    """Write every document changed since the last sync; False (and retried later) if Redis failed.
+#: How many of a user's most recent workout documents the sync keeps in Redis.
+HOT_WORKOUTS = 10
+
+
+async def sync_redis(
+    pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid.UUID, *, hot_workouts: int = HOT_WORKOUTS
+) -> bool:
+    """Write the documents the outbox names, announce them, then empty the outbox of what was written;
+    False (and retried later) if Redis failed.
 
     Safe to repeat and to race with readers filling the cache: every write is version-guarded.
     """
-    async with pool.acquire() as connection:
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
         checkpoint = await connection.fetchrow(
             "SELECT version, redis_version FROM projection_checkpoints WHERE user_id = $1", user_id
         )
         if checkpoint is None:
             return True
         version, synced = checkpoint["version"], checkpoint["redis_version"]
+        changes = await store.pending_changes(connection, user_id)
+        workout_ids = [found for key in changes if (found := outbox.workout_of(key)) is not None]
+        recent = (
+            await connection.fetch(
+                """
+                SELECT workout_id FROM rm_workout_summaries WHERE user_id = $1
+                ORDER BY started_at DESC, workout_id DESC LIMIT $2
+                """,
+                user_id,
+                hot_workouts + len(workout_ids),
+            )
+            if workout_ids
+            else []
+        )
+        hot = {row["workout_id"] for row in recent[:hot_workouts]}
+        # Whoever the changed ones pushed out of the hot set goes too (a no-op when it was not held).
+        cold = {row["workout_id"] for row in recent[hot_workouts:]}
         workouts = await connection.fetch(
             """
-            SELECT w.workout_id, d.workout_version, d.body
-            FROM (SELECT (payload->>'workoutId')::uuid AS workout_id FROM events
-                  WHERE user_id = $1 AND version > $2 AND version <= $3 AND payload ? 'workoutId'
-                  UNION
-                  SELECT workout_id FROM projection_dirty WHERE user_id = $1 AND version > $2) w
+            SELECT w.workout_id, d.workout_version, d.workout_id IS NOT NULL AS present,
+                CASE WHEN w.workout_id = ANY($3::uuid[]) THEN d.body END AS body
+            FROM unnest($2::uuid[]) AS w(workout_id)
             LEFT JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = w.workout_id
             """,
             user_id,
-            synced,
-            version,
+            workout_ids,
+            list(hot),
         )
-        dashboard = await connection.fetchrow(
-            "SELECT version, as_of, body, (SELECT timezone FROM rm_user_settings WHERE user_id = $1) AS zone "
-            "FROM rm_dashboards WHERE user_id = $1",
-            user_id,
+        dashboard = (
+            await connection.fetchrow(
+                """
+                SELECT version, as_of, body,
+                    (SELECT timezone FROM rm_user_settings WHERE user_id = $1) AS zone
+                FROM rm_dashboards WHERE user_id = $1
+                """,
+                user_id,
+            )
+            if outbox.DASHBOARD in changes
+            else None
         )
         scores = await leaderboards.changed_rows(connection, user_id, synced)
-        # Every change makes the cached feed pages stale (they carry the version they were read at):
-        # the first page, the one the app opens, is written again so that it stays a hit.
+        # Feed pages are valid only at the user's version they were read at (`ver` moves on every
+        # sync): the first page, the one the app opens, is written again so that it stays a hit.
         first_page = await feed_page(connection, user_id, None, FIRST_PAGE_SIZE) if version > synced else None
     cache = DocumentCache(redis, keys)
     names = cache.keys_of(user_id)
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for row in workouts:
-                body = row["body"] or b""
-                etag = f'"{row["workout_version"]}"' if row["body"] else ""
-                await cache.put(pipe, names.workout(row["workout_id"]), version=version, body=body, etag=etag)
+                if not row["present"]:  # deleted: a tombstone, so a read knows without asking Postgres
+                    await cache.put(pipe, names.workout(row["workout_id"]), names.synced, version=version,
+                                    body=b"", etag="")  # fmt: skip
+                elif row["workout_id"] in hot:
+                    await cache.put(pipe, names.workout(row["workout_id"]), names.synced, version=version,
+                                    body=row["body"], etag=f'"{row["workout_version"]}"')  # fmt: skip
+                else:
+                    cold.add(row["workout_id"])
             if dashboard is not None:
                 await cache.put(
                     pipe,
                     names.dashboard,
+                    names.synced,
                     version=dashboard["version"],
                     stamp=dashboard["as_of"].toordinal(),
                     zone=dashboard["zone"] or "UTC",
@@ -74,26 +122,51 @@ async def sync_redis(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid
                 await cache.put(
                     pipe,
                     names.feed_page(FIRST_PAGE_SIZE, None),
+                    names.synced,
                     version=version,
                     body=first_page,
                     etag=body_etag(first_page),
                     ttl_s=PAGE_TTL_S,
                 )
-            await leaderboards.sync_rows(redis, pipe, keys, scores, datetime.now(UTC))
+            await leaderboards.sync_rows(redis, pipe, keys, scores, clock.now())
             await cache.put_synced(pipe, names.synced, version)
+            # After `ver` moved: a reader's fill from before the change is refused from now on, and one
+            # that landed before is deleted here.
+            if cold:
+                pipe.unlink(*(names.workout(workout_id) for workout_id in cold))
+            pipe.publish(changed_channel(keys, user_id), outbox.announcement(version, frozenset(changes)))
             pipe.publish(projected_channel(keys, user_id), str(version))
             await pipe.execute()
     except RedisError as exc:
         metrics.REDIS_SYNC_FAILURES.inc()
         log.warning("redis_sync_failed", user_id=str(user_id), error=repr(exc))
         return False
-    await pool.execute("DELETE FROM projection_dirty WHERE user_id = $1 AND version <= $2", user_id, version)
-    if version > synced:
-        await pool.execute(
-            """
-            UPDATE projection_checkpoints SET redis_version = GREATEST(redis_version, $2) WHERE user_id = $1
-            """,
-            user_id,
-            version,
-        )
+    if changes:
+        await store.clear_changes(pool, user_id, changes)
+    still_there = await pool.fetchval(
+        """
+        UPDATE projection_checkpoints SET redis_version = GREATEST(redis_version, $2) WHERE user_id = $1
+        RETURNING true
+        """,
+        user_id,
+        version,
+    )
+    if not still_there:
+        await _take_back(redis, keys, user_id, scores)
     return True
+
+
+async def _take_back(
+    redis: Redis, keys: Keys, user_id: uuid.UUID, scores: list[leaderboards.ScoreRow]
+) -> None:
+    """The account was erased while this sync ran, from a snapshot read before: the erasure has cleared
+    Redis already, perhaps before this sync wrote, so take back what it wrote. (The erasure commits
+    before it clears Redis, and this looks after writing: one of the two always comes last.)"""
+    try:
+        written = [key async for key in redis.scan_iter(match=keys.user_pattern(user_id), count=500)]
+        if written:
+            await redis.unlink(*written)
+        await leaderboards.remove_user(redis, keys, user_id, {(row.board, row.key) for row in scores})
+    except RedisError as exc:  # documents expire; boards never show users without a profile
+        log.warning("erased_user_cache_left", user_id=str(user_id), error=repr(exc))
+    log.info("sync_taken_back_after_erasure", user_id=str(user_id))

@@ -6,10 +6,12 @@ import uuid
 
 import dramatiq
 import structlog
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.broker import Broker
 
 from core.faults import fault_point
+from core.settings import Settings
 from projections.runner import RunnerSettings, project_user
+from workers.broker import queue_name
 from workers.context import in_log_context
 from workers.resources import WorkerResources, current_resources
 
@@ -38,12 +40,12 @@ async def answer_ping(resources: WorkerResources, token: str) -> None:
 class Actors:
     """The actors of one broker, declared explicitly so API and worker bind their own broker."""
 
-    def __init__(self, broker: RedisBroker) -> None:
+    def __init__(self, broker: Broker, settings: Settings) -> None:
         self.ping = dramatiq.Actor(
             in_log_context(self._ping),
             broker=broker,
             actor_name="ping",
-            queue_name="default",
+            queue_name=queue_name(settings, "default"),
             priority=0,
             options={},
         )
@@ -52,7 +54,7 @@ class Actors:
             in_log_context(self._project_user),
             broker=broker,
             actor_name="project_user",
-            queue_name="projections",
+            queue_name=queue_name(settings, "projections"),
             priority=0,
             options={},
         )
@@ -70,7 +72,24 @@ class Actors:
             resources.redis,
             resources.keys,
             uuid.UUID(user_id),
-            settings=RunnerSettings(batch_size=projection.batch_size, max_failures=projection.max_failures),
+            settings=RunnerSettings(
+                batch_size=projection.batch_size,
+                max_failures=projection.max_failures,
+                lease_s=projection.lease_s,
+                lease_wait_s=projection.lock_timeout_ms / 1000,
+                hot_workouts=projection.hot_workouts,
+            ),
             refresh_dashboard=refresh_dashboard,
+            stopping=resources.stopping.is_set,
         )
-        log.info("user_projected", user_id=user_id, applied=outcome.applied, version=outcome.version)
+        log.info(
+            "user_projected",
+            user_id=user_id,
+            applied=outcome.applied,
+            version=outcome.version,
+            interrupted=outcome.interrupted,
+        )
+        if outcome.interrupted:
+            # The process is stopping with events left: hand the message back for whichever worker
+            # runs next, rather than leave them to the sweeper's slower re-poke.
+            raise dramatiq.Retry(delay=0)

@@ -22,4 +22,4 @@ broker = build_broker(
     settings,
     worker_middleware=[Prometheus(), LogContext(), OpenResources(settings), SweeperMiddleware(settings)],
 )
-actors = Actors(broker)
+actors = Actors(broker, settings)

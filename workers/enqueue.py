@@ -16,7 +16,7 @@ from prometheus_client import Counter
 
 from core.settings import Settings
 from workers.actors import Actors
-from workers.broker import build_broker
+from workers.broker import build_broker, close, ping
 from workers.context import REQUEST_ID_OPTION
 
 log = structlog.get_logger(__name__)
@@ -31,7 +31,7 @@ class Enqueuer:
 
     def __init__(self, settings: Settings) -> None:
         self.broker = build_broker(settings)
-        self.actors = Actors(self.broker)
+        self.actors = Actors(self.broker, settings)
         for actor_name in self.broker.get_declared_actors():
             ENQUEUE_FAILURES.labels(actor_name)  # exported as 0 from the start, so rates see no gap
         self._timeout_s = settings.worker.enqueue_timeout_s * 2
@@ -54,12 +54,12 @@ class Enqueuer:
         return message.message_id
 
     async def ping_broker(self) -> None:
-        """Raise if the broker's Redis does not answer within the enqueue timeout."""
+        """Raise if the broker does not answer within the enqueue timeout."""
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(
-            loop.run_in_executor(self._executor, self.broker.client.ping), timeout=self._timeout_s
+            loop.run_in_executor(self._executor, ping, self.broker), timeout=self._timeout_s
         )
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self.broker.client.close()
+        close(self.broker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from typing import Any
 
 import asyncpg
@@ -28,6 +29,8 @@ class WorkerResources:
         self.redis = redis
         self.keys = Keys(settings.redis.prefix)
         self.pool_usage: asyncio.Task[None] | None = None
+        #: Set when the process starts stopping: long work ends at its next safe point.
+        self.stopping = threading.Event()
 
 
 #: The open resources of this worker process (one per process, set by OpenResources).
@@ -45,7 +48,11 @@ def current_resources() -> WorkerResources:
 
 
 class OpenResources(Middleware):
-    """Opens pools once the AsyncIO middleware has started the loop; closes them before it stops."""
+    """Opens pools once the AsyncIO middleware has started the loop; closes them before it stops.
+
+    Closed only after the worker threads are done: the messages in flight when the process is told
+    to stop finish at their next safe point, and need their connections until then.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -59,6 +66,12 @@ class OpenResources(Middleware):
         log.info("worker_resources_opened")
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        resources = _open.get("current")
+        if resources is not None:
+            resources.stopping.set()
+
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # Dramatiq calls after_* hooks in reverse order, so the AsyncIO loop is still running here.
         loop_thread = get_event_loop_thread()
         resources = _open.pop("current", None)
         if resources is not None and loop_thread is not None:

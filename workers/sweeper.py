@@ -1,12 +1,15 @@
 """The sweeper as worker middleware: one active sweeper across every worker process.
 
-Each worker process tries for a session advisory lock every interval; the one holding it sweeps.
-If that process dies, its connection closes, the lock frees, and another process takes over.
+Each worker process tries every interval to take or renew the sweeper's lease (`worker_leases`,
+projections/leases.py), which lasts three intervals; the one holding it sweeps. If that process dies
+or freezes, the lease runs out and another process takes over; a frozen one that thaws finds the
+lease taken and stops sweeping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from concurrent.futures import Future
 from typing import Any
@@ -17,9 +20,13 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
 from core.settings import Settings
-from projections.sweeper import SWEEPER_LOCK_KEY, SweepSettings, sweep
+from projections.leases import hand_back_duty, new_owner, take_duty
+from projections.sweeper import SweepSettings, sweep
 
 log = structlog.get_logger(__name__)
+
+#: The name of the sweeper's lease in `worker_leases`.
+SWEEPER = "sweeper"
 
 
 class SweeperMiddleware(Middleware):
@@ -52,19 +59,17 @@ class SweeperMiddleware(Middleware):
 
         connection: asyncpg.Connection | None = None
         holding = False
+        owner = new_owner()
         while not self._stopping:
             try:
                 if connection is None or connection.is_closed():
-                    holding = False
                     connection = await asyncpg.connect(
                         self.settings.database.url, server_settings={"application_name": "ironlog-sweeper"}
                     )
-                if not holding:
-                    holding = bool(
-                        await connection.fetchval("SELECT pg_try_advisory_lock($1)", SWEEPER_LOCK_KEY)
-                    )
-                    if holding:
-                        log.info("sweeper_active")
+                was_holding = holding
+                holding = await take_duty(connection, SWEEPER, owner, 3 * projection.sweep_interval_s)
+                if holding != was_holding:
+                    log.info("sweeper_active" if holding else "sweeper_inactive")
                 if holding:
                     swept = await sweep(connection, poke, sweep_settings)
                     if swept.lagging or swept.redis_behind or swept.rolled_over:
@@ -84,4 +89,7 @@ class SweeperMiddleware(Middleware):
                 connection, holding = None, False
             await asyncio.sleep(projection.sweep_interval_s)
         if connection is not None and not connection.is_closed():
+            if holding:
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await hand_back_duty(connection, SWEEPER, owner)
             await connection.close()
