@@ -1,9 +1,12 @@
 """What the runner announces, fanned out to the open event streams of one API process.
 
 The runner announces on `<prefix>ch:projected:<user id>` (the version now visible in the user's read
-models) and on `<prefix>ch:lb:<board>:<key>` (a board changed). One connection per process
-pattern-subscribes to both; each stream registers the exact channel names it may see, and a message
-reaches only the streams registered under its channel's name.
+models), right after `<prefix>ch:changed:<user id>` (the read-model keys that changed, for the memory
+cache: projections/outbox.py), and on `<prefix>ch:lb:<board>:<key>` (a board changed). One connection
+per process pattern-subscribes to all three; each stream registers the exact channel names it may see,
+and a message reaches only the streams registered under its channel's name. Followers (the memory
+cache, the API's copy of sign-outs) hear every message of their kind, and re-read their source
+whenever some may have been lost.
 
 Litestar's ChannelsPlugin with RedisChannelsPubSubBackend is not used because it does not survive a
 lost connection: its single reader task ends at the first error that redis-py's own retries do not
@@ -18,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 import structlog
@@ -29,6 +33,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from core.redis import Keys
+from projections.outbox import parse_announcement
 from queries.memory_cache import MemoryCache, board_owner
 
 log = structlog.get_logger(__name__)
@@ -45,6 +50,18 @@ OPEN_LISTENERS = Gauge(
 SUBSCRIPTION_DROPS = Counter(
     "ironlog_announcement_subscription_drops_total", "Lost pub/sub connections of the stream listener"
 )
+
+
+class Follower(Protocol):
+    """A process-wide copy of what is announced on `<prefix>ch:<kind>:<key>`, kept from its source."""
+
+    kind: str
+
+    def heard(self, key: str, data: bytes) -> None:
+        """One announcement of the kind."""
+
+    async def reread(self) -> None:
+        """Catch up from the source: announcements may have been lost (raises when it cannot)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +85,8 @@ class Listener:
         self._messages: list[tuple[str, bytes]] = []
         self._gap = False
         self._wake = asyncio.Event()
+        #: The process is stopping: the stream ends now (its client reconnects as after any drop).
+        self.ended = False
 
     def deliver(self, channel: str, data: bytes) -> None:
         if self._gap:
@@ -89,13 +108,20 @@ class Listener:
         self._gap = False
         self._wake.clear()
 
+    def end(self) -> None:
+        """Wake the stream for the last time."""
+        self.ended = True
+        self._wake.set()
+
     async def next(self, timeout_s: float) -> Batch | None:
-        """What arrived, waiting at most `timeout_s` for something; None if nothing did."""
+        """What arrived, waiting at most `timeout_s` for something; None if nothing did or it ended."""
+        if self.ended:
+            return None
         if not self._wake.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(timeout_s, 0.0)):
                     await self._wake.wait()
-        if not self._wake.is_set():
+        if not self._wake.is_set() or self.ended:
             return None
         batch = Batch(tuple(self._messages), self._gap)
         self.discard()
@@ -107,17 +133,33 @@ class Listener:
 
 class Announcements:
     """One pattern subscription per process, started by the first listener (or by `start`); owns its
-    Redis client. `memory`, when given, hears of every user's new version and of every drop."""
+    Redis client. `memory`, when given, hears of every user's new version and of every drop.
+    `followers` hear their kind's announcements, and re-read after every (re)subscription and while
+    there is none."""
 
-    def __init__(self, redis: Redis, keys: Keys, memory: MemoryCache | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        memory: MemoryCache | None = None,
+        followers: Sequence[Follower] = (),
+    ) -> None:
         self._redis = redis
-        self._patterns = (keys.channel_pattern("projected"), keys.channel_pattern("lb"))
+        self._followers = {keys.channel(follower.kind, ""): follower for follower in followers}
+        self._patterns = (
+            keys.channel_pattern("projected"),
+            keys.channel_pattern("changed"),
+            keys.channel_pattern("lb"),
+            *(keys.channel_pattern(follower.kind) for follower in followers),
+        )
         self._projected = keys.channel("projected", "")
+        self._changed = keys.channel("changed", "")
         self._boards = keys.channel("lb", "")
         self._listeners: dict[str, set[Listener]] = {}
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._memory = memory
+        self._draining = False
 
     def start(self) -> None:
         """Subscribe now rather than at the first listener (the memory cache needs it from the start)."""
@@ -126,6 +168,8 @@ class Announcements:
     def listen(self, channels: Iterable[str]) -> Listener:
         """Register a listener for exactly `channels`; close it when the stream ends."""
         listener = Listener(self, frozenset(channels))
+        if self._draining:
+            listener.end()
         for channel in listener.channels:
             self._listeners.setdefault(channel, set()).add(listener)
         OPEN_LISTENERS.inc()
@@ -143,6 +187,12 @@ class Announcements:
                     del self._listeners[channel]
         if removed:
             OPEN_LISTENERS.dec()
+
+    def drain(self) -> None:
+        """The process is stopping: end every listener, and the ones registered from now on."""
+        self._draining = True
+        for listener in {each for listeners in self._listeners.values() for each in listeners}:
+            listener.end()
 
     async def wait_live(self, timeout_s: float) -> bool:
         """Until the subscription is confirmed by Redis, at most `timeout_s`; whether it is."""
@@ -165,11 +215,14 @@ class Announcements:
             self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
         delay = _FIRST_RETRY_S
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await self._subscribe(pubsub)
+                # After the subscription, so whatever the re-read misses is announced from now on.
+                caught_up, retry_at = await self._reread(), loop.time() + _POLL_S
                 delay = _FIRST_RETRY_S
                 self._live.set()
                 if self._memory is not None:
@@ -181,6 +234,8 @@ class Announcements:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=_POLL_S)
                     if message is not None and message["type"] == "pmessage":
                         self._deliver(message["channel"], message["data"])
+                    if not caught_up and loop.time() >= retry_at:
+                        caught_up, retry_at = await self._reread(), loop.time() + _POLL_S
             except (RedisError, OSError) as exc:
                 SUBSCRIPTION_DROPS.inc()
                 log.warning("announcements_lost", error=repr(exc), retry_in_s=delay)
@@ -193,8 +248,20 @@ class Announcements:
                     self._memory.lost()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._reread()  # without a subscription nothing is heard: re-read at each retry
             await asyncio.sleep(delay)
             delay = min(delay * 2, _LAST_RETRY_S)
+
+    async def _reread(self) -> bool:
+        """Every follower catches up from its source; False if one could not (retried later)."""
+        caught_up = True
+        for follower in self._followers.values():
+            try:
+                await follower.reread()
+            except Exception as exc:
+                log.warning("follower_reread_failed", kind=follower.kind, error=repr(exc))
+                caught_up = False
+        return caught_up
 
     async def _subscribe(self, pubsub: PubSub) -> None:
         """PSUBSCRIBE, then wait (bounded) until Redis confirms each pattern: from then on nothing is lost."""
@@ -214,11 +281,24 @@ class Announcements:
         name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
         payload = data.encode() if isinstance(data, str) else data
         if self._memory is not None:
-            if name.startswith(self._projected):
+            if name.startswith(self._changed):
                 with contextlib.suppress(ValueError):
-                    self._memory.announced(uuid.UUID(name[len(self._projected) :]))
+                    user_id = uuid.UUID(name[len(self._changed) :])
+                    parsed = parse_announcement(payload)
+                    if parsed is None:
+                        self._memory.announced(user_id)
+                    else:
+                        self._memory.changed(user_id, *parsed)
+            elif name.startswith(self._projected):
+                with contextlib.suppress(ValueError):
+                    user_id = uuid.UUID(name[len(self._projected) :])
+                    parsed = parse_announcement(payload)
+                    self._memory.projected(user_id, parsed[0] if parsed is not None else None)
             elif name.startswith(self._boards):
                 self._memory.announced(board_owner(name))
+        for prefix, follower in self._followers.items():
+            if name.startswith(prefix):
+                follower.heard(name[len(prefix) :], payload)
         for listener in self._listeners.get(name, ()):
             listener.deliver(name, payload)
 

@@ -1,7 +1,10 @@
-"""The sync feed: a user's events after a stream version, served as stored (the published contract).
+"""The sync feed: a user's events after a stream version, as the event log holds them (the published
+contract).
 
 Each change is `{"version": n, "type": "WorkoutLogged", "occurredAt": "...", "event": {...}}`, the
-event exactly as the event log holds it; replaying them in order rebuilds the user's data.
+event's fields and values exactly as stored; replaying them in order rebuilds the user's data. Postgres
+renders JSON with spaces (`{"version" : 1, …}`, and jsonb's text too); each change is compacted here,
+so the feed is in the one JSON style of every other answer.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import msgspec
 
 
 async def changes_since(
@@ -29,5 +33,6 @@ async def changes_since(
     page = rows[:limit]
     next_since = page[-1]["version"] if page else since
     more = b"true" if len(rows) > limit else b"false"
-    body = b'{"changes":[' + b",".join(row["change"].encode() for row in page) + b"]"
+    changes = b",".join(msgspec.json.format(row["change"].encode(), indent=-1) for row in page)
+    body = b'{"changes":[' + changes + b"]"
     return body + b',"nextSince":' + str(next_since).encode() + b',"hasMore":' + more + b"}"

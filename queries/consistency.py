@@ -7,7 +7,9 @@ import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
@@ -20,6 +22,8 @@ log = structlog.get_logger(__name__)
 CONSISTENCY_WAITS = Counter(
     "ironlog_consistency_waits_total", "Reads that waited for their own write", ["outcome"]
 )
+for _outcome in ("reached", "timeout", "stopping"):  # exported from the start, at 0 until a read waits
+    CONSISTENCY_WAITS.labels(_outcome)
 CONSISTENCY_WAIT_SECONDS = Histogram(
     "ironlog_consistency_wait_seconds",
     "How long reads waited for their own write",
@@ -35,11 +39,19 @@ class ProjectionNotifications:
         self._pattern = keys.channel_pattern("projected")
         self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._draining = False
 
     def _ensure_listening(self) -> None:
         # Started by the first wait, so processes that never wait hold no subscription.
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    def drain(self) -> None:
+        """The process is stopping: wake every waiting read, and let none wait from now on."""
+        self._draining = True
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -81,7 +93,8 @@ class ProjectionNotifications:
     async def wait(
         self, user_id: uuid.UUID, reached: Callable[[], Awaitable[bool]], timeout_s: float
     ) -> bool:
-        """Until `reached()` is true, re-checked at each announcement for the user; False on timeout."""
+        """Until `reached()` is true, re-checked at each announcement for the user; False on timeout
+        or when the process starts stopping."""
         started = time.monotonic()
         self._ensure_listening()
         event = asyncio.Event()
@@ -90,8 +103,8 @@ class ProjectionNotifications:
             # Registered before the first check, so an announcement in between is not lost.
             while not await reached():
                 remaining = timeout_s - (time.monotonic() - started)
-                if remaining <= 0:
-                    CONSISTENCY_WAITS.labels("timeout").inc()
+                if remaining <= 0 or self._draining:
+                    CONSISTENCY_WAITS.labels("timeout" if remaining <= 0 else "stopping").inc()
                     return False
                 event.clear()
                 with contextlib.suppress(TimeoutError):
@@ -105,3 +118,28 @@ class ProjectionNotifications:
                 waiters.discard(event)
                 if not waiters:
                     del self._waiters[user_id]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """How far a user has written: the stream version of their newest committed write, and whether
+    their projection is parked (then it waits for an operator, and no read should wait for it)."""
+
+    version: int
+    parked: bool
+
+
+async def written_version(pool: asyncpg.Pool, user_id: uuid.UUID) -> Written | None:
+    """The version of the user's newest committed event (the event log is the read side's to read);
+    None when the user has none."""
+    row = await pool.fetchrow(
+        """
+        SELECT (SELECT max(version) FROM events WHERE user_id = $1) AS version,
+               EXISTS (SELECT 1 FROM projection_checkpoints
+                       WHERE user_id = $1 AND parked_version IS NOT NULL) AS parked
+        """,
+        user_id,
+    )
+    if row is None or row["version"] is None:
+        return None
+    return Written(int(row["version"]), bool(row["parked"]))

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from core.cursors import decode_cursor, encode_cursor
+from projections import outbox
 from queries.readmodels import DocumentLoader, ListPage, PageLoader
 
 
@@ -41,7 +42,7 @@ def history_page(user_id: uuid.UUID, exercise_id: str, cursor: str | None, limit
             next_cursor = encode_cursor(HistoryCursor(page[-1]["started_at"], page[-1]["workout_id"]))
         return ListPage([bytes(row["body"]) for row in page], next_cursor)
 
-    return load
+    return PageLoader(outbox.sessions(exercise_id), load)
 
 
 def last_session(user_id: uuid.UUID, exercise_id: str) -> DocumentLoader:
@@ -58,7 +59,7 @@ def last_session(user_id: uuid.UUID, exercise_id: str) -> DocumentLoader:
         )
         return None if body is None else (bytes(body), "")
 
-    return load
+    return DocumentLoader(outbox.sessions(exercise_id), load)
 
 
 def records_page(user_id: uuid.UUID, cursor: str | None, limit: int) -> PageLoader:
@@ -79,7 +80,7 @@ def records_page(user_id: uuid.UUID, cursor: str | None, limit: int) -> PageLoad
         next_cursor = encode_cursor(page[-1]["exercise_id"]) if len(rows) > limit else None
         return ListPage([bytes(row["summary"]) for row in page], next_cursor)
 
-    return load
+    return PageLoader(outbox.RECORDS, load)
 
 
 def exercise_records(user_id: uuid.UUID, exercise_id: str) -> DocumentLoader:
@@ -89,4 +90,4 @@ def exercise_records(user_id: uuid.UUID, exercise_id: str) -> DocumentLoader:
         )
         return None if body is None else (bytes(body), "")
 
-    return load
+    return DocumentLoader(outbox.records(exercise_id), load)

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from core.redis import Keys
 from core.structs import ResponseBody
+from projections import outbox
 from projections.cache import Cached
 from projections.leaderboards import (
     RELATIVE,
@@ -117,12 +118,20 @@ class Leaderboards:
     async def _ensure(self, board: str, key: str, now: datetime) -> BoardKeys:
         """The board's keys, rebuilt from Postgres when Redis no longer has it."""
         names = BoardKeys(self.keys, board, key)
-        if await self.redis.exists(names.ready):
+        if await self.redis.exists(names.ready, names.scores) == 2:
             return names
+        # Expired, never read, or evicted in part (a cache Redis under memory pressure drops a board's
+        # keys one at a time): written back whole. Emptied first, so no member version left behind
+        # refuses a row; read from Postgres after that, so a change synced meanwhile is either in the
+        # rows read or newer than them (and then refuses the older row).
+        await self.redis.unlink(names.ready, names.scores, names.versions)
         rows = await board_rows(self.pool, board, key)
-        await put_scores(self.redis, self.keys, rows, now)
+        await put_scores(self.redis, self.keys, rows, now, rebuild=True)
         ttl = ttl_of(board, key, now)
         await self.redis.set(names.ready, b"1", ex=ttl)
+        # The sync skipped this board while it was not whole: what it skipped was committed before it
+        # found `ready` missing, so a second read, after `ready` was set, has it.
+        await put_scores(self.redis, self.keys, await board_rows(self.pool, board, key), now, rebuild=True)
         log.info("leaderboard_rebuilt", board=board, key=key, members=len(rows))
         return names
 
@@ -150,7 +159,7 @@ class Leaderboards:
                 pipe.zrevrange(names.scores, 0, max(limit, NEIGHBOURS * 2 + 1) - 1, withscores=True)
                 pipe.zrevrank(names.scores, str(me))
                 ready, size, head, mine = await pipe.execute()
-            if ready:
+            if ready and size:  # an empty board is asked of Postgres again: cheap, and never wrong
                 break
             await self._ensure(board, key, now)
         leaders = _members(head)
@@ -222,7 +231,13 @@ class Leaderboards:
             known[user] = names
             if memory is not None and user in marks:
                 body = msgspec.json.encode(names)
-                memory.put(user, _name_key(user), Cached(None, None, 0, "", "", body), marks[user])
+                memory.put(
+                    user,
+                    _name_key(user),
+                    Cached(None, None, 0, "", "", body),
+                    marks[user],
+                    shows=outbox.PROFILE,
+                )
         return known
 
     async def _view(self, board: str, key: str, scope: Scope, ranked: _Ranked) -> Leaderboard:
@@ -268,19 +283,3 @@ async def boards_of(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[
         "SELECT board, board_key FROM rm_leaderboard_scores WHERE user_id = $1", user_id
     )
     return [(row["board"], row["board_key"]) for row in rows]
-
-
-async def remove_user(
-    redis: Redis, keys: Keys, user_id: uuid.UUID, boards: Sequence[tuple[str, str]]
-) -> None:
-    """Take an erased user off every board, leaving no trace of their id in Redis. (A sync that was
-    already under way when the account went could put a score back; reads never show users without
-    a profile and take them off the board.)"""
-    member = str(user_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        for board, key in boards:
-            names = BoardKeys(keys, board, key)
-            pipe.zrem(names.scores, member)
-            pipe.hdel(names.versions, member)
-            pipe.publish(names.channel, key)
-        await pipe.execute()

@@ -10,6 +10,9 @@ documents are dropped. So a document is served from memory only while:
 - no announcement for its user arrived since it was read from Redis: each user has a counter of
   announcements, a read notes it before going to Redis, and the document is kept only if the counter
   is unchanged when the answer comes back;
+- no later announcement named what it shows: each entry is kept with the read-model key it shows
+  (projections/outbox.py), an announcement drops exactly the entries showing a key it names (or every
+  entry of the user when it names none), and the others are known unchanged as of its version;
 - the caller's own checks still pass: its consistency token, and the dashboard's "as of today";
 - no read of the same user found a newer version in Redis since (`seen`), so that once a request
   was answered from a newer version, later ones are too, whichever connection announces first.
@@ -24,8 +27,10 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from dataclasses import replace
 
 from projections.cache import Cached
+from projections.outbox import stale
 
 #: What each entry costs besides its body: the key, the tuple, the Cached struct and its fields.
 ENTRY_OVERHEAD_BYTES = 400
@@ -51,9 +56,12 @@ class MemoryCache:
         self.size = 0
         self._live = False
         self._epoch = 0
-        self._entries: OrderedDict[str, tuple[uuid.UUID, Cached]] = OrderedDict()
+        #: key -> (owner, the read-model key it shows or None for "whatever the owner changes", what)
+        self._entries: OrderedDict[str, tuple[uuid.UUID, str | None, Cached]] = OrderedDict()
         self._keys_of: dict[uuid.UUID, set[str]] = {}
         self._announced: OrderedDict[uuid.UUID, int] = OrderedDict()
+        #: Per user, the version a `ch:changed` announcement named, until its `ch:projected` one arrives.
+        self._explained: dict[uuid.UUID, int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -66,20 +74,24 @@ class MemoryCache:
         if entry is None:
             return None
         self._entries.move_to_end(key)
-        return entry[1]
+        return entry[2]
 
     def mark(self, user_id: uuid.UUID) -> Mark:
         """Note, before reading from Redis, what `put` must find unchanged to keep the answer."""
         return self._epoch, self._announced.get(user_id, 0)
 
-    def put(self, user_id: uuid.UUID, key: str, cached: Cached, mark: Mark) -> None:
+    def put(
+        self, user_id: uuid.UUID, key: str, cached: Cached, mark: Mark, *, shows: str | None = None
+    ) -> None:
+        """Keep `cached` under `key` unless the user was announced since `mark`; `shows` is the read-model
+        key it shows (None: dropped at every announcement of `user_id`)."""
         if not self.enabled or mark != self.mark(user_id):
             return
         cost = len(cached.body) + ENTRY_OVERHEAD_BYTES
         if cost > self.max_bytes // 8:
             return  # a few huge pages must not push out everything else
         self._remove(key)
-        self._entries[key] = (user_id, cached)
+        self._entries[key] = (user_id, shows, cached)
         self._keys_of.setdefault(user_id, set()).add(key)
         self.size += cost
         while self.size > self.max_bytes:
@@ -91,19 +103,42 @@ class MemoryCache:
         keys = self._keys_of.get(user_id)
         if not keys or synced is None:
             return
-        if any((self._entries[key][1].synced or 0) < synced for key in keys):
+        if any((self._entries[key][2].synced or 0) < synced for key in keys):
             self._forget_user(user_id)
 
     # -- told by the announcement subscription ----------------------------------------------
 
-    def announced(self, user_id: uuid.UUID) -> None:
-        """The runner changed the user's documents: forget them, and any read now under way."""
+    def changed(self, user_id: uuid.UUID, version: int, keys: frozenset[str] | None) -> None:
+        """The sync says which of the user's read models changed on the way to `version`."""
+        self._explained[user_id] = version
+        self.announced(user_id, version, keys)
+
+    def projected(self, user_id: uuid.UUID, version: int | None) -> None:
+        """The user's documents reached `version`: already handled if the changes were named right
+        before; otherwise (an erasure, a rebuild, a worker of the previous release) all may have changed."""
+        if version is not None and self._explained.pop(user_id, None) == version:
+            return
+        self.announced(user_id)
+
+    def announced(self, user_id: uuid.UUID, version: int = 0, changed: frozenset[str] | None = None) -> None:
+        """The user's documents reached `version` and `changed` (None: all of them) changed: forget the
+        entries showing those, and any read now under way; the rest are current as of `version`."""
         self._announced[user_id] = self._announced.pop(user_id, 0) + 1
         if len(self._announced) > USERS_TRACKED:
             # A count forgotten would read as unchanged to a mark taken before: forget its documents.
             oldest, _ = self._announced.popitem(last=False)
             self._forget_user(oldest)
-        self._forget_user(user_id)
+        if changed is None:
+            self._forget_user(user_id)
+            return
+        dropped = {shown for key in changed for shown in stale(key)}
+        for key in list(self._keys_of.get(user_id, ())):
+            _, shows, cached = self._entries[key]
+            if shows is None or shows in dropped:
+                self._remove(key)
+            elif cached.synced is not None and cached.synced < version:
+                # Unchanged up to `version`: `seen` must not take it for older than Redis.
+                self._entries[key] = (user_id, shows, replace(cached, synced=version))
 
     def live(self) -> None:
         """The subscription is confirmed: from now on every announcement arrives."""
@@ -119,6 +154,7 @@ class MemoryCache:
 
     def _forget_all(self) -> None:
         self._epoch += 1
+        self._explained.clear()
         self._entries.clear()
         self._keys_of.clear()
         self.size = 0
@@ -127,13 +163,13 @@ class MemoryCache:
         for key in self._keys_of.pop(user_id, ()):
             entry = self._entries.pop(key, None)
             if entry is not None:
-                self.size -= len(entry[1].body) + ENTRY_OVERHEAD_BYTES
+                self.size -= len(entry[2].body) + ENTRY_OVERHEAD_BYTES
 
     def _remove(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        user_id, cached = entry
+        user_id, _, cached = entry
         self.size -= len(cached.body) + ENTRY_OVERHEAD_BYTES
         keys = self._keys_of.get(user_id)
         if keys is not None:

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from core.cursors import decode_cursor, encode_cursor
+from projections import outbox
 from queries.readmodels import ListPage, PageLoader
 
 
@@ -35,7 +36,7 @@ def bodyweight_page(user_id: uuid.UUID, cursor: str | None, limit: int) -> PageL
         more = len(rows) > limit
         return ListPage([bytes(r["body"]) for r in page], encode_cursor(page[-1]["day"]) if more else None)
 
-    return load
+    return PageLoader(outbox.BODYWEIGHTS, load)
 
 
 def follows_page(user_id: uuid.UUID, cursor: str | None, limit: int) -> PageLoader:
@@ -62,4 +63,4 @@ def follows_page(user_id: uuid.UUID, cursor: str | None, limit: int) -> PageLoad
         )
         return ListPage([bytes(r["body"]) for r in page], next_cursor)
 
-    return load
+    return PageLoader(outbox.FOLLOWS, load)

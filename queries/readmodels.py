@@ -5,11 +5,9 @@ Bodies are returned exactly as stored; nothing on the hit path is decoded or enc
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -19,13 +17,15 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core import clock
 from core.cursors import decode_cursor
 from core.redis import Keys
-from projections import store
-from projections.cache import PAGE_TTL_S, Cached, DocumentCache, body_etag
+from core.replicas import ReadPools
+from projections import outbox, readers
+from projections.cache import PAGE_TTL_S, READ_THROUGH_TTL_S, Cached, DocumentCache, body_etag
 from projections.dashboard import local_date, next_rollover
 from projections.feed import FeedCursor, feed_page
-from queries.consistency import ProjectionNotifications
+from queries.consistency import ProjectionNotifications, written_version
 from queries.memory_cache import Mark, MemoryCache
 
 log = structlog.get_logger(__name__)
@@ -48,10 +48,11 @@ def _counted(model: Model, result: str) -> Any:
     return child
 
 
-def _served(cached: Cached) -> Served | None:
+def _served(cached: Cached) -> Served | Absent:
+    version = max(cached.version or 0, cached.synced or 0)
     if cached.is_tombstone:
-        return None
-    return Served(cached.body, cached.etag, max(cached.version or 0, cached.synced or 0))
+        return Absent(version, deleted=True)
+    return Served(cached.body, cached.etag, version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,16 @@ class Served:
     etag: str
     version: int
     stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """Not in the read models as of the user's `version`; `stale`: the user's writes up to the version
+    asked for were not all projected in time, so it may yet appear. `deleted`: it never will."""
+
+    version: int
+    stale: bool = False
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +89,24 @@ class _Loaded:
     def version(self) -> int:
         return self.served.version if self.served is not None else self.checkpoint
 
+    @property
+    def answer(self) -> Served | Absent:
+        return self.served if self.served is not None else Absent(self.checkpoint)
 
-#: Per zone: today's date there (as an ordinal) and the Unix time it stops being today.
-_TODAY: dict[str, tuple[int, float]] = {}
+
+#: Per zone: today's date there (as an ordinal) and the Unix times it was found at and stops being
+#: today. A clock set back before the first (a corrected machine clock, a test) looks again.
+_TODAY: dict[str, tuple[int, float, float]] = {}
 
 
 def _today_ordinal(zone: str) -> int:
     known = _TODAY.get(zone)
-    if known is not None and time.time() < known[1]:
+    now_s = clock.timestamp()
+    if known is not None and known[1] <= now_s < known[2]:
         return known[0]
-    now = datetime.now(UTC)
+    now = clock.now()
     today = local_date(now, zone or "UTC").toordinal()
-    _TODAY[zone] = (today, next_rollover(now, zone or "UTC").timestamp())
+    _TODAY[zone] = (today, now.timestamp(), next_rollover(now, zone or "UTC").timestamp())
     return today
 
 
@@ -98,7 +115,7 @@ class ReadModels:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        reads: ReadPools,
         redis: Redis,
         keys: Keys,
         notifications: ProjectionNotifications,
@@ -106,7 +123,8 @@ class ReadModels:
         *,
         memory: MemoryCache | None = None,
     ) -> None:
-        self.pool = pool
+        self.reads = reads
+        self.pool = reads.primary  # what the user wrote is asked of the primary (`own_miss`)
         self.cache = DocumentCache(redis, keys)
         self.notifications = notifications
         self.wait_s = wait_s
@@ -114,7 +132,9 @@ class ReadModels:
 
     # -- the three read models -------------------------------------------------------------
 
-    async def workout(self, user_id: uuid.UUID, workout_id: uuid.UUID, at_least: int | None) -> Served | None:
+    async def workout(
+        self, user_id: uuid.UUID, workout_id: uuid.UUID, at_least: int | None
+    ) -> Served | Absent:
         key = self.cache.keys_of(user_id).workout(workout_id)
 
         async def load(connection: asyncpg.Connection) -> _Loaded:
@@ -130,11 +150,25 @@ class ReadModels:
             )
             if row["body"] is None:
                 return _Loaded(None, key, checkpoint=row["version"])
-            return _Loaded(Served(row["body"], f'"{row["workout_version"]}"', row["version"]), key)
+            # Only the hot set is pushed (projections/sync.py): a workout read through stays a while.
+            served = Served(row["body"], f'"{row["workout_version"]}"', row["version"])
+            return _Loaded(served, key, ttl_s=READ_THROUGH_TTL_S)
 
-        return await self._serve(
-            "workout", user_id, key, at_least, fresh=lambda cached: cached.version is not None, load=load
-        )
+        def serve(at_least: int | None) -> Awaitable[Served | Absent]:
+            return self._serve(
+                "workout",
+                user_id,
+                key,
+                at_least,
+                shows=outbox.workout(workout_id),
+                fresh=lambda cached: cached.version is not None,
+                load=load,
+            )
+
+        answer = await serve(at_least)
+        if isinstance(answer, Absent) and at_least is None:
+            return await self.own_miss(user_id, answer, serve)
+        return answer
 
     async def dashboard(self, user_id: uuid.UUID, at_least: int | None) -> Served:
         key = self.cache.keys_of(user_id).dashboard
@@ -144,8 +178,8 @@ class ReadModels:
 
         async def load(connection: asyncpg.Connection) -> _Loaded:
             version = await _checkpoint(connection, user_id)
-            settings = await store.load_settings(connection, user_id)
-            now = datetime.now(UTC)
+            settings = await readers.load_settings(connection, user_id)
+            now = clock.now()
             today = local_date(now, settings.timezone)
             row = await connection.fetchrow(
                 "SELECT as_of, body FROM rm_dashboards WHERE user_id = $1", user_id
@@ -154,13 +188,15 @@ class ReadModels:
                 body = bytes(row["body"])
             else:
                 # A new day since the last projection: the buckets are absolute, only "today" moved.
-                dashboard = await store.current_dashboard(connection, user_id, settings, now)
-                body = store.ENCODER.encode(dashboard)
+                dashboard = await readers.dashboard_as_of(connection, user_id, settings, now)
+                body = readers.ENCODER.encode(dashboard)
             served = Served(body, body_etag(body), version)
             return _Loaded(served, key, stamp=today.toordinal(), zone=settings.timezone)
 
-        served = await self._serve("dashboard", user_id, key, at_least, fresh=fresh, load=load)
-        assert served is not None
+        served = await self._serve(
+            "dashboard", user_id, key, at_least, shows=outbox.DASHBOARD, fresh=fresh, load=load
+        )
+        assert isinstance(served, Served)
         return served
 
     async def feed(self, user_id: uuid.UUID, cursor: str | None, limit: int, at_least: int | None) -> Served:
@@ -175,9 +211,24 @@ class ReadModels:
             body = await feed_page(connection, user_id, after, limit)
             return _Loaded(Served(body, body_etag(body), version), key, ttl_s=PAGE_TTL_S)
 
-        served = await self._serve("feed", user_id, key, at_least, fresh=fresh, load=load)
-        assert served is not None
+        served = await self._serve("feed", user_id, key, at_least, shows=outbox.FEED, fresh=fresh, load=load)
+        assert isinstance(served, Served)
         return served
+
+    async def own_miss(
+        self, user_id: uuid.UUID, absent: Absent, again: Callable[[int], Awaitable[Served | Absent]]
+    ) -> Served | Absent:
+        """A read of the user's own resource missed without a token: if the user has written more than
+        the miss reflects, read `again` as if that version had been sent as the token. A parked user's
+        writes wait for an operator: answered stale at once, never waited for."""
+        if absent.deleted:
+            return absent
+        written = await written_version(self.pool, user_id)
+        if written is None or written.version <= absent.version:
+            return absent
+        if written.parked:
+            return replace(absent, stale=True)
+        return await again(written.version)
 
     # -- the one serving path ------------------------------------------------------------------
 
@@ -188,9 +239,10 @@ class ReadModels:
         key: str,
         at_least: int | None,
         *,
+        shows: str,
         fresh: Callable[[Cached], bool],
         load: Callable[[asyncpg.Connection], Awaitable[_Loaded]],
-    ) -> Served | None:
+    ) -> Served | Absent:
         memory, mark = self.memory, None
         if memory is not None and memory.enabled:
             held = memory.get(key)
@@ -205,15 +257,15 @@ class ReadModels:
         except RedisError as exc:
             CACHE_REQUESTS.labels(model, "degraded").inc()
             log.warning("cache_unavailable", model=model, error=repr(exc))
-            return self._consistent((await self._load(load)).served, at_least)
+            return self._consistent((await self._load(load, at_least=at_least)).answer, at_least)
         if cached.synced is None:
             # Redis lost this user's state (flushed or restarted), or never had it: answer from
             # Postgres, which also tells how far the user's documents were synced; put that back.
             loaded = await self._load(load, user_id)
-            await self._fill(loaded, synced_key)
+            await self._fill(loaded, synced_key, restore=True)
             if at_least is None or loaded.version >= at_least:
                 CACHE_REQUESTS.labels(model, "miss").inc()
-                return loaded.served
+                return loaded.answer
         if at_least is not None and (cached.synced or 0) < at_least:
             reached = await self.notifications.wait(
                 user_id, lambda: self.synced_at_least(synced_key, at_least), self.wait_s
@@ -221,28 +273,31 @@ class ReadModels:
             if not reached:
                 # Redis may only be behind Postgres (a failed sync): Postgres has the last word.
                 CACHE_REQUESTS.labels(model, "miss").inc()
-                return self._consistent((await self._load(load)).served, at_least)
+                return self._consistent((await self._load(load, at_least=at_least)).answer, at_least)
             cached = await self.cache.read(synced_key, key)
         if memory is not None:
             memory.seen(user_id, cached.synced)
         if fresh(cached):
             _counted(model, "hit").inc()
             if memory is not None and mark is not None:
-                memory.put(user_id, key, cached, mark)
+                memory.put(user_id, key, cached, mark, shows=shows)
             return _served(cached)
         CACHE_REQUESTS.labels(model, "miss").inc()
-        loaded = await self._load(load)
-        await self._fill(loaded)
-        return loaded.served
+        # Never older than what Redis knew was synced: a lagging replica's answer would go back in time.
+        loaded = await self._load(load, at_least=max(at_least or 0, cached.synced or 0) or None)
+        await self._fill(loaded, synced_key)
+        return loaded.answer
 
     async def _load(
-        self, load: Callable[[asyncpg.Connection], Awaitable[_Loaded]], synced_of: uuid.UUID | None = None
+        self,
+        load: Callable[[asyncpg.Connection], Awaitable[_Loaded]],
+        synced_of: uuid.UUID | None = None,
+        at_least: int | None = None,
     ) -> _Loaded:
-        # One snapshot, so the version stored with a body is the version the body reflects.
-        async with (
-            self.pool.acquire() as connection,
-            connection.transaction(isolation="repeatable_read", readonly=True),
-        ):
+        """One snapshot, so the version stored with a body is the version the body reflects; on a
+        replica only if that version reached `at_least` (core/replicas.py)."""
+
+        async def read(connection: asyncpg.Connection) -> _Loaded:
             loaded = await load(connection)
             if synced_of is not None:
                 synced = await connection.fetchval(
@@ -251,7 +306,13 @@ class ReadModels:
                 loaded = replace(loaded, synced=synced)
             return loaded
 
-    async def _fill(self, loaded: _Loaded, synced_key: str | None = None) -> None:
+        if synced_of is not None:  # how far Redis was synced is the primary's to say
+            return await self.reads.snapshot(read, primary=True)
+        return await self.reads.snapshot(read, version=lambda loaded: loaded.version, at_least=at_least)
+
+    async def _fill(self, loaded: _Loaded, synced_key: str, *, restore: bool = False) -> None:
+        """Put what was read into Redis (refused there if the user's documents were synced past it);
+        `restore`: Redis had lost the user's `ver`, put back the one Postgres knows too."""
         served = loaded.served
         try:
             async with self.cache.redis.pipeline(transaction=False) as pipe:
@@ -259,6 +320,7 @@ class ReadModels:
                     await self.cache.put(
                         pipe,
                         loaded.key,
+                        synced_key,
                         version=served.version,
                         body=served.body,
                         etag=served.etag,
@@ -266,7 +328,7 @@ class ReadModels:
                         zone=loaded.zone,
                         **({"ttl_s": loaded.ttl_s} if loaded.ttl_s else {}),
                     )
-                if synced_key is not None and loaded.synced:
+                if restore and loaded.synced:
                     await self.cache.put_synced(pipe, synced_key, loaded.synced)
                 await pipe.execute()
         except RedisError as exc:
@@ -280,10 +342,10 @@ class ReadModels:
         return value is not None and int(value) >= at_least
 
     @staticmethod
-    def _consistent(served: Served | None, at_least: int | None) -> Served | None:
-        if served is None or at_least is None or served.version >= at_least:
-            return served
-        return replace(served, stale=True)
+    def _consistent(answer: Served | Absent, at_least: int | None) -> Served | Absent:
+        if at_least is None or answer.version >= at_least:
+            return answer
+        return replace(answer, stale=True)
 
 
 async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> int:
@@ -307,16 +369,40 @@ def splice_page(page: ListPage) -> bytes:
     return body + b"}"
 
 
-PageLoader = Callable[[asyncpg.Connection], Awaitable[ListPage]]
-DocumentLoader = Callable[[asyncpg.Connection], Awaitable[tuple[bytes, str] | None]]
+@dataclass(frozen=True, slots=True)
+class PageLoader:
+    """Reads one page from an rm_* table; `shows` is the read-model key whose change makes it stale."""
+
+    shows: str
+    load: Callable[[asyncpg.Connection], Awaitable[ListPage]]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLoader:
+    """Reads one document and its ETag ("": its digest) from an rm_* table, or None; `shows` as above."""
+
+    shows: str
+    load: Callable[[asyncpg.Connection], Awaitable[tuple[bytes, str] | None]]
 
 
 class ListReader:
     """Read models served straight from their rm_* table: routines, body weight, follows."""
 
-    def __init__(self, pool: asyncpg.Pool, read_models: ReadModels) -> None:
-        self.pool = pool
+    def __init__(self, read_models: ReadModels) -> None:
+        self.reads = read_models.reads
         self.read_models = read_models
+
+    async def _floor(self, user_id: uuid.UUID, at_least: int | None) -> int | None:
+        """The least version a replica's answer must reflect: the token, else (with replicas) what Redis
+        says was synced, so an answer never goes back behind one served before, nor is kept in the
+        memory cache after the announcement that should have replaced it."""
+        if at_least is not None or not self.reads.replicas:
+            return at_least
+        try:
+            synced = await self.read_models.cache.redis.get(self.read_models.cache.keys_of(user_id).synced)
+        except RedisError:
+            return None
+        return int(synced) if synced is not None else None
 
     async def _wait(self, user_id: uuid.UUID, at_least: int | None) -> None:
         if at_least is None:
@@ -329,8 +415,8 @@ class ListReader:
 
     async def one(
         self, user_id: uuid.UUID, at_least: int | None, load: DocumentLoader, *, key: str | None = None
-    ) -> Served | None:
-        """One stored document with its ETag (its digest, when the loader gives none), or None.
+    ) -> Served | Absent:
+        """One stored document with its ETag (its digest, when the loader gives none), or Absent.
 
         `key` names the request (its path and query) for the memory cache; None: not cached.
         """
@@ -338,17 +424,21 @@ class ListReader:
         if held is not None:
             return _served(held)
         await self._wait(user_id, at_least)
-        async with (
-            self.pool.acquire() as connection,
-            connection.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            version = await _checkpoint(connection, user_id)
-            found = await load(connection)
+
+        async def read(connection: asyncpg.Connection) -> tuple[int, tuple[bytes, str] | None]:
+            return await _checkpoint(connection, user_id), await load.load(connection)
+
+        floor = await self._floor(user_id, at_least)
+        version, found = await self.reads.snapshot(read, version=lambda answer: answer[0], at_least=floor)
         if found is None:
-            return None
+            if at_least is None:
+                return await self.read_models.own_miss(
+                    user_id, Absent(version), lambda written: self.one(user_id, written, load, key=key)
+                )
+            return ReadModels._consistent(Absent(version), at_least)
         body, etag = found
         served = Served(body, etag or body_etag(body), version)
-        self._keep(user_id, key, mark, served)
+        self._keep(user_id, key, mark, served, load.shows)
         return ReadModels._consistent(served, at_least)
 
     async def read(
@@ -358,19 +448,19 @@ class ListReader:
         held, mark = self._held(user_id, at_least, key)
         if held is not None:
             served = _served(held)
-            assert served is not None
+            assert isinstance(served, Served)
             return served
         await self._wait(user_id, at_least)
-        async with (
-            self.pool.acquire() as connection,
-            connection.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            version = await _checkpoint(connection, user_id)
-            body = splice_page(await load(connection))
+
+        async def read(connection: asyncpg.Connection) -> tuple[int, bytes]:
+            return await _checkpoint(connection, user_id), splice_page(await load.load(connection))
+
+        floor = await self._floor(user_id, at_least)
+        version, body = await self.reads.snapshot(read, version=lambda answer: answer[0], at_least=floor)
         page = Served(body, body_etag(body), version)
-        self._keep(user_id, key, mark, page)
+        self._keep(user_id, key, mark, page, load.shows)
         served = ReadModels._consistent(page, at_least)
-        assert served is not None
+        assert isinstance(served, Served)
         return served
 
     def _held(
@@ -386,7 +476,9 @@ class ListReader:
             return held, None
         return None, memory.mark(user_id)
 
-    def _keep(self, user_id: uuid.UUID, key: str | None, mark: Mark | None, served: Served) -> None:
+    def _keep(
+        self, user_id: uuid.UUID, key: str | None, mark: Mark | None, served: Served, shows: str
+    ) -> None:
         memory = self.read_models.memory
         if key is None or mark is None or memory is None:
             return
@@ -397,6 +489,7 @@ class ListReader:
             Cached(synced=served.version, version=served.version, stamp=0, zone="", etag=served.etag,
                    body=served.body),
             mark,
+            shows=shows,
         )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from core.cursors import decode_cursor, encode_cursor
+from projections import outbox
 from queries.readmodels import DocumentLoader, ListPage, PageLoader
 
 
@@ -40,7 +41,7 @@ def routines_page(user_id: uuid.UUID, cursor: str | None, limit: int) -> PageLoa
         )
         return ListPage([bytes(row["body"]) for row in page], next_cursor)
 
-    return load
+    return PageLoader(outbox.ROUTINES, load)
 
 
 def routine(user_id: uuid.UUID, routine_id: uuid.UUID) -> DocumentLoader:
@@ -54,4 +55,4 @@ def routine(user_id: uuid.UUID, routine_id: uuid.UUID) -> DocumentLoader:
         )
         return None if row is None else (bytes(row["body"]), f'"{row["version"]}"')
 
-    return load
+    return DocumentLoader(outbox.routine(routine_id), load)
