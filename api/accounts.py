@@ -16,7 +16,7 @@ from litestar.params import JSONBody, QueryParameter
 from redis.exceptions import RedisError
 
 from api.auth.middleware import principal_of
-from api.auth.routes import enforce_password_policy, now_utc
+from api.auth.routes import enforce_password_policy
 from api.problems import problem_specs
 from api.reads import Cursor, Limit
 from api.request_context import request_id_of
@@ -35,11 +35,13 @@ from commands.accounts import (
 )
 from commands.erasure import erase_account
 from commands.sessions import revoke_user_families
+from core import clock
 from core.cursors import decode_cursor, encode_cursor
 from core.structs import RequestBody, ResponseBody
 from projections.cache import projected_channel
+from projections.leaderboards import remove_user
 from queries.export import AccountExport, export_account, export_workouts_csv
-from queries.leaderboards import boards_of, remove_user
+from queries.leaderboards import boards_of
 
 _GONE = "This account no longer exists."
 _CSV_EXAMPLE = (
@@ -92,7 +94,7 @@ class MeController(Controller):
         user_id = principal_of(request).user_id
         async with services.pool.acquire() as connection, connection.transaction():
             updated = await update_profile(
-                connection, user_id, data, now=now_utc(), request_id=request_id_of(request.scope)
+                connection, user_id, data, now=clock.now(), request_id=request_id_of(request.scope)
             )
         if updated is None:
             raise NotFoundException(_GONE)
@@ -105,7 +107,7 @@ class MeController(Controller):
         "/password",
         operation_id="changePassword",
         status_code=204,
-        summary="Change the password; every other session is signed out",
+        summary="Change the password; every other session is signed out, every access token ended",
         responses=problem_specs(403, 404, 429),
     )
     async def change_password(
@@ -128,11 +130,18 @@ class MeController(Controller):
             data.new_password, field="newPassword", email=account.email, handle=account.handle
         )
         new_hash = await services.passwords.hash(data.new_password)
+        now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
-            await set_password_hash(connection, principal.user_id, new_hash)
+            await set_password_hash(connection, principal.user_id, new_hash, now=now)
             await revoke_user_families(
-                connection, principal.user_id, "password_changed", now_utc(), keep=principal.session_id
+                connection,
+                principal.user_id,
+                "password_changed",
+                now,
+                services.settings.auth,
+                keep=principal.session_id,
             )
+        await services.sign_outs.announce(principal.user_id, now)
 
     @delete(
         operation_id="eraseMe",
@@ -152,11 +161,17 @@ class MeController(Controller):
             raise NotFoundException(_GONE)
         if not await services.passwords.verify(credentials.password_hash, data.password):
             raise PermissionDeniedException("The password is not correct.")
+        now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
             boards = await boards_of(connection, principal.user_id)
             followers = await erase_account(
-                connection, principal.user_id, now=now_utc(), request_id=request_id_of(request.scope)
+                connection,
+                principal.user_id,
+                now=now,
+                request_id=request_id_of(request.scope),
+                settings=services.settings.auth,
             )
+        await services.sign_outs.announce(principal.user_id, now)
         await _forget_cache(services, principal.user_id, boards)
         # Their follow lists changed without an event of theirs: tell every process's memory cache.
         await _changed_without_projection(services, [principal.user_id, *followers])
@@ -267,7 +282,7 @@ class UsersController(Controller):
         limit: Limit = 20,
     ) -> UserPage:
         after = decode_cursor(cursor, str) if cursor else None
-        users = await find_users(services.pool, handle, after=after, limit=limit + 1)
+        users = await find_users(services.reads, handle, after=after, limit=limit + 1)
         page = users[:limit]
         next_cursor = encode_cursor(page[-1].handle) if len(users) > limit else None
         return UserPage(items=page, next_cursor=next_cursor)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import msgspec
 
 from api.auth.routes import enforce_password_policy
 from commands.accounts import Account, RegisterUser, Role, register_user, set_role
 from commands.passwords import PasswordHasher
+from core import clock
 from core.db import close_pool, open_pool
 from core.errors import DomainError
 from core.settings import Settings
@@ -35,7 +35,7 @@ async def create_or_promote(
     pool = await open_pool(settings.with_pool_size(1, 2), "cli")
     hasher = PasswordHasher(settings.auth)
     try:
-        existing = await set_role(pool, email, role)
+        existing = await set_role(pool, email, role, now=clock.now())
         if existing is not None:
             return existing, False
         password = ask_password()
@@ -51,7 +51,7 @@ async def create_or_promote(
         async with pool.acquire() as connection, connection.transaction():
             try:
                 registered = await register_user(
-                    connection, command, password_hash, now=datetime.now(UTC), request_id=None, role=role
+                    connection, command, password_hash, now=clock.now(), request_id=None, role=role
                 )
             except DomainError as exc:
                 raise ValueError(f"{exc.field}: {exc.message}") from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -22,6 +22,7 @@ from api.auth.middleware import requires_role
 from api.problems import problem_specs
 from api.state import AppServices
 from commands.workouts import EARLIEST_DAY, LATEST_DAY
+from core import clock
 from projections.activity import week_of
 from queries.analytics import (
     DailyReport,
@@ -65,10 +66,6 @@ def _invalid(field: str, message: str) -> ValidationException:
     return ValidationException(f"{field} {message}", extra=[{"key": field, "message": message}])
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 def _respond(
     request: Request[Any, Any, Any],
     report: msgspec.Struct,
@@ -99,7 +96,7 @@ def _day(field: str, text: str | None) -> date | None:
 
 
 def _range(first: str | None, last: str | None) -> tuple[date, date]:
-    end = _day("to", last) or _today()
+    end = _day("to", last) or clock.now().date()
     start = _day("from", first) or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise _invalid("from", "must not be after to")
@@ -132,7 +129,7 @@ class AnalyticsController(Controller):
         end: To = None,
     ) -> Response[bytes]:
         first, last = _range(start, end)
-        report = await daily_activity(services.pool, first, last)
+        report = await daily_activity(services.reads, first, last)
         rows = [
             (d.date.isoformat(), d.active_users, d.workouts, d.sets, d.volume_kg, d.new_users)
             for d in report.items
@@ -156,12 +153,12 @@ class AnalyticsController(Controller):
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices], *, week: Week = None
     ) -> Response[bytes]:
         try:
-            monday = parse_iso_week(week) if week else week_of(_today())
+            monday = parse_iso_week(week) if week else week_of(clock.now().date())
         except ValueError:
             raise _invalid("week", "is not an ISO week") from None
         if not EARLIEST_DAY <= monday <= LATEST_DAY:
             raise _invalid("week", f"must be a week from {EARLIEST_DAY} to {LATEST_DAY}")
-        report = await exercise_popularity(services.pool, monday)
+        report = await exercise_popularity(services.reads, monday)
         rows = [
             (report.week, e.exercise_id, e.name, e.users, e.sessions, e.sets, e.volume_kg)
             for e in report.items
@@ -191,7 +188,7 @@ class AnalyticsController(Controller):
         *,
         cohorts: Cohorts = 12,
     ) -> Response[bytes]:
-        report = await retention(services.pool, _today(), cohorts)
+        report = await retention(services.reads, clock.now().date(), cohorts)
         rows = [
             (c.cohort_week, c.week_start.isoformat(), c.users, offset, active)
             for c in report.items

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -17,6 +16,7 @@ from litestar.di import NamedDependency
 
 from api.auth.middleware import PUBLIC, principal_of
 from api.state import AppServices
+from core import clock
 from queries.naive_dashboard import naive_dashboard
 
 _ENCODER = msgspec.json.Encoder()
@@ -36,5 +36,5 @@ class BenchController(Controller):
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
     ) -> Response[bytes]:
         async with services.pool.acquire() as connection:
-            dashboard = await naive_dashboard(connection, principal_of(request).user_id, datetime.now(UTC))
+            dashboard = await naive_dashboard(connection, principal_of(request).user_id, clock.now())
         return Response(content=_ENCODER.encode(dashboard), media_type="application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
@@ -27,9 +27,27 @@ Since = Annotated[
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Changes per page, at most 500")]
 
 
+#: The `type` of every event (commands/events.py, AnyEvent): the tag of `event`, repeated.
+EventType = Literal[
+    "UserRegistered",
+    "ProfileChanged",
+    "WorkoutLogged",
+    "WorkoutAmended",
+    "WorkoutDeleted",
+    "ExerciseDefined",
+    "ExerciseDeleted",
+    "RoutineDefined",
+    "RoutineDeleted",
+    "BodyweightRecorded",
+    "BodyweightDeleted",
+    "Followed",
+    "Unfollowed",
+]
+
+
 class Change(ResponseBody):
     version: int
-    type: str
+    type: EventType
     occurred_at: datetime
     event: AnyEvent
 
@@ -61,7 +79,7 @@ class ChangesController(Controller):
         limit: Limit = 100,
     ) -> Response[bytes]:
         user_id: uuid.UUID = principal_of(request).user_id
-        body = await changes_since(services.pool, user_id, since, limit)
+        body = await changes_since(services.reads, user_id, since, limit)
         return Response(
             content=body, media_type="application/json", headers={"Cache-Control": "private, no-store"}
         )

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -54,6 +54,22 @@ def run() -> None:
     sys.exit(launch(_settings("launcher")))
 
 
+#: Seconds uvicorn keeps an idle keep-alive connection open after an answer.
+KEEP_ALIVE_S = 5
+#: How uvicorn serves the API (ops/bench serves its bare Litestar baseline the same way).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "server_header": False,
+    "proxy_headers": False,
+    "lifespan": "on",
+    "timeout_graceful_shutdown": 10,
+    # An idle connection is closed after this; nginx's upstream keep-alive is shorter (4 s),
+    # so nginx never sends on a connection being closed (RELIABILITY.md, "Server limits").
+    "timeout_keep_alive": KEEP_ALIVE_S,
+}
+
+
 @main.command()
 @click.option("--host", help="Address to bind (default: IRONLOG_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port to bind (default: IRONLOG_PORT or 8000).")
@@ -79,12 +95,7 @@ def api(host: str | None, port: int | None, workers: int | None) -> None:
             host=host,
             port=port,
             workers=workers,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            proxy_headers=False,
-            lifespan="on",
-            timeout_graceful_shutdown=10,
+            **UVICORN_OPTIONS,
         )
 
 
@@ -110,12 +121,12 @@ def worker(processes: int | None, threads: int | None) -> None:
         os.environ["dramatiq_prom_db"] = str(metrics_dir)
         os.environ["dramatiq_prom_host"] = resolved.worker.metrics_host
         os.environ["dramatiq_prom_port"] = str(resolved.worker.metrics_port)
-        # One message in hand per process. With more, the projections of different users overlap
-        # their waits on Postgres (about twice the drain), but a process frozen mid-way then leaves
-        # several transactions open, some in the middle of a statement, where Postgres's idle
-        # timeout does not end them: another worker could not take those users over.
-        os.environ["dramatiq_queue_prefetch"] = "1"
-        os.environ["dramatiq_delay_queue_prefetch"] = "1"
+        # One message in hand per thread: the projections of different users overlap their waits on
+        # Postgres. A process frozen mid-way leaves each of those users' leases to expire, and whoever
+        # takes one over ends the frozen backend first (projections/leases.py).
+        prefetch = str(threads or resolved.worker.threads)
+        os.environ["dramatiq_queue_prefetch"] = prefetch
+        os.environ["dramatiq_delay_queue_prefetch"] = prefetch
         # Dramatiq's idle consumer backs off up to this long between fetches (its default: 1 s).
         os.environ["dramatiq_worker_timeout"] = str(resolved.worker.poll_ms)
         from dramatiq import cli as dramatiq_cli

@@ -13,25 +13,30 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.auth.middleware import principal_of
+from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
 from api.problems import problem_specs
-from api.reads import Cursor, Limit
+from api.reads import Cursor, Limit, found, memory_key, serve
 from api.state import AppServices
-from api.writes import announce, deleted, if_match, run_command, written
+from api.writes import announce, deleted, run_command, written
 from commands.events import CustomExercise
 from commands.exercises import delete_exercise, put_exercise
-from core.catalog import BUILT_IN, Exercise, exercise
+from core.catalog import BUILT_IN, Category, Equipment, Exercise, Muscle, exercise
 from core.cursors import decode_cursor, encode_cursor
 from core.structs import ResponseBody
-from projections.store import custom_exercises
+from projections.readers import custom_exercises
 from queries.exercise_search import SearchFilters, search
+from queries.exercises import custom_exercise
 
 _ENCODER = msgspec.json.Encoder()
 _PRIVATE = {"Cache-Control": "private, no-cache"}
+_NO_SUCH_EXERCISE = "No such exercise."
 
 Text = Annotated[
     str | None, QueryParameter(max_length=100, description="Words of a name or alias; typos are fine")
 ]
-Filter = Annotated[str | None, QueryParameter(max_length=40)]
+MuscleFilter = Annotated[Muscle | None, QueryParameter(description="Worked as a primary or secondary muscle")]
+EquipmentFilter = Annotated[Equipment | None, QueryParameter()]
+CategoryFilter = Annotated[Category | None, QueryParameter()]
 
 
 class StoredExercise(CustomExercise, kw_only=True, frozen=True):
@@ -62,9 +67,9 @@ class ExercisesController(Controller):
         services: NamedDependency[AppServices],
         *,
         q: Text = None,
-        muscle: Filter = None,
-        equipment: Filter = None,
-        category: Filter = None,
+        muscle: MuscleFilter = None,
+        equipment: EquipmentFilter = None,
+        category: CategoryFilter = None,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Response[bytes]:
@@ -78,6 +83,7 @@ class ExercisesController(Controller):
     @get(
         "/{exercise_id:str}",
         operation_id="getExercise",
+        opt=READ_HEADERS,
         summary="One exercise: a built-in by its slug, or one of the caller's own by its id",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=Exercise, description="The exercise"),
@@ -90,17 +96,23 @@ class ExercisesController(Controller):
         exercise_id: FromPath[str],
         services: NamedDependency[AppServices],
     ) -> Response[bytes]:
-        found = exercise(exercise_id)
-        if found is None:
-            own = await custom_exercises(services.pool, principal_of(request).user_id)
-            found = next((entry for entry in own if entry.id == exercise_id), None)
-        if found is None:
-            raise NotFoundException("No such exercise.")
-        return Response(content=_ENCODER.encode(found), media_type="application/json", headers=_PRIVATE)
+        built_in = exercise(exercise_id)
+        if built_in is not None:
+            body = _ENCODER.encode(built_in)
+            return Response(content=body, media_type="application/json", headers=_PRIVATE)
+        custom_id = _custom_id(exercise_id)
+        if custom_id is None:
+            raise NotFoundException(_NO_SUCH_EXERCISE)
+        user_id = principal_of(request).user_id
+        answer = await services.lists.one(
+            user_id, consistency_token(request), custom_exercise(user_id, custom_id), key=memory_key(request)
+        )
+        return serve(request, found(answer, _NO_SUCH_EXERCISE))
 
     @put(
         "/{exercise_id:uuid}",
         operation_id="putExercise",
+        opt=WRITE_HEADERS,
         summary="Define a custom exercise (client-generated id) or change it with If-Match",
         status_code=200,
         responses={
@@ -141,7 +153,8 @@ class ExercisesController(Controller):
         operation_id="deleteExercise",
         summary="Delete a custom exercise; workouts that used it keep it",
         status_code=204,
-        responses=problem_specs(404),
+        opt=WRITE_HEADERS,
+        responses=problem_specs(404, 412),
     )
     async def delete_exercise(
         self,
@@ -150,7 +163,18 @@ class ExercisesController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         principal = principal_of(request)
-        deletion = await run_command(services, request, delete_exercise, exercise_id=exercise_id)
+        deletion = await run_command(
+            services, request, delete_exercise, exercise_id=exercise_id, if_match=if_match(request)
+        )
         if deletion.deleted:
             await announce(services, principal.user_id)
         return deleted(deletion.stream_version)
+
+
+def _custom_id(exercise_id: str) -> uuid.UUID | None:
+    """The id of a custom exercise, when `exercise_id` is one (a UUID in its canonical form)."""
+    try:
+        parsed = uuid.UUID(exercise_id)
+    except ValueError:
+        return None
+    return parsed if str(parsed) == exercise_id else None

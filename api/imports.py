@@ -13,7 +13,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, QueryParameter
 
 from api.auth.middleware import principal_of
-from api.auth.routes import now_utc
 from api.problems import FieldError, problem_response, problem_specs
 from api.request_context import request_id_of
 from api.state import AppServices
@@ -21,6 +20,7 @@ from api.writes import announce, consistency_headers
 from commands.accounts import get_account
 from commands.imports.importer import ImportResult, import_file
 from commands.imports.parsers import parse_csv
+from core import clock
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 _ENCODER = msgspec.json.Encoder()
@@ -43,7 +43,11 @@ SkipInvalid = Annotated[
 WeightUnit = Annotated[
     Literal["kg", "lb"] | None,
     QueryParameter(
-        name="weightUnit", description="Strong's older export has no unit column: its weights' unit"
+        name="weightUnit",
+        description=(
+            "The weights' unit of a Strong export without a Weight Unit column "
+            "(its distances are then km with kg, miles with lb)"
+        ),
     ),
 ]
 
@@ -89,7 +93,7 @@ class ImportsController(Controller):
                         connection,
                         user_id=user_id,
                         parsed=parsed,
-                        now=now_utc(),
+                        now=clock.now(),
                         request_id=request_id_of(request.scope),
                         dry_run=dry_run,
                     )

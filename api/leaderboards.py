@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
 from api.state import AppServices
+from core import clock
 from projections.leaderboards import BOARDS, WEEKLY, iso_week, week_bounds
 from queries.leaderboards import Leaderboard, Scope
 
@@ -77,7 +78,7 @@ class LeaderboardsController(Controller):
     async def board(
         self,
         request: Request[Any, Any, Any],
-        board: FromPath[str],
+        board: Annotated[str, PathParameter(schema_extra={"enum": list(BOARDS)})],
         services: NamedDependency[AppServices],
         *,
         board_scope: ScopeQuery = "global",
@@ -87,7 +88,7 @@ class LeaderboardsController(Controller):
     ) -> Leaderboard:
         if board not in BOARDS:
             raise NotFoundException(f"No board {board!r}; boards are {', '.join(BOARDS)}.")
-        now = datetime.now(UTC)
+        now = clock.now()
         key = board_key(board, period, exercise_id, now)
         user_id = principal_of(request).user_id
         return await services.leaderboards.read(

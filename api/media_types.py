@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.enums import RequestEncodingType, ScopeType
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
 _JSON = RequestEncodingType.JSON.value
 #: RFC 9110 §15.5.16: the header that tells a client which media types the method takes.
@@ -35,25 +34,19 @@ def accepts(declared: str, content_type: str) -> bool:
     return mime == declared
 
 
-def _has_body(headers: dict[bytes, bytes]) -> bool:
+def has_body(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request with these headers sends a body (HTTP/1.1: a length above 0, or chunks)."""
     return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"", b"0")
 
 
-class BodyMediaTypeMiddleware(ASGIMiddleware):
-    """415 for a body whose Content-Type is not the one the route reads; bodiless requests pass."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        declared = declared_media_type(scope["route_handler"])
-        if declared is not None:
-            headers = dict(scope.get("headers", []))
-            content_type = headers.get(b"content-type", b"").decode("latin-1")
-            if _has_body(headers) and not accepts(declared, content_type):
-                method = scope.get("method", "")
-                raise HTTPException(
-                    status_code=415,
-                    detail=f"The request body must be {declared}.",
-                    headers={_ACCEPT_HEADER[method]: declared} if method in _ACCEPT_HEADER else None,
-                )
-        await next_app(scope, receive, send)
+def refuse_other_media_types(scope: Scope, declared: str, headers: dict[bytes, bytes]) -> None:
+    """415 for a body whose Content-Type is not `declared`, the one the route reads; bodiless requests
+    pass. Run by the request pipeline (api/request_context.py) on routes that read a body."""
+    content_type = headers.get(b"content-type", b"").decode("latin-1")
+    if has_body(headers) and not accepts(declared, content_type):
+        method = scope.get("method", "")
+        raise HTTPException(
+            status_code=415,
+            detail=f"The request body must be {declared}.",
+            headers={_ACCEPT_HEADER[method]: declared} if method in _ACCEPT_HEADER else None,
+        )

@@ -12,19 +12,19 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
+from api.conditions import READ_HEADERS, consistency_token
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, memory_key, serve
+from api.reads import Cursor, Limit, memory_key, serve
 from api.state import AppServices
 from api.writes import announce, consistency_headers, run_command
-from commands.events import Weight
-from commands.people import delete_bodyweight, follow, put_bodyweight, unfollow
+from commands.people import Bodyweight, as_weight, delete_bodyweight, follow, put_bodyweight, unfollow
 from core.structs import RequestBody, ResponseBody
 from projections.documents import BodyweightEntry, FollowEntry
 from queries.people import bodyweight_page, follows_page
 
 
 class BodyweightBody(RequestBody):
-    weight: Weight
+    weight: Bodyweight
 
 
 class BodyweightPage(ResponseBody):
@@ -63,7 +63,7 @@ class BodyweightController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         user_id = principal_of(request).user_id
-        result = await run_command(services, request, put_bodyweight, day=day, weight=data.weight)
+        result = await run_command(services, request, put_bodyweight, day=day, weight=as_weight(data.weight))
         return Response(None, status_code=204, headers=await _changed(services, user_id, result))
 
     @delete(
@@ -81,6 +81,7 @@ class BodyweightController(Controller):
 
     @get(
         operation_id="listBodyweight",
+        opt=READ_HEADERS,
         summary="The body-weight log, newest day first",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=BodyweightPage, description="A page"),
@@ -137,6 +138,7 @@ class FollowsController(Controller):
 
     @get(
         operation_id="listFollows",
+        opt=READ_HEADERS,
         summary="The people the caller follows, most recent first",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=FollowPage, description="A page"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -27,23 +28,31 @@ from litestar.typing import FieldDefinition
 
 from api.accounts import MeController, UsersController
 from api.analytics import AnalyticsController
-from api.auth.middleware import PUBLIC, BearerAuthMiddleware
+from api.auth.middleware import PUBLIC
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
 from api.bench import BenchController
 from api.changes import ChangesController
+from api.conditions import CONDITIONAL_HEADERS, CONSISTENCY_TOKEN, IF_MATCH, IF_NONE_MATCH
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
+from api.head import HeadMiddleware
 from api.health import HealthController, metrics
 from api.imports import ImportsController
-from api.inputs import refuse_nul_characters
+from api.inputs import refuse_unreadable_input
 from api.leaderboards import LeaderboardsController
-from api.media_types import BodyMediaTypeMiddleware, declared_media_type
+from api.media_types import declared_media_type
 from api.people import BodyweightController, FollowsController
-from api.problems import document_common_problems, handle_exception
+from api.problems import document_common_problems, handle_exception, problem_spec
 from api.records import HistoryController, RecordsController
-from api.request_context import RequestContextMiddleware, add_response_headers
+from api.request_context import (
+    UNAUTHENTICATED_PATHS,
+    RequestPipelineMiddleware,
+    add_response_headers,
+    configure_request_logging,
+)
 from api.routines import RoutinesController
+from api.schema_rules import documented_operation, parameter_constraints, restore_constraints, state_text_rule
 from api.state import provide_services, services_lifespan
 from api.stats import StatsController
 from api.stream import StreamController
@@ -54,8 +63,6 @@ if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
 
 VERSION = "0.1.0"
-#: Paths the bearer middleware leaves alone, as it does routes with `opt={PUBLIC: True}`.
-UNAUTHENTICATED_PATHS = "^/schema"
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -134,17 +141,20 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
             app_config.route_handlers.append(DiagnosticsController)
         if settings.api.bench:
             app_config.route_handlers.append(BenchController)
-        app_config.lifespan.append(services_lifespan(settings))
+        # One verifier for the middleware and the services, which keep its copy of sign-outs.
+        tokens = AccessTokens(settings)
+        app_config.lifespan.append(services_lifespan(settings, tokens))
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
-        app_config.middleware.append(RequestContextMiddleware())
+        # One layer around every handler (api/request_context.py): ids, sign-in, body checks, logs, metrics.
         app_config.middleware.append(
             DefineMiddleware(
-                BearerAuthMiddleware, tokens=AccessTokens(settings), exclude=[UNAUTHENTICATED_PATHS]
+                RequestPipelineMiddleware, tokens=tokens, body_timeout_s=settings.api.body_timeout_s
             )
         )
-        app_config.middleware.append(BodyMediaTypeMiddleware())
+        app_config.middleware.append(HeadMiddleware())  # HEAD answered by GET handlers, without the body
+        configure_request_logging(access_log=settings.api.access_log, slow_ms=settings.api.slow_request_ms)
         app_config.before_send.append(add_response_headers)
-        app_config.before_request = refuse_nul_characters
+        app_config.before_request = refuse_unreadable_input
         app_config.exception_handlers[Exception] = handle_exception
         if settings.api.cors_origins:
             app_config.cors_config = CORSConfig(allow_origins=list(settings.api.cors_origins))
@@ -162,6 +172,8 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
         authentication, guards and request parsing answer with (the schema lists every status)."""
         if not isinstance(route, HTTPRoute):
             return
+        if "GET" in route.route_handler_map and "HEAD" not in route.route_handler_map:
+            _answer_head_with_get(route)
         allowed = self._allowed.setdefault(route.path_format, set())
         allowed.update(route.methods)
         for handler in route.route_handlers:
@@ -181,6 +193,7 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
                 # Litestar documents the body of a `Response[None]` as JSON `null`; a 204 has none.
                 no_content = ResponseSpec(data_container=None, description="No Content")
                 handler.responses = {204: no_content, **(handler.responses or {})}
+            _declare_conditional_headers(handler)
             document_common_problems(
                 handler,
                 authenticated=not handler.opt.get(PUBLIC),
@@ -188,6 +201,37 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
                 reads_body=declared_media_type(handler) is not None,
                 in_path=bool(route.path_parameters),
             )
+
+
+def _answer_head_with_get(route: HTTPRoute) -> None:
+    """Route HEAD to the GET handler (api/head.py sends only its status and headers), through a copy of
+    it that the schema leaves out: the operation is documented once, as GET."""
+    handler, kwargs_model = route.route_handler_map["GET"]
+    head = copy.copy(handler)
+    head._resolved_include_in_schema = False
+    route.route_handler_map["HEAD"] = (head, kwargs_model)
+    route.methods.add("HEAD")
+
+
+def _declare_conditional_headers(handler: HTTPRouteHandler) -> None:
+    """Declare the headers of api/conditions.py a route reads (its `opt`), and the answers they bring;
+    state the text rule on its parameters."""
+    headers: tuple[str, ...] = handler.opt.get(CONDITIONAL_HEADERS, ())
+    handler.operation_class = documented_operation(headers, parameter_constraints(handler))
+    if not headers:
+        return
+    responses = dict(handler.responses or {})
+    if IF_NONE_MATCH in headers:
+        responses.setdefault(
+            304, ResponseSpec(data_container=None, description="Not Modified: the copy named is current")
+        )
+    if IF_MATCH in headers:
+        responses.setdefault(412, problem_spec(412))
+    if IF_MATCH in headers or IF_NONE_MATCH in headers:
+        responses.setdefault(400, problem_spec(400))  # not a list of entity tags
+    if CONSISTENCY_TOKEN in headers:
+        responses.setdefault(422, problem_spec(422))  # not a stream version
+    handler.responses = responses
 
 
 def _answer_options_with(handler: HTTPRouteHandler, allowed: set[str]) -> None:
@@ -208,32 +252,33 @@ def _answer_options_with(handler: HTTPRouteHandler, allowed: set[str]) -> None:
     handler._fn = cast("Any", options_handler)
 
 
-#: msgspec constraints and the schema keywords Litestar turns them into.
-_BOUNDS = {"ge": "minimum", "gt": "exclusive_minimum", "le": "maximum", "lt": "exclusive_maximum"}
-
-
 class StrictStructSchemaPlugin(StructSchemaPlugin):
     """Litestar's schemas of msgspec Structs, made to say what the Structs accept: `additionalProperties:
-    false` for those that refuse unknown fields (every request body), and the bounds of 0 that Litestar
-    drops from optional fields (`Annotated[int, Meta(ge=0)] | None` lost its `minimum: 0`)."""
+    false` for those that refuse unknown fields (every request body) and the NUL-refusing pattern on their
+    free text (api/schema_rules.py), and the constraints Litestar drops from optional fields
+    (`Annotated[str, Meta(max_length=2000)] | None` lost its `maxLength`)."""
 
     def to_openapi_schema(
         self, field_definition: FieldDefinition, schema_creator: SchemaCreator
     ) -> OpenAPISchema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         struct = field_definition.type_
-        if struct.__struct_config__.forbid_unknown_fields:
-            schema.additional_properties = False
         info = msgspec.inspect.type_info(struct)
         assert isinstance(info, msgspec.inspect.StructType)
         for field in info.fields:
             described = (schema.properties or {}).get(field.encode_name)
-            if not isinstance(described, OpenAPISchema) or not isinstance(
-                field.type, msgspec.inspect.UnionType
-            ):
-                continue
-            for member in field.type.types:
-                for constraint, keyword in _BOUNDS.items():
-                    if getattr(member, constraint, None) == 0 and getattr(described, keyword) is None:
-                        setattr(described, keyword, 0)
+            if isinstance(described, OpenAPISchema) and isinstance(field.type, msgspec.inspect.UnionType):
+                for member in field.type.types:
+                    restore_constraints(described, _constraints_of(member))
+        if struct.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+            state_text_rule(schema)
         return schema
+
+
+def _constraints_of(member: msgspec.inspect.Type) -> dict[str, Any]:
+    """The constraints of one member of a union, by the name msgspec gives them."""
+    if isinstance(member, msgspec.inspect.ListType):
+        return {"min_items": member.min_length, "max_items": member.max_length}
+    names = ("ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length", "pattern")
+    return {name: getattr(member, name, None) for name in names}

@@ -6,13 +6,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from api.auth.middleware import principal_of
+from api.conditions import READ_HEADERS, consistency_token
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, memory_key, serve
+from api.reads import Cursor, Limit, found, memory_key, serve
 from api.state import AppServices
 from core.structs import ResponseBody
 from projections.records import ExerciseSession, Records, RecordsDetail
@@ -35,6 +35,7 @@ class HistoryController(Controller):
 
     @get(
         operation_id="exerciseHistory",
+        opt=READ_HEADERS,
         summary="Each session of an exercise, newest first: best set, e1RM, volume, total reps",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=HistoryPage, description="A page"),
@@ -60,6 +61,7 @@ class HistoryController(Controller):
     @get(
         "/last",
         operation_id="lastSession",
+        opt=READ_HEADERS,
         summary="The previous session's sets, to pre-fill the next one",
         responses={
             200: ResponseSpec(
@@ -75,12 +77,10 @@ class HistoryController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
-        served = await services.lists.one(
+        answer = await services.lists.one(
             user_id, consistency_token(request), last_session(user_id, exercise_id), key=memory_key(request)
         )
-        if served is None:
-            raise NotFoundException("No session of this exercise yet.")
-        return serve(request, served)
+        return serve(request, found(answer, "No session of this exercise yet."))
 
 
 class RecordsController(Controller):
@@ -89,6 +89,7 @@ class RecordsController(Controller):
 
     @get(
         operation_id="listRecords",
+        opt=READ_HEADERS,
         summary="Personal records of every exercise the caller has done",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=RecordsPage, description="A page"),
@@ -113,6 +114,7 @@ class RecordsController(Controller):
     @get(
         "/{exercise_id:str}",
         operation_id="getRecords",
+        opt=READ_HEADERS,
         summary="One exercise's records with the timeline of new bests",
         responses={
             200: ResponseSpec(
@@ -129,7 +131,5 @@ class RecordsController(Controller):
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
         load = exercise_records(user_id, exercise_id)
-        served = await services.lists.one(user_id, consistency_token(request), load, key=memory_key(request))
-        if served is None:
-            raise NotFoundException("No records for this exercise yet.")
-        return serve(request, served)
+        answer = await services.lists.one(user_id, consistency_token(request), load, key=memory_key(request))
+        return serve(request, found(answer, "No records for this exercise yet."))

@@ -8,15 +8,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
+from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, memory_key, serve
+from api.reads import Cursor, Limit, found, memory_key, serve
 from api.state import AppServices
-from api.writes import announce, deleted, if_match, run_command, written
+from api.writes import announce, deleted, run_command, written
 from commands.events import Routine
 from commands.routines import delete_routine, put_routine
 from core.structs import ResponseBody
@@ -41,6 +41,7 @@ class RoutinesController(Controller):
     @put(
         "/{routine_id:uuid}",
         operation_id="putRoutine",
+        opt=WRITE_HEADERS,
         summary="Define a routine (client-generated id) or change it with If-Match",
         status_code=200,
         responses={
@@ -81,7 +82,8 @@ class RoutinesController(Controller):
         operation_id="deleteRoutine",
         summary="Delete a routine",
         status_code=204,
-        responses=problem_specs(404),
+        opt=WRITE_HEADERS,
+        responses=problem_specs(404, 412),
     )
     async def delete_routine(
         self,
@@ -90,13 +92,16 @@ class RoutinesController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         principal = principal_of(request)
-        deletion = await run_command(services, request, delete_routine, routine_id=routine_id)
+        deletion = await run_command(
+            services, request, delete_routine, routine_id=routine_id, if_match=if_match(request)
+        )
         if deletion.deleted:
             await announce(services, principal.user_id)
         return deleted(deletion.stream_version)
 
     @get(
         operation_id="listRoutines",
+        opt=READ_HEADERS,
         summary="The caller's routines, by name",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=RoutinePage, description="A page"),
@@ -123,6 +128,7 @@ class RoutinesController(Controller):
     @get(
         "/{routine_id:uuid}",
         operation_id="getRoutine",
+        opt=READ_HEADERS,
         summary="One routine, exercise names inlined",
         responses={
             200: ResponseSpec(
@@ -138,9 +144,7 @@ class RoutinesController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[bytes]:
         user_id = principal_of(request).user_id
-        served = await services.lists.one(
+        answer = await services.lists.one(
             user_id, consistency_token(request), routine(user_id, routine_id), key=memory_key(request)
         )
-        if served is None:
-            raise NotFoundException("No such routine.")
-        return serve(request, served)
+        return serve(request, found(answer, "No such routine."))

@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 import asyncpg
 import click
@@ -24,6 +24,7 @@ from commands.accounts import RegisterUser, UpdateProfile, register_user, update
 from commands.bulk import History, record_histories
 from commands.passwords import PasswordHasher
 from commands.seed import SeedPlan, SeedUser, history_of, plan_users
+from core import clock
 from core.db import close_pool, open_pool
 from core.errors import Conflict
 from core.settings import Settings
@@ -205,7 +206,7 @@ async def seed(
     ValueError when this seed's users already exist in the database.
     """
     started = time.perf_counter()
-    plan = plan_users(seed, users, months, today or datetime.now(UTC).date())
+    plan = plan_users(seed, users, months, today or clock.now().date())
     request_id = f"seed-{seed}"
     pool = await open_pool(settings.with_pool_size(1, writers), "cli")
     hasher = PasswordHasher(settings.auth)
@@ -226,7 +227,7 @@ async def seed(
                 histories = await asyncio.to_thread(_histories, plan, numbers, user_ids)
                 async with pool.acquire() as connection:
                     recorded = await record_histories(
-                        connection, histories, now=datetime.now(UTC), request_id=request_id
+                        connection, histories, now=clock.now(), request_id=request_id
                     )
                 await poker.poke([user_ids[n] for n in numbers])
                 workouts += recorded.workouts

@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from api.auth.middleware import principal_of
-from api.reads import consistency_token, serve
+from api.conditions import READ_HEADERS, consistency_token
+from api.reads import serve
 from api.state import AppServices
 from projections.documents import Dashboard
 
@@ -21,6 +22,7 @@ class StatsController(Controller):
     @get(
         "/dashboard",
         operation_id="getDashboard",
+        opt=READ_HEADERS,
         summary="Totals, this week against last, 12 weeks of volume, streaks, the last workout",
         responses={
             200: ResponseSpec(generate_examples=False, data_container=Dashboard, description="The dashboard")

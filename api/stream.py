@@ -6,7 +6,10 @@ Events, each with JSON data:
 - `projected`: `{"version"}`. The caller's read models now reflect that stream version.
 - `leaderboard`: `{"board", "key"}`. A board opened with `?leaderboard=<board>:<key>` changed.
 - `heartbeat`: `{}` after `heartbeatSeconds` without another event.
-- `expired`: `{}`, last, when the access token expires; reconnect with a fresh token.
+- `expired`: `{}`, last, when the access token expires, or is ended by a sign-out everywhere (a
+  password change, an erasure); reconnect with a fresh token.
+
+A stream also ends, without `expired`, when its API process stops: reconnect as after any drop.
 
 `id:` is the version of the latest `ready` or `projected`. After a lost Redis connection the stream
 catches up by itself: a `projected` if the version moved, and a `leaderboard` for every opened board.
@@ -19,7 +22,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -36,8 +39,10 @@ from litestar.response.sse import ServerSentEventMessage
 from redis.exceptions import RedisError
 
 from api.auth.middleware import principal_of
+from api.auth.tokens import AccessTokens, InvalidToken
 from api.problems import problem_specs
 from api.state import AppServices
+from core import clock
 from core.structs import ResponseBody
 from projections.cache import projected_channel
 from projections.leaderboards import BOARDS, WEEKLY, leaderboard_channel, week_bounds
@@ -60,6 +65,7 @@ _EXAMPLE = (
     'id: 42\nevent: projected\ndata: {"version":42}\n\n'
     'event: leaderboard\ndata: {"board":"weekly-volume","key":"2026-W48"}\n\n'
     "event: heartbeat\ndata: {}\n\n"
+    "event: expired\ndata: {}\n\n"
 )
 
 Boards = Annotated[
@@ -136,12 +142,15 @@ class _Stream:
     boards: dict[str, tuple[str, str]]  # board channel -> (board, key)
     expires_at: datetime
     heartbeat_s: float
+    tokens: AccessTokens
+    token: str  # the access token the stream was opened with
+    sign_outs: str  # where the end of the caller's access tokens is announced
     sent: int = 0
 
     async def events(self) -> AsyncIterator[ServerSentEventMessage]:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.expires_at - datetime.now(UTC)).total_seconds()
-        listener = self.announcements.listen([self.own, *self.boards])
+        deadline = loop.time() + (self.expires_at - clock.now()).total_seconds()
+        listener = self.announcements.listen([self.own, self.sign_outs, *self.boards])
         try:
             if await self.announcements.wait_live(_LIVE_WAIT_S):
                 listener.discard()  # the version read next covers everything announced so far
@@ -149,8 +158,10 @@ class _Stream:
             ready = StreamReady(self.sent, self.expires_at, self.heartbeat_s)
             yield _event("ready", ready, id=self.sent, retry=RECONNECT_MS)
             beat_at = loop.time() + self.heartbeat_s
-            while (now := loop.time()) < deadline:
+            while (now := loop.time()) < deadline and not listener.ended:
                 batch = await listener.next(min(beat_at, deadline) - now)
+                if batch is not None and not self._token_valid():
+                    break
                 answer = [] if batch is None else await self._answer(batch)
                 if not answer and beat_at <= loop.time() < deadline:
                     answer = [_event("heartbeat")]
@@ -158,12 +169,20 @@ class _Stream:
                     yield message
                 if answer:
                     beat_at = loop.time() + self.heartbeat_s
-            yield _event("expired")
+            if not listener.ended:
+                yield _event("expired")
         except (asyncpg.PostgresError, asyncpg.InterfaceError, RedisError, OSError) as exc:
             # Ending is safe: the client reconnects, and `ready` tells it where things stand.
             log.warning("stream_ended_early", error=repr(exc))
         finally:
             listener.close()
+
+    def _token_valid(self) -> bool:
+        try:
+            self.tokens.verify(self.token)
+        except InvalidToken:
+            return False
+        return True
 
     async def _answer(self, batch: Batch) -> list[ServerSentEventMessage]:
         answer: list[ServerSentEventMessage] = []
@@ -216,7 +235,7 @@ class StreamController(Controller):
     ) -> ServerSentEvent:
         principal = principal_of(request)
         boards = opened_boards(leaderboard)
-        expires_at = principal.expires_at or datetime.now(UTC) + timedelta(
+        expires_at = principal.expires_at or clock.now() + timedelta(
             seconds=services.settings.auth.access_ttl_s
         )
         stream = _Stream(
@@ -227,6 +246,9 @@ class StreamController(Controller):
             boards={leaderboard_channel(services.keys, board, key): (board, key) for board, key in boards},
             expires_at=expires_at,
             heartbeat_s=services.settings.api.stream_heartbeat_s,
+            tokens=services.tokens,
+            token=request.headers["authorization"].partition(" ")[2].strip(),
+            sign_outs=services.sign_outs.channel_of(principal.user_id),
         )
         # no-store: nothing personal is kept; no buffering: proxies pass each event on at once.
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -8,15 +8,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from api.auth.middleware import principal_of
+from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
 from api.problems import problem_specs
-from api.reads import Cursor, Limit, consistency_token, serve
+from api.reads import Cursor, Limit, found, serve
 from api.state import AppServices
-from api.writes import announce, deleted, if_match, run_command, written
+from api.writes import announce, deleted, run_command, written
 from commands.events import Workout
 from commands.workouts import delete_workout, put_workout
 from core.structs import ResponseBody
@@ -43,6 +43,7 @@ class WorkoutsController(Controller):
     @put(
         "/{workout_id:uuid}",
         operation_id="putWorkout",
+        opt=WRITE_HEADERS,
         summary="Log a workout (client-generated id) or amend it with If-Match",
         status_code=200,
         responses={
@@ -83,7 +84,8 @@ class WorkoutsController(Controller):
         operation_id="deleteWorkout",
         summary="Delete a workout",
         status_code=204,
-        responses=problem_specs(404),
+        opt=WRITE_HEADERS,
+        responses=problem_specs(404, 412),
     )
     async def delete_workout(
         self,
@@ -92,13 +94,16 @@ class WorkoutsController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[None]:
         principal = principal_of(request)
-        deletion = await run_command(services, request, delete_workout, workout_id=workout_id)
+        deletion = await run_command(
+            services, request, delete_workout, workout_id=workout_id, if_match=if_match(request)
+        )
         if deletion.deleted:
             await announce(services, principal.user_id)
         return deleted(deletion.stream_version)
 
     @get(
         operation_id="listWorkouts",
+        opt=READ_HEADERS,
         summary="The workout feed, newest first",
         responses={
             200: ResponseSpec(
@@ -121,6 +126,7 @@ class WorkoutsController(Controller):
     @get(
         "/{workout_id:uuid}",
         operation_id="getWorkout",
+        opt=READ_HEADERS,
         summary="A workout in full, exercise names inlined, each set's e1RM",
         responses={
             200: ResponseSpec(
@@ -136,7 +142,5 @@ class WorkoutsController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[bytes]:
         principal = principal_of(request)
-        served = await services.read_models.workout(principal.user_id, workout_id, consistency_token(request))
-        if served is None:
-            raise NotFoundException("No such workout.")
-        return serve(request, served)
+        answer = await services.read_models.workout(principal.user_id, workout_id, consistency_token(request))
+        return serve(request, found(answer, "No such workout."))

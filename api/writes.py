@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import ValidationException
 
 from api.auth.middleware import principal_of
+from api.conditions import CONSISTENCY_TOKEN
 from api.request_context import request_id_of
 from api.state import AppServices
+from core import clock
 from core.faults import fault_point
 
 T = TypeVar("T")
-
-CONSISTENCY_TOKEN = "X-Consistency-Token"  # noqa: S105 - a header name
 
 
 async def announce(services: AppServices, user_id: uuid.UUID) -> None:
@@ -39,7 +36,7 @@ async def run_command(
         return await command(
             connection,
             user_id=principal_of(request).user_id,
-            now=datetime.now(UTC),
+            now=clock.now(),
             request_id=request_id_of(request.scope),
             **arguments,
         )
@@ -50,22 +47,7 @@ def consistency_headers(stream_version: int) -> dict[str, str]:
     return {CONSISTENCY_TOKEN: str(stream_version)}
 
 
-_ETAG = re.compile(r'^\s*"(\d{1,9})"\s*$')
 _ENCODER = msgspec.json.Encoder()
-
-
-def if_match(request: Request[Any, Any, Any]) -> int | None:
-    """The version named by If-Match (exactly an ETag such as "3"), or None without one."""
-    raw = request.headers.get("if-match")
-    if raw is None:
-        return None
-    match = _ETAG.match(raw)
-    if match is None:
-        raise ValidationException(
-            'If-Match must be the ETag of the version changed, such as "3"',
-            extra=[{"key": "If-Match", "message": 'expected a version ETag such as "3"'}],
-        )
-    return int(match.group(1))
 
 
 def written(

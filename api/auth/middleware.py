@@ -8,44 +8,46 @@ import structlog
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import ASGIApp, Guard
+from litestar.types import Guard, Scope
 
 from api.auth.tokens import AccessTokens, InvalidToken, Principal
-from api.request_context import USER_ID_STATE_KEY
 from commands.accounts import Role
 
 log = structlog.get_logger(__name__)
+
+#: Authentication puts the caller's id here, so the request's log line names the user.
+USER_ID_STATE_KEY = "user_id"
 
 #: Route option that makes a route public: `opt={PUBLIC: True}`.
 PUBLIC = "exclude_from_auth"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ironlog"'}
 
 
-class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Verifies `Authorization: Bearer <access token>`; a missing or bad token is a 401 problem."""
-
-    def __init__(self, app: ASGIApp, tokens: AccessTokens, exclude: list[str] | None = None) -> None:
-        super().__init__(app, exclude=exclude, exclude_from_auth_key=PUBLIC)
-        self.tokens = tokens
-
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("A bearer access token is required.", headers=_CHALLENGE)
-        try:
-            principal = self.tokens.verify(token.strip())
-        except InvalidToken as exc:
-            log.info("access_token_rejected", reason=str(exc))
-            raise NotAuthorizedException(
-                "The access token is invalid or expired.",
-                headers={"WWW-Authenticate": 'Bearer realm="ironlog", error="invalid_token"'},
-            ) from None
-        connection.scope.setdefault("state", {})[USER_ID_STATE_KEY] = str(principal.user_id)
-        structlog.contextvars.bind_contextvars(user_id=str(principal.user_id))
-        return AuthenticationResult(user=principal, auth=principal)
+def authenticate(scope: Scope, tokens: AccessTokens) -> None:
+    """Verify `Authorization: Bearer <access token>` and put the caller in the scope (`user`, `auth`,
+    and its id for the request's log line); a missing or bad token is a 401 problem. Run by the request
+    pipeline (api/request_context.py) on every route that does not opt out."""
+    header = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value
+            break
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorizedException("A bearer access token is required.", headers=_CHALLENGE)
+    try:
+        principal = tokens.verify(token)
+    except InvalidToken as exc:
+        log.info("access_token_rejected", reason=str(exc))
+        raise NotAuthorizedException(
+            "The access token is invalid or expired.",
+            headers={"WWW-Authenticate": 'Bearer realm="ironlog", error="invalid_token"'},
+        ) from None
+    user_id = str(principal.user_id)
+    scope.setdefault("state", {})[USER_ID_STATE_KEY] = user_id
+    structlog.contextvars.bind_contextvars(user_id=user_id)
+    scope["user"] = scope["auth"] = principal
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

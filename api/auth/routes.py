@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -37,6 +37,7 @@ from commands.sessions import (
     rotate,
     start_session,
 )
+from core import clock
 from core.errors import InvalidInput
 from core.structs import RequestBody, ResponseBody
 
@@ -64,10 +65,6 @@ class TokenPair(ResponseBody):
 
 class SignedIn(TokenPair):
     user: Account
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def token_pair(tokens: AccessTokens, issued: IssuedTokens) -> TokenPair:
@@ -124,7 +121,7 @@ class AuthController(Controller):
         )
         enforce_password_policy(data.password, field="password", email=data.email, handle=data.handle)
         password_hash = await services.passwords.hash(data.password)
-        now = now_utc()
+        now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
             registered = await register_user(
                 connection, data, password_hash, now=now, request_id=request_id_of(request.scope)
@@ -168,11 +165,11 @@ class AuthController(Controller):
             rehashed = await services.passwords.hash(data.password)
         async with services.pool.acquire() as connection, connection.transaction():
             if rehashed is not None:
-                await set_password_hash(connection, credentials.user_id, rehashed)
+                await set_password_hash(connection, credentials.user_id, rehashed, now=clock.now())
             account = await get_account(connection, credentials.user_id)
             assert account is not None
             issued = await start_session(
-                connection, account.id, account.role, services.settings.auth, now_utc()
+                connection, account.id, account.role, services.settings.auth, clock.now()
             )
         log.info("logged_in", user_id=str(account.id))
         return signed_in(services.tokens, issued, account)
@@ -194,10 +191,13 @@ class AuthController(Controller):
             await services.limiter.enforce(
                 "refresh-family", str(family_id), services.settings.rate_limits.refresh_per_minute
             )
+        now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
-            outcome = await rotate(connection, data.refresh_token, services.settings.auth, now_utc())
+            outcome = await rotate(connection, data.refresh_token, services.settings.auth, now)
         if isinstance(outcome, Rejection):
             _log_rejection(outcome, services.client_addresses.of(request.scope))
+            if outcome.reason == "reused" and outcome.user_id is not None:
+                await services.sign_outs.announce(outcome.user_id, now)  # rotate ended the access tokens
             raise NotAuthorizedException(_INVALID_REFRESH)
         return token_pair(services.tokens, outcome)
 
@@ -205,17 +205,25 @@ class AuthController(Controller):
     async def logout(self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]) -> None:
         principal = principal_of(request)
         await revoke_family(
-            services.pool, principal.session_id, "logout", now_utc(), user_id=principal.user_id
+            services.pool, principal.session_id, "logout", clock.now(), user_id=principal.user_id
         )
 
     @post(
-        "/logout-all", operation_id="logoutAll", status_code=204, summary="Revoke every session of the user"
+        "/logout-all",
+        operation_id="logoutAll",
+        status_code=204,
+        summary="Revoke every session of the user and end every access token issued so far",
     )
     async def logout_all(
         self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
     ) -> None:
         principal = principal_of(request)
-        revoked = await revoke_user_families(services.pool, principal.user_id, "logout_all", now_utc())
+        now = clock.now()
+        async with services.pool.acquire() as connection, connection.transaction():
+            revoked = await revoke_user_families(
+                connection, principal.user_id, "logout_all", now, services.settings.auth
+            )
+        await services.sign_outs.announce(principal.user_id, now)
         log.info("logged_out_everywhere", sessions=revoked)
 
 
