@@ -3,7 +3,7 @@
  * includes it, and list a leaderboard. Typechecked by `make client-check`; to run it against a
  * local API, see README.md.
  */
-import { ApiProblem, IronlogClient, memoryTokenStore, type components } from "../src/index";
+import { ApiProblem, dateTime, IronlogClient, memoryTokenStore, newUuid, type components } from "../src/index.js";
 
 type Workout = components["schemas"]["Workout"];
 
@@ -28,12 +28,12 @@ export async function main(baseUrl: string = BASE_URL): Promise<void> {
   }
 
   // The id is generated on the phone, so a workout logged offline keeps it when it syncs.
-  // (React Native has no crypto.randomUUID: use expo-crypto's randomUUID or a uuid package there.)
-  const workoutId = crypto.randomUUID();
+  // (React Native has no crypto.randomUUID: newUuid() needs react-native-get-random-values there.)
+  const workoutId = newUuid();
   const workout: Workout = {
     title: "Push day",
-    startedAt: new Date(Date.now() - 70 * 60_000).toISOString(),
-    endedAt: new Date().toISOString(),
+    startedAt: dateTime(new Date(Date.now() - 70 * 60_000)),
+    endedAt: dateTime(new Date()),
     exercises: [
       {
         exerciseId: "barbell-bench-press",
@@ -68,7 +68,7 @@ export async function main(baseUrl: string = BASE_URL): Promise<void> {
   const feed = await api.get("/v1/workouts", { query: { limit: 10 } });
   console.log("feed", feed.data.items.map((item) => item.title));
 
-  for (const board of ["weekly-volume", "e1rm"]) {
+  for (const board of ["weekly-volume", "e1rm"] as const) {
     try {
       const { data } = await api.get("/v1/leaderboards/{board}", {
         path: { board },

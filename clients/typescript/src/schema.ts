@@ -3,6 +3,7 @@
  * Do not make direct changes to the file.
  */
 
+import type { DateTime, Uuid } from "./brands.js";
 export interface paths {
     "/health/live": {
         parameters: {
@@ -158,7 +159,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke every session of the user */
+        /** Revoke every session of the user and end every access token issued so far */
         post: operations["logoutAll"];
         delete?: never;
         options?: never;
@@ -461,7 +462,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password; every other session is signed out */
+        /** Change the password; every other session is signed out, every access token ended */
         post: operations["changePassword"];
         delete?: never;
         options?: never;
@@ -573,7 +574,10 @@ export interface paths {
          *     - `projected`: `{"version"}`. The caller's read models now reflect that stream version.
          *     - `leaderboard`: `{"board", "key"}`. A board opened with `?leaderboard=<board>:<key>` changed.
          *     - `heartbeat`: `{}` after `heartbeatSeconds` without another event.
-         *     - `expired`: `{}`, last, when the access token expires; reconnect with a fresh token.
+         *     - `expired`: `{}`, last, when the access token expires, or is ended by a sign-out everywhere (a
+         *       password change, an erasure); reconnect with a fresh token.
+         *
+         *     A stream also ends, without `expired`, when its API process stops: reconnect as after any drop.
          *
          *     `id:` is the version of the latest `ready` or `projected`. After a lost Redis connection the stream
          *     catches up by itself: a `projected` if the version moved, and a `leaderboard` for every opened board.
@@ -647,14 +651,14 @@ export interface components {
         /** Account */
         Account: {
             /** Format: date-time */
-            createdAt: string;
+            createdAt: DateTime;
             displayName: string;
             /** @enum {string} */
             e1rmFormula: "epley" | "brzycki";
             email: string;
             handle: string;
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             leaderboardOptIn: boolean;
             /** @enum {string} */
             role: "user" | "analyst" | "admin";
@@ -685,7 +689,7 @@ export interface components {
         };
         /** BodyweightBody */
         BodyweightBody: {
-            weight: components["schemas"]["Weight"];
+            weight: components["schemas"]["BodyweightKg"] | components["schemas"]["BodyweightLb"];
         };
         /** BodyweightDeleted */
         BodyweightDeleted: {
@@ -700,6 +704,20 @@ export interface components {
             date: string;
             kg: number;
             weight: components["schemas"]["Weight"];
+        };
+        /** BodyweightKg */
+        BodyweightKg: {
+            /** @constant */
+            unit: "kg";
+            /** @example 82.5 */
+            value: number;
+        };
+        /** BodyweightLb */
+        BodyweightLb: {
+            /** @constant */
+            unit: "lb";
+            /** @example 181.4 */
+            value: number;
         };
         /** BodyweightPage */
         BodyweightPage: {
@@ -732,8 +750,9 @@ export interface components {
         Change: {
             event: components["schemas"]["UserRegistered"] | components["schemas"]["ProfileChanged"] | components["schemas"]["WorkoutLogged"] | components["schemas"]["WorkoutAmended"] | components["schemas"]["WorkoutDeleted"] | components["schemas"]["ExerciseDefined"] | components["schemas"]["ExerciseDeleted"] | components["schemas"]["RoutineDefined"] | components["schemas"]["RoutineDeleted"] | components["schemas"]["BodyweightRecorded"] | components["schemas"]["BodyweightDeleted"] | components["schemas"]["Followed"] | components["schemas"]["Unfollowed"];
             /** Format: date-time */
-            occurredAt: string;
-            type: string;
+            occurredAt: DateTime;
+            /** @enum {string} */
+            type: "UserRegistered" | "ProfileChanged" | "WorkoutLogged" | "WorkoutAmended" | "WorkoutDeleted" | "ExerciseDefined" | "ExerciseDeleted" | "RoutineDefined" | "RoutineDeleted" | "BodyweightRecorded" | "BodyweightDeleted" | "Followed" | "Unfollowed";
             version: number;
         };
         /** ChangePage */
@@ -834,7 +853,7 @@ export interface components {
         ExerciseDefined: {
             exercise: components["schemas"]["CustomExercise"];
             /** Format: uuid */
-            exerciseId: string;
+            exerciseId: Uuid;
             exerciseVersion: number;
             /** @constant */
             type: "ExerciseDefined";
@@ -842,7 +861,7 @@ export interface components {
         /** ExerciseDeleted */
         ExerciseDeleted: {
             /** Format: uuid */
-            exerciseId: string;
+            exerciseId: Uuid;
             exerciseVersion: number;
             /** @constant */
             type: "ExerciseDeleted";
@@ -872,12 +891,12 @@ export interface components {
             records?: string[];
             sets: components["schemas"]["SessionSet"][];
             /** Format: date-time */
-            startedAt: string;
+            startedAt: DateTime;
             totalReps: number;
             volumeKg: number;
             workingSets?: number | null;
             /** Format: uuid */
-            workoutId: string;
+            workoutId: Uuid;
         };
         /** ExerciseView */
         ExerciseView: {
@@ -896,10 +915,10 @@ export interface components {
         FollowEntry: {
             displayName: string;
             /** Format: date-time */
-            followedAt: string;
+            followedAt: DateTime;
             handle: string;
             /** Format: uuid */
-            userId: string;
+            userId: Uuid;
         };
         /** FollowPage */
         FollowPage: {
@@ -910,7 +929,7 @@ export interface components {
         Followed: {
             displayName: string;
             /** Format: uuid */
-            followeeId: string;
+            followeeId: Uuid;
             handle: string;
             /** @constant */
             type: "Followed";
@@ -988,8 +1007,12 @@ export interface components {
             requestId?: string | null;
             status: number;
             title: string;
-            /** @default about:blank */
-            type?: string;
+            /**
+             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
+             * @default about:blank
+             * @enum {string}
+             */
+            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
         };
         /** ProfileChanged */
         ProfileChanged: {
@@ -1011,15 +1034,15 @@ export interface components {
             displayName: string;
             handle: string;
             /** Format: uuid */
-            id: string;
+            id: Uuid;
         };
         /** Record */
         Record: {
             /** Format: date-time */
-            date: string;
+            date: DateTime;
             value: number;
             /** Format: uuid */
-            workoutId: string;
+            workoutId: Uuid;
         };
         /** RecordMark */
         RecordMark: {
@@ -1062,7 +1085,10 @@ export interface components {
         };
         /** RegisterUser */
         RegisterUser: {
-            /** @example Sam */
+            /**
+             * @description Shown to other lifters; runs of whitespace are stored as one space
+             * @example Sam
+             */
             displayName: string;
             /** @example sam@example.com */
             email: string;
@@ -1079,6 +1105,22 @@ export interface components {
             currentWeek: string;
             items: components["schemas"]["Cohort"][];
         };
+        /** RetryProblem */
+        RetryProblem: {
+            detail?: string | null;
+            errors?: components["schemas"]["FieldError"][] | null;
+            instance?: string | null;
+            requestId?: string | null;
+            retryAfter?: number | null;
+            status: number;
+            title: string;
+            /**
+             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
+             * @default about:blank
+             * @enum {string}
+             */
+            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
+        };
         /** Routine */
         Routine: {
             exercises: components["schemas"]["RoutineExercise"][];
@@ -1090,7 +1132,7 @@ export interface components {
         RoutineDefined: {
             routine: components["schemas"]["Routine"];
             /** Format: uuid */
-            routineId: string;
+            routineId: Uuid;
             routineVersion: number;
             /** @constant */
             type: "RoutineDefined";
@@ -1098,7 +1140,7 @@ export interface components {
         /** RoutineDeleted */
         RoutineDeleted: {
             /** Format: uuid */
-            routineId: string;
+            routineId: Uuid;
             routineVersion: number;
             /** @constant */
             type: "RoutineDeleted";
@@ -1107,7 +1149,7 @@ export interface components {
         RoutineDocument: {
             exercises: components["schemas"]["RoutineExerciseView"][];
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             name: string;
             notes?: string | null;
             version: number;
@@ -1178,7 +1220,7 @@ export interface components {
         SignedIn: {
             accessToken: string;
             /** Format: date-time */
-            accessTokenExpiresAt: string;
+            accessTokenExpiresAt: DateTime;
             /**
              * @description Seconds the access token is valid
              * @example 900
@@ -1187,7 +1229,7 @@ export interface components {
             /** @description Single use: each refresh returns a new one */
             refreshToken: string;
             /** Format: date-time */
-            refreshTokenExpiresAt: string;
+            refreshTokenExpiresAt: DateTime;
             /** @example Bearer */
             tokenType: string;
             user: components["schemas"]["Account"];
@@ -1199,7 +1241,7 @@ export interface components {
             rank: number;
             score: number;
             /** Format: uuid */
-            userId: string;
+            userId: Uuid;
         };
         /** StoredExercise */
         StoredExercise: {
@@ -1210,7 +1252,7 @@ export interface components {
             /** @enum {null|string} */
             force?: "push" | "pull" | "static" | null;
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             /** @enum {string} */
             measurement: "weight_reps" | "reps_only" | "weighted_bodyweight" | "assisted_bodyweight" | "duration" | "distance_duration";
             /** @enum {null|string} */
@@ -1225,7 +1267,7 @@ export interface components {
         StoredRoutine: {
             exercises: components["schemas"]["RoutineExercise"][];
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             /** @example Push A */
             name: string;
             notes?: string | null;
@@ -1233,17 +1275,17 @@ export interface components {
         };
         /** StoredWorkout */
         StoredWorkout: {
-            endedAt?: string | null;
+            endedAt?: DateTime | null;
             exercises: components["schemas"]["WorkoutExercise"][];
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             notes?: string | null;
-            routineId?: string | null;
+            routineId?: Uuid | null;
             /**
              * Format: date-time
              * @example 2026-11-27T18:30:00+01:00
              */
-            startedAt: string;
+            startedAt: DateTime;
             /** @example Push day */
             title: string;
             version: number;
@@ -1256,17 +1298,17 @@ export interface components {
         /** TimelinePoint */
         TimelinePoint: {
             /** Format: date-time */
-            date: string;
+            date: DateTime;
             e1rmKg?: number | null;
             heaviestKg?: number | null;
             /** Format: uuid */
-            workoutId: string;
+            workoutId: Uuid;
         };
         /** TokenPair */
         TokenPair: {
             accessToken: string;
             /** Format: date-time */
-            accessTokenExpiresAt: string;
+            accessTokenExpiresAt: DateTime;
             /**
              * @description Seconds the access token is valid
              * @example 900
@@ -1275,20 +1317,23 @@ export interface components {
             /** @description Single use: each refresh returns a new one */
             refreshToken: string;
             /** Format: date-time */
-            refreshTokenExpiresAt: string;
+            refreshTokenExpiresAt: DateTime;
             /** @example Bearer */
             tokenType: string;
         };
         /** Unfollowed */
         Unfollowed: {
             /** Format: uuid */
-            followeeId: string;
+            followeeId: Uuid;
             /** @constant */
             type: "Unfollowed";
         };
         /** UpdateProfile */
         UpdateProfile: {
-            /** @example Sam */
+            /**
+             * @description Shown to other lifters; runs of whitespace are stored as one space
+             * @example Sam
+             */
             displayName?: string;
             e1rmFormula?: "epley" | "brzycki";
             /**
@@ -1297,7 +1342,10 @@ export interface components {
              */
             handle?: string;
             leaderboardOptIn?: boolean;
-            /** @example Europe/Berlin */
+            /**
+             * @description An IANA time zone name (the tz database), such as Europe/Berlin or UTC; it sets the user's days and weeks
+             * @example Europe/Berlin
+             */
             timezone?: string;
             unit?: "kg" | "lb";
             weekStart?: "monday" | "sunday" | "saturday";
@@ -1333,6 +1381,22 @@ export interface components {
              */
             weekStart?: "monday" | "sunday" | "saturday";
         };
+        /** VersionProblem */
+        VersionProblem: {
+            currentVersion?: number | null;
+            detail?: string | null;
+            errors?: components["schemas"]["FieldError"][] | null;
+            instance?: string | null;
+            requestId?: string | null;
+            status: number;
+            title: string;
+            /**
+             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
+             * @default about:blank
+             * @enum {string}
+             */
+            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
+        };
         /** WeekPoint */
         WeekPoint: {
             volumeKg: number;
@@ -1362,15 +1426,15 @@ export interface components {
         };
         /** Workout */
         Workout: {
-            endedAt?: string | null;
+            endedAt?: DateTime | null;
             exercises: components["schemas"]["WorkoutExercise"][];
             notes?: string | null;
-            routineId?: string | null;
+            routineId?: Uuid | null;
             /**
              * Format: date-time
              * @example 2026-11-27T18:30:00+01:00
              */
-            startedAt: string;
+            startedAt: DateTime;
             /** @example Push day */
             title: string;
         };
@@ -1380,7 +1444,7 @@ export interface components {
             type: "WorkoutAmended";
             workout: components["schemas"]["Workout"];
             /** Format: uuid */
-            workoutId: string;
+            workoutId: Uuid;
             workoutVersion: number;
         };
         /** WorkoutDeleted */
@@ -1388,22 +1452,22 @@ export interface components {
             /** @constant */
             type: "WorkoutDeleted";
             /** Format: uuid */
-            workoutId: string;
+            workoutId: Uuid;
             workoutVersion: number;
         };
         /** WorkoutDocument */
         WorkoutDocument: {
             durationS?: number | null;
-            endedAt?: string | null;
+            endedAt?: DateTime | null;
             exercises: components["schemas"]["ExerciseView"][];
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             notes?: string | null;
             records?: components["schemas"]["RecordMark"][];
-            routineId?: string | null;
+            routineId?: Uuid | null;
             setCount: number;
             /** Format: date-time */
-            startedAt: string;
+            startedAt: DateTime;
             title: string;
             version: number;
             volumeKg: number;
@@ -1422,7 +1486,7 @@ export interface components {
             type: "WorkoutLogged";
             workout: components["schemas"]["Workout"];
             /** Format: uuid */
-            workoutId: string;
+            workoutId: Uuid;
             workoutVersion: number;
         };
         /** WorkoutPage */
@@ -1449,14 +1513,14 @@ export interface components {
         /** WorkoutSummary */
         WorkoutSummary: {
             durationS?: number | null;
-            endedAt?: string | null;
+            endedAt?: DateTime | null;
             exerciseCount: number;
             /** Format: uuid */
-            id: string;
+            id: Uuid;
             records?: components["schemas"]["RecordMark"][];
             setCount: number;
             /** Format: date-time */
-            startedAt: string;
+            startedAt: DateTime;
             title: string;
             version: number;
             volumeKg: number;
@@ -1791,7 +1855,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["RetryProblem"];
                 };
             };
         };
@@ -1923,7 +1987,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["RetryProblem"];
                 };
             };
         };
@@ -1965,7 +2029,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Request Entity Too Large */
@@ -2001,7 +2065,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["RetryProblem"];
                 };
             };
         };
@@ -2014,7 +2078,12 @@ export interface operations {
                 /** @description Page size, at most 100 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2028,6 +2097,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["BodyweightPage"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -2249,9 +2325,10 @@ export interface operations {
             query?: {
                 /** @description Words of a name or alias; typos are fine */
                 q?: string | null;
-                muscle?: string | null;
-                equipment?: string | null;
-                category?: string | null;
+                /** @description Worked as a primary or secondary muscle */
+                muscle?: "chest" | "shoulders" | "triceps" | "biceps" | "forearms" | "lats" | "upper_back" | "lower_back" | "traps" | "abs" | "obliques" | "quads" | "hamstrings" | "glutes" | "calves" | "adductors" | "abductors" | null;
+                equipment?: "barbell" | "dumbbell" | "kettlebell" | "cable" | "machine" | "pull_up_bar" | "band" | "none" | "other" | null;
+                category?: "barbell" | "dumbbell" | "kettlebell" | "bodyweight" | "cable" | "machine" | "band" | "cardio" | "other" | null;
                 /** @description From the previous page */
                 cursor?: string | null;
                 /** @description Page size, at most 100 */
@@ -2304,7 +2381,12 @@ export interface operations {
     getExercise: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path: {
                 exercise_id: string;
             };
@@ -2320,6 +2402,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Exercise"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -2362,9 +2451,12 @@ export interface operations {
     putExercise: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); a weak tag never matches; 412 when none matches. */
+                "If-Match"?: string;
+            };
             path: {
-                exercise_id: string;
+                exercise_id: Uuid;
             };
             cookie?: never;
         };
@@ -2425,7 +2517,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Gone */
@@ -2443,7 +2535,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Request Entity Too Large */
@@ -2478,9 +2570,12 @@ export interface operations {
     deleteExercise: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); a weak tag never matches; 412 when none matches. */
+                "If-Match"?: string;
+            };
             path: {
-                exercise_id: string;
+                exercise_id: Uuid;
             };
             cookie?: never;
         };
@@ -2488,6 +2583,90 @@ export interface operations {
         responses: {
             /** @description No Content */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exerciseHistory: {
+        parameters: {
+            query?: {
+                /** @description From the previous page */
+                cursor?: string | null;
+                /** @description Page size, at most 100 */
+                limit?: number;
+            };
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
+            path: {
+                exercise_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2531,73 +2710,15 @@ export interface operations {
             };
         };
     };
-    exerciseHistory: {
-        parameters: {
-            query?: {
-                /** @description From the previous page */
-                cursor?: string | null;
-                /** @description Page size, at most 100 */
-                limit?: number;
-            };
-            header?: never;
-            path: {
-                exercise_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HistoryPage"];
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     lastSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path: {
                 exercise_id: string;
             };
@@ -2613,6 +2734,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ExerciseSession"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -2660,7 +2788,12 @@ export interface operations {
                 /** @description Page size, at most 100 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2674,6 +2807,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["FollowPage"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -2709,7 +2849,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                user_id: string;
+                user_id: Uuid;
             };
             cookie?: never;
         };
@@ -2765,7 +2905,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                user_id: string;
+                user_id: Uuid;
             };
             cookie?: never;
         };
@@ -2823,7 +2963,7 @@ export interface operations {
                 dryRun?: boolean;
                 /** @description Import the good rows even when some rows are bad */
                 skipInvalid?: boolean;
-                /** @description Strong's older export has no unit column: its weights' unit */
+                /** @description The weights' unit of a Strong export without a Weight Unit column (its distances are then km with kg, miles with lb) */
                 weightUnit?: "kg" | "lb" | null;
             };
             header?: never;
@@ -2906,7 +3046,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                board: string;
+                board: "weekly-volume" | "e1rm" | "e1rm-relative";
             };
             cookie?: never;
         };
@@ -3146,7 +3286,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Request Entity Too Large */
@@ -3361,7 +3501,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["RetryProblem"];
                 };
             };
         };
@@ -3374,7 +3514,12 @@ export interface operations {
                 /** @description Page size, at most 100 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3388,6 +3533,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RecordsPage"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -3421,7 +3573,12 @@ export interface operations {
     getRecords: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path: {
                 exercise_id: string;
             };
@@ -3437,6 +3594,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RecordsDetail"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -3484,7 +3648,12 @@ export interface operations {
                 /** @description Page size, at most 100 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3498,6 +3667,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RoutinePage"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -3531,9 +3707,14 @@ export interface operations {
     getRoutine: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path: {
-                routine_id: string;
+                routine_id: Uuid;
             };
             cookie?: never;
         };
@@ -3547,6 +3728,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RoutineDocument"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -3589,9 +3777,12 @@ export interface operations {
     putRoutine: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); a weak tag never matches; 412 when none matches. */
+                "If-Match"?: string;
+            };
             path: {
-                routine_id: string;
+                routine_id: Uuid;
             };
             cookie?: never;
         };
@@ -3652,7 +3843,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Gone */
@@ -3670,7 +3861,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Request Entity Too Large */
@@ -3705,9 +3896,12 @@ export interface operations {
     deleteRoutine: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); a weak tag never matches; 412 when none matches. */
+                "If-Match"?: string;
+            };
             path: {
-                routine_id: string;
+                routine_id: Uuid;
             };
             cookie?: never;
         };
@@ -3747,6 +3941,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -3761,7 +3964,12 @@ export interface operations {
     getDashboard: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3776,8 +3984,33 @@ export interface operations {
                     "application/json": components["schemas"]["Dashboard"];
                 };
             };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3899,7 +4132,12 @@ export interface operations {
                 /** @description Page size, at most 100 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3913,6 +4151,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["WorkoutPage"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -3946,9 +4191,14 @@ export interface operations {
     getWorkout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of copies the client holds, or `*`: 304 without a body when one is current. */
+                "If-None-Match"?: string;
+                /** @description The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting briefly for it, or says `X-Consistency: stale`. */
+                "X-Consistency-Token"?: string;
+            };
             path: {
-                workout_id: string;
+                workout_id: Uuid;
             };
             cookie?: never;
         };
@@ -3962,6 +4212,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["WorkoutDocument"];
                 };
+            };
+            /** @description Not Modified: the copy named is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -4004,9 +4261,12 @@ export interface operations {
     putWorkout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); a weak tag never matches; 412 when none matches. */
+                "If-Match"?: string;
+            };
             path: {
-                workout_id: string;
+                workout_id: Uuid;
             };
             cookie?: never;
         };
@@ -4067,7 +4327,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Gone */
@@ -4085,7 +4345,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Request Entity Too Large */
@@ -4120,9 +4380,12 @@ export interface operations {
     deleteWorkout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); a weak tag never matches; 412 when none matches. */
+                "If-Match"?: string;
+            };
             path: {
-                workout_id: string;
+                workout_id: Uuid;
             };
             cookie?: never;
         };
@@ -4160,6 +4423,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Unprocessable Entity */
