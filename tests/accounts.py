@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from api.auth.tokens import AccessTokens
 from commands.accounts import Role
 from commands.sessions import IssuedTokens
+from core import clock
 from core.settings import Settings
 
 PASSWORD = "plates-and-chalk-42"
@@ -23,9 +23,9 @@ def access_headers(
         role=role,
         family_id=uuid.uuid4(),
         refresh_token="",
-        refresh_expires_at=datetime.now(UTC),
+        refresh_expires_at=clock.now(),
         access_token_id=uuid.uuid4(),
-        issued_at=datetime.now(UTC),
+        issued_at=clock.now(),
     )
     return {"Authorization": f"Bearer {AccessTokens(settings).mint(issued)}"}
 

@@ -11,20 +11,25 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core import clock
 from core.services import running_services
 from core.settings import Settings, get_settings, load_settings
+from tests.clocks import SPEC_VARIABLE, describe, offset_of
 from tests.harness import (
     analyst_role_of,
     create_database,
     delete_prefix,
+    delete_queues,
     drop_database,
     with_database,
 )
+from workers.broker import uses_rabbitmq
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = uuid.uuid4().hex[:10]
@@ -54,6 +59,22 @@ TEST_ENV = {
     # Never report a test's errors to a real Sentry, whatever the developer's shell says.
     "SENTRY_DSN": "",
 }
+# The run's one clock (tests/clocks.py): fixed here, once, for this process and all it starts.
+_CLOCK_SPEC = os.environ.get(SPEC_VARIABLE, "").strip()
+CLOCK_OFFSET_S = offset_of(_CLOCK_SPEC, datetime.now(UTC)).total_seconds() if _CLOCK_SPEC else 0.0
+TEST_ENV["IRONLOG_CLOCK_OFFSET_S"] = repr(CLOCK_OFFSET_S)
+os.environ["IRONLOG_CLOCK_OFFSET_S"] = TEST_ENV["IRONLOG_CLOCK_OFFSET_S"]
+
+
+def pytest_report_header() -> str:
+    return describe(CLOCK_OFFSET_S)
+
+
+@pytest.fixture
+def travel() -> Iterator[Any]:
+    """`travel(moment)` sets this process's clock to `moment` (it runs on from there); undone after."""
+    yield clock.shift_to
+    clock.shift_to(None)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +115,10 @@ def settings(server_settings: Settings) -> Iterator[Settings]:
     finally:
         asyncio.run(drop_database(admin_url, database))
         asyncio.run(delete_prefix(server_settings.redis.url, prefix))
-        asyncio.run(delete_prefix(server_settings.redis.broker_url, prefix))
+        if uses_rabbitmq(resolved):
+            delete_queues(resolved)
+        else:
+            asyncio.run(delete_prefix(server_settings.redis.broker_url, prefix))
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -126,6 +150,22 @@ async def client(settings: Settings) -> AsyncIterator[object]:
 
     async with AsyncTestClient(app=create_app(settings, extra_handlers=PROBES)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def resources(settings: Settings) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """A small Postgres pool, a Redis client and this run's keys: what `project_user` takes."""
+    import asyncpg
+    from redis.asyncio import Redis
+
+    from core.redis import Keys
+
+    assert settings.database.url and settings.redis.url
+    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=3)
+    redis = Redis.from_url(settings.redis.url)
+    yield pool, redis, Keys(settings.redis.prefix)
+    await pool.close()
+    await redis.aclose()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -16,7 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from redis.asyncio import Redis
 
+from api.problems import PROBLEM_TYPES
 from core.redis import Keys
+from core.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -28,6 +31,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body["status"] == status
     assert body["title"]
+    assert body["type"] in PROBLEM_TYPES, body["type"]
     assert body["requestId"] == response.headers["x-request-id"]
     return body
 
@@ -71,6 +75,54 @@ async def delete_prefix(redis_url: str, prefix: str) -> int:
     return deleted
 
 
+def _on_queues(settings: Settings, purge: bool) -> None:
+    """Purge or delete the run's RabbitMQ queues (each with Dramatiq's delay and dead-letter queues)."""
+    import pika
+    from dramatiq.common import dq_name, xq_name
+
+    from workers.broker import QUEUES, queue_name
+
+    connection = pika.BlockingConnection(pika.URLParameters(settings.redis.broker_url or ""))
+    try:
+        channel = connection.channel()
+        for queue in QUEUES:
+            name = queue_name(settings, queue)
+            for declared in (name, dq_name(name), xq_name(name)):
+                if purge:
+                    channel.queue_declare(queue=declared, passive=True)  # raises if it is not there
+                    channel.queue_purge(queue=declared)
+                else:
+                    channel.queue_delete(queue=declared)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 404:  # a queue nobody declared yet holds nothing to purge
+            raise
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def delete_queues(settings: Settings) -> None:
+    """Delete the run's RabbitMQ queues."""
+    _on_queues(settings, purge=False)
+
+
+async def empty_broker(settings: Settings, *, delete: bool = False) -> None:
+    """Drop every message queued under the settings' prefix, on either broker; `delete`: RabbitMQ's
+    queues go too (at the end of a test: a running worker would lose its queue)."""
+    from workers.broker import broker_namespace, uses_rabbitmq
+
+    if uses_rabbitmq(settings):
+        await asyncio.to_thread(_on_queues, settings, not delete)
+        return
+    assert settings.redis.broker_url
+    broker = Redis.from_url(settings.redis.broker_url)
+    try:
+        async for key in broker.scan_iter(match=Keys(broker_namespace(settings)).pattern(), count=500):
+            await broker.unlink(key)
+    finally:
+        await broker.aclose()
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Poll `predicate` until true; fail the test naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
@@ -83,11 +135,21 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
 class IronlogProcess:
     """An `ironlog` subcommand in its own process group, logging to a file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        python: str = sys.executable,
+        cwd: Path | None = None,
+    ) -> None:
+        """`python` and `cwd` select another release's code: `-m api` finds the `api` under `cwd` first."""
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api", *args],
+            [python, "-m", "api", *args],
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

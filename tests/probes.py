@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -12,6 +13,7 @@ from core.structs import RequestBody, ResponseBody
 class ProbeSet(RequestBody):
     reps: int
     weight: float
+    done: bool = False
 
 
 class ProbeExercise(RequestBody):
@@ -49,6 +51,23 @@ async def crash() -> None:
     raise RuntimeError("secret internal detail")
 
 
+#: What a command meets while the primary fails over (each name the error's class).
+FAILOVER_ERRORS = {
+    "connection-lost": asyncpg.ConnectionDoesNotExistError,
+    "admin-shutdown": asyncpg.AdminShutdownError,
+    "crash-shutdown": asyncpg.CrashShutdownError,
+    "starting-up": asyncpg.CannotConnectNowError,
+    "now-a-standby": asyncpg.ReadOnlySQLTransactionError,
+    "no-primary-listed": asyncpg.TargetServerAttributeNotMatched,
+    "refused": ConnectionRefusedError,
+}
+
+
+@get("/probe/failover/{kind:str}", opt={PUBLIC: True})
+async def failover(kind: FromPath[str]) -> None:
+    raise FAILOVER_ERRORS[kind]("the primary went away")
+
+
 class ProbeSignIn(RequestBody):
     email: str
     password: str
@@ -60,4 +79,4 @@ async def crash_signed_in(data: JSONBody[ProbeSignIn]) -> None:
     raise RuntimeError(f"no account for {data.email}")
 
 
-PROBES = [echo_workout, get_item, not_modified, crash, crash_signed_in]
+PROBES = [echo_workout, get_item, not_modified, crash, failover, crash_signed_in]

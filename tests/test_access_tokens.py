@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ import jwt
 import pytest
 
 from api.auth.tokens import TOKEN_TYPE, AccessTokens, InvalidToken
+from core import clock
 from core.settings import Settings
 from tests.accounts import access_headers, bearer, sign_up
 from tests.harness import assert_problem
@@ -68,6 +68,8 @@ class Genuine:
             algorithms=["HS256"],
             audience=self.settings.auth.audience,
             issuer=self.settings.auth.issuer,
+            # The token's times are the product's clock (core.clock), not the machine's PyJWT reads.
+            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )
         return decoded
 
@@ -98,7 +100,7 @@ def _tampered(genuine: Genuine) -> str:
 
 
 def _now() -> int:
-    return int(time.time())
+    return int(clock.timestamp())
 
 
 # Each forgery, and why verification refuses it (the reason logged with the 401).
@@ -257,7 +259,7 @@ def test_a_remembered_token_still_expires_and_still_waits_for_its_start(
     """Verified tokens are remembered so they are not decoded on every request; their times are not."""
     tokens = AccessTokens(settings)
     leeway = settings.auth.leeway_s
-    issued_at = int(time.time())
+    issued_at = int(clock.timestamp())
     claims = {
         "iss": settings.auth.issuer,
         "aud": settings.auth.audience,
@@ -275,9 +277,9 @@ def test_a_remembered_token_still_expires_and_still_waits_for_its_start(
     token = jwt.encode(
         {**claims, "nbf": issued_at}, settings.jwt_secret.encode(), headers={"typ": TOKEN_TYPE}
     )
-    clock = [float(issued_at)]
+    moments = [float(issued_at)]
     first = tokens.verify(token)  # decoded, then remembered
-    monkeypatch.setattr("api.auth.tokens.time.time", lambda: clock[0])
+    monkeypatch.setattr("api.auth.tokens.clock.timestamp", lambda: moments[0])
     for moment, valid in (
         (issued_at + 119, True),
         (issued_at + 120 + leeway - 1, True),  # within the leeway, as PyJWT allows
@@ -285,7 +287,7 @@ def test_a_remembered_token_still_expires_and_still_waits_for_its_start(
         (issued_at - leeway - 5, False),  # a clock gone back before nbf
         (issued_at + 120 + leeway + 1, False),
     ):
-        clock[0] = moment
+        moments[0] = moment
         if valid:
             assert tokens.verify(token) == first, moment
         else:

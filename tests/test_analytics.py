@@ -8,7 +8,7 @@ import io
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 from commands.events import Workout
+from core import clock
 from core.settings import Settings
 from migrations.runner import migrate
 from projections import analytics, analytics_rebuild, store
@@ -194,7 +195,7 @@ async def settled(db: asyncpg.Connection, timeout_s: float = 20) -> None:
 
 async def todays_counts(client: Any, analyst: dict[str, str]) -> tuple[int, int, list[int]]:
     """Today's new users and active users, and this week's cohort's active users by week."""
-    today = datetime.now(UTC).date().isoformat()
+    today = clock.now().date().isoformat()
     daily = (await client.get(f"/v1/analytics/daily?from={today}&to={today}", headers=analyst)).json()
     cohorts = (await client.get("/v1/analytics/retention?cohorts=1", headers=analyst)).json()["items"]
     return daily["items"][0]["newUsers"], daily["items"][0]["activeUsers"], cohorts[0]["activeUsers"]
@@ -213,12 +214,12 @@ async def test_signups_and_retention_count_and_outlive_an_erased_account(
         leaving = await sign_up(client)
         staying = await sign_up(client)
         leaving_id = uuid.UUID(leaving["user"]["id"])
-        just_now = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        just_now = (clock.now() - timedelta(minutes=1)).isoformat()
         for person in (leaving, staying):
             workout = logged(just_now, (BENCH, [{"reps": 5, "weight": kg(60)}]))
             written = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout, headers=bearer(person))
             await wait_for(client, bearer(person), written)
-        if just_now[:10] != datetime.now(UTC).date().isoformat():
+        if just_now[:10] != clock.now().date().isoformat():
             pytest.skip("the UTC day turned during the test")
 
         new_users, active, week_zero = await todays_counts(client, analyst)
@@ -270,9 +271,9 @@ async def test_a_year_of_days_and_the_default_reports(client: Any, settings: Set
     year = await client.get("/v1/analytics/daily?from=2024-01-01&to=2024-12-31", headers=analyst)
     assert len(year.json()["items"]) == 366
     recent = (await client.get("/v1/analytics/daily", headers=analyst)).json()
-    assert len(recent["items"]) == 30 and recent["to"] == datetime.now(UTC).date().isoformat()
+    assert len(recent["items"]) == 30 and recent["to"] == clock.now().date().isoformat()
     this_week = (await client.get("/v1/analytics/exercises", headers=analyst)).json()
-    assert date.fromisoformat(this_week["weekStart"]).isocalendar()[:2] == datetime.now(UTC).isocalendar()[:2]
+    assert date.fromisoformat(this_week["weekStart"]).isocalendar()[:2] == clock.now().isocalendar()[:2]
     cohorts = (await client.get("/v1/analytics/retention?cohorts=3", headers=analyst)).json()["items"]
     assert [len(cohort["activeUsers"]) for cohort in cohorts] == [3, 2, 1]
     as_csv = await client.get("/v1/analytics/retention?cohorts=3", headers={**analyst, "Accept": "text/csv"})

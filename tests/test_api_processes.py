@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.metrics import FLUSH_INTERVAL_S
 from core.processes import free_port
 from tests.harness import wait_until
 
@@ -65,9 +66,14 @@ def test_metrics_count_requests_of_every_api_process(start_ironlog: Any, tmp_pat
             break
     assert len(_writers(metrics_dir)) == 2, "expected both API processes to serve requests"
 
-    status, text = _get(port, "/metrics")
-    assert status == 200
     series = 'ironlog_http_request_duration_seconds_count{method="GET",route="/health/live",status="200"}'
-    count = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
-    assert count is not None, text
-    assert float(count.group(1)) == live.answered
+
+    def scraped() -> float | None:
+        status, text = _get(port, "/metrics")
+        assert status == 200
+        count = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+        return None if count is None else float(count.group(1))
+
+    # Each process writes its requests to the shared files at least every FLUSH_INTERVAL_S.
+    answered = live.answered
+    wait_until(lambda: scraped() == answered, 5 * FLUSH_INTERVAL_S, f"{answered} requests in /metrics")

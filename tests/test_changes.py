@@ -11,7 +11,7 @@ import pytest
 from api.changes import ChangePage
 from tests.accounts import bearer, sign_up
 from tests.harness import assert_problem, read_fresh
-from tests.workouts import PUSH_DAY, workout
+from tests.workouts import workout
 
 pytestmark = pytest.mark.e2e
 
@@ -95,12 +95,12 @@ async def test_replaying_the_feed_from_zero_rebuilds_the_servers_state(
 
     await client.patch("/v1/me", json={"unit": "lb", "timezone": "Europe/Berlin"}, headers=me)
     await client.put(f"/v1/exercises/{exercise_id}", json=LANDMINE, headers=me)
-    await client.put(f"/v1/workouts/{kept}", json=PUSH_DAY, headers=me)
-    await client.put(f"/v1/workouts/{amended}", json=PUSH_DAY, headers=me)
+    await client.put(f"/v1/workouts/{kept}", json=workout(), headers=me)
+    await client.put(f"/v1/workouts/{amended}", json=workout(), headers=me)
     await client.put(
         f"/v1/workouts/{amended}", json=workout(title="Amended"), headers={**me, "If-Match": '"1"'}
     )
-    await client.put(f"/v1/workouts/{removed}", json=PUSH_DAY, headers=me)
+    await client.put(f"/v1/workouts/{removed}", json=workout(), headers=me)
     await client.delete(f"/v1/workouts/{removed}", headers=me)
     routine = {"name": "Push A", "exercises": [{"exerciseId": exercise_id, "sets": [{"reps": 8}]}]}
     await client.put(f"/v1/routines/{routine_id}", json=routine, headers=me)
@@ -153,7 +153,7 @@ async def test_replaying_the_feed_from_zero_rebuilds_the_servers_state(
 
 async def test_the_feed_is_the_callers_own(client: Any) -> None:
     owner = bearer(await sign_up(client))
-    await client.put(f"/v1/workouts/{uuid.uuid4()}", json=PUSH_DAY, headers=owner)
+    await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=owner)
     other = bearer(await sign_up(client))
     changes = (await client.get("/v1/changes", headers=other)).json()["changes"]
     assert [c["type"] for c in changes] == ["UserRegistered"]
@@ -163,3 +163,12 @@ async def test_the_feed_is_the_callers_own(client: Any) -> None:
 async def test_bad_feed_parameters_are_422(client: Any, params: dict[str, Any]) -> None:
     me = bearer(await sign_up(client))
     assert_problem(await client.get("/v1/changes", params=params, headers=me), 422)
+
+
+def test_the_change_type_lists_every_event_type() -> None:
+    from typing import get_args
+
+    from api.changes import EventType
+    from commands.events import AnyEvent
+
+    assert set(get_args(EventType)) == {event.__struct_config__.tag for event in get_args(AnyEvent)}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from core import clock
 from tests.accounts import bearer, sign_up
 from tests.harness import read_fresh
 
@@ -19,7 +20,7 @@ async def test_the_dashboard_counts_sets_per_muscle_and_trends_body_weight(
 ) -> None:
     start_worker()
     me = bearer(await sign_up(client))
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    yesterday = clock.now() - timedelta(days=1)
     bench = {
         "title": "Push",
         "startedAt": yesterday.isoformat(),

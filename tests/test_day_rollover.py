@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
-import pytest
 from redis.asyncio import Redis
 
+from core import clock
 from core.redis import Keys
-from core.settings import Settings
 from projections.cache import DocumentCache
 from projections.documents import Dashboard
 from projections.runner import project_user
 from projections.sweeper import SweepSettings, sweep
 from tests.accounts import bearer, sign_up
-from tests.workouts import PUSH_DAY
-
-
-@pytest.fixture
-async def resources(settings: Settings) -> AsyncIterator[tuple[asyncpg.Pool, Redis, Keys]]:
-    assert settings.database.url and settings.redis.url
-    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=3)
-    redis = Redis.from_url(settings.redis.url)
-    yield pool, redis, Keys(settings.redis.prefix)
-    await pool.close()
-    await redis.aclose()
+from tests.workouts import workout
 
 
 async def projected_user(client: Any, resources: tuple[asyncpg.Pool, Redis, Keys]) -> tuple[uuid.UUID, Any]:
     signed_in = await sign_up(client)
     user_id = uuid.UUID(signed_in["user"]["id"])
-    response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=PUSH_DAY, headers=bearer(signed_in))
+    response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(signed_in))
     assert response.status_code == 201
     await project_user(*resources, user_id)
     return user_id, signed_in
@@ -43,7 +31,7 @@ async def projected_user(client: Any, resources: tuple[asyncpg.Pool, Redis, Keys
 
 async def age_dashboard(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid.UUID) -> date:
     """Make the stored dashboard look as if it was computed yesterday; yesterday's date."""
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    yesterday = clock.now().date() - timedelta(days=1)
     cache = DocumentCache(redis, keys)
     names = cache.keys_of(user_id)
     stale = msgspec.structs.replace(
@@ -55,12 +43,13 @@ async def age_dashboard(pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: u
     body = msgspec.json.encode(stale)
     await pool.execute(
         """
-        UPDATE rm_dashboards SET as_of = $2, rollover_at = now() - interval '1 minute', body = $3
+        UPDATE rm_dashboards SET as_of = $2, rollover_at = $4, body = $3
         WHERE user_id = $1
         """,
         user_id,
         yesterday,
         body,
+        clock.now() - timedelta(minutes=1),
     )
     await redis.delete(names.dashboard)
     await redis.hset(
@@ -86,11 +75,11 @@ async def test_the_sweeper_refreshes_a_dashboard_whose_day_has_passed(
         await sweep(connection, poke, SweepSettings(grace_s=3600))
 
     assert (user_id, True) in poked
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     row = await pool.fetchrow(
         "SELECT as_of, rollover_at, body FROM rm_dashboards WHERE user_id = $1", user_id
     )
-    assert row["as_of"] == today and row["rollover_at"] > datetime.now(UTC)
+    assert row["as_of"] == today and row["rollover_at"] > clock.now()
     cached = await DocumentCache(redis, keys).read(keys.user(user_id, "ver"), keys.user(user_id, "dash"))
     assert cached.stamp == today.toordinal()
     assert msgspec.json.decode(cached.body, type=Dashboard).as_of == today
@@ -107,5 +96,5 @@ async def test_a_dashboard_read_after_midnight_is_recomputed_for_today(
 
     assert response.status_code == 200
     dashboard = msgspec.json.decode(response.content, type=Dashboard)
-    assert dashboard.as_of == datetime.now(UTC).date()
+    assert dashboard.as_of == clock.now().date()
     assert dashboard.totals.workouts == 1

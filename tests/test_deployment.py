@@ -692,3 +692,73 @@ def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
     command = ["nginx", "-t", "-q", "-c", str(config), "-e", "stderr"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# --- backups ------------------------------------------------------------------------------------
+
+BACKUP_COMPONENT = K8S / "postgres-backup"
+
+
+def _pgbackrest_stanzas(text: str) -> set[str]:
+    return {name for name in re.findall(r"^\[([\w-]+)\]\s*$", text, re.MULTILINE) if name != "global"}
+
+
+def test_postgres_archives_every_wal_segment_into_the_backup_repository() -> None:
+    command = " ".join(SERVICES["postgres"]["command"])
+    assert "archive_mode=on" in command and "wal_level=replica" in command
+    stanza = re.search(r"archive_command=pgbackrest --stanza=(\S+) archive-push %p", command)
+    assert stanza is not None
+    assert stanza.group(1) in _pgbackrest_stanzas((OPS / "postgres" / "pgbackrest.conf").read_text())
+    repository = "pgbackrest:/var/lib/pgbackrest"
+    assert repository in SERVICES["postgres"]["volumes"] and repository in SERVICES["backup"]["volumes"]
+    assert "pgdata:/var/lib/postgresql/data:ro" in SERVICES["backup"]["volumes"]
+
+
+def test_the_cluster_backup_component_is_valid_and_names_the_archived_stanza() -> None:
+    kustomization = yaml.safe_load((BACKUP_COMPONENT / "kustomization.yaml").read_text())
+    files = {path.name for path in BACKUP_COMPONENT.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files
+    documents = [doc for name in files for doc in yaml.safe_load_all((BACKUP_COMPONENT / name).read_text())]
+    for document in documents:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    config = next(doc for doc in documents if doc["kind"] == "ConfigMap")["data"]["pgbackrest.conf"]
+    jobs = [doc for doc in documents if doc["kind"] == "CronJob"]
+    assert {job["metadata"]["name"] for job in jobs} == {"postgres-backup-full", "postgres-backup-diff"}
+    for job in jobs:
+        command = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert f"--stanza={next(iter(_pgbackrest_stanzas(config)))}" in command
+
+
+def test_nginx_states_the_limits_uvicorn_leaves_open() -> None:
+    # RELIABILITY.md, "Server limits": uvicorn bounds no header size or count and times out no slow
+    # head; these are the limits that hold in front of it.
+    assert HTTP.values("large_client_header_buffers") == [["4", "8k"]]
+    assert HTTP.values("client_header_timeout") == [["15s"]]
+    assert HTTP.values("client_body_timeout") == [["30s"]]
+    assert HTTP.values("client_max_body_size") == [["1m"]]
+    assert route("/v1/imports").values("client_max_body_size") == [["16m"]]
+
+
+def test_nginx_lets_go_of_idle_upstream_connections_before_the_api_does() -> None:
+    from api.cli import KEEP_ALIVE_S
+
+    (upstream,) = HTTP.all("upstream")
+    (timeout,) = upstream.values("keepalive_timeout")
+    assert int(timeout[0].rstrip("s")) < KEEP_ALIVE_S
+
+
+def test_the_replica_streams_from_the_primary_which_admits_it() -> None:
+    replica = SERVICES["postgres-replica"]
+    dockerfile = (OPS / "postgres" / "Dockerfile").read_text()
+    entrypoint = (OPS / "postgres" / "replica-entrypoint.sh").read_text()
+    admission = (OPS / "postgres" / "replication.sh").read_text()
+    assert replica["entrypoint"] == ["replica-entrypoint"]
+    assert "replica-entrypoint.sh /usr/local/bin/replica-entrypoint" in dockerfile
+    assert "replication.sh /docker-entrypoint-initdb.d/" in dockerfile
+    assert "pg_basebackup -h postgres" in entrypoint and " -R " in entrypoint
+    assert "synchronous_standby_names=" in entrypoint  # the standby's own role, not the primary's
+    assert "host replication ${POSTGRES_USER}" in admission
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert replica["environment"]["POSTGRES_USER"] == SERVICES["postgres"]["environment"]["POSTGRES_USER"]
+    # The app reads on it only when told to: the setting is passed through, empty by default.
+    assert "DATABASE_REPLICA_URLS" in RAW_COMPOSE["x-ironlog-environment"]

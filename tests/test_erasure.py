@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -13,7 +14,7 @@ from core.redis import Keys
 from core.settings import Settings
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem, read_fresh
-from tests.workouts import PUSH_DAY
+from tests.workouts import workout
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ async def busy_user(client: Any) -> tuple[dict[str, Any], dict[str, str], str]:
         },
         headers=me,
     )
-    await client.put(f"/v1/workouts/{uuid.uuid4()}", json=PUSH_DAY, headers=me)
+    await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=me)
     await client.put(
         f"/v1/routines/{uuid.uuid4()}",
         json={"name": "Push", "exercises": [{"exerciseId": exercise_id, "sets": []}]},
@@ -128,7 +129,7 @@ async def test_erasing_an_account_leaves_nothing_of_it(
     finally:
         await db.close()
         await redis.aclose()
-    assert_problem(await client.get("/v1/me", headers=me), 404)
+    assert_problem(await client.get("/v1/me", headers=me), 401)  # its access tokens ended with it
     login = {"email": signed_in["sent"]["email"], "password": PASSWORD}
     assert_problem(await client.post("/v1/auth/login", json=login), 401)
     unfollowed = (await client.get("/v1/changes", headers=bearer(follower))).json()["changes"][-1]
@@ -156,3 +157,44 @@ async def test_the_export_holds_everything_the_user_owns(client: Any, start_work
         0,
     ]
     assert "passwordHash" not in export.text and "password" not in export.text
+
+
+async def test_a_sync_that_read_before_the_erasure_takes_back_what_it_wrote(
+    client: Any, settings: Settings, resources: tuple[Any, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Redis sync reads a snapshot, then writes: an erasure that commits and clears Redis between
+    the two must not find the user's documents and scores back in Redis afterwards."""
+    from projections import sync
+    from projections.runner import project_user
+
+    pool, redis, keys = resources
+    signed_in = await sign_up(client)
+    me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+    assert (await client.patch("/v1/me", json={"leaderboardOptIn": True}, headers=me)).status_code == 200
+    assert (await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=me)).status_code == 201
+    await project_user(pool, redis, keys, user_id)
+    board = await client.get("/v1/leaderboards/weekly-volume", headers=me)  # Redis holds it whole now
+    assert board.json()["me"]["userId"] == str(user_id), board.text
+    heavier = workout(title="Second session")
+    assert (await client.put(f"/v1/workouts/{uuid.uuid4()}", json=heavier, headers=me)).status_code == 201
+
+    read, go_on = asyncio.Event(), asyncio.Event()
+    first_page = sync.feed_page
+
+    async def slow_first_page(*args: Any, **kwargs: Any) -> bytes:
+        """The last read of the sync's snapshot: stop there until the erasure is done."""
+        page = await first_page(*args, **kwargs)
+        read.set()
+        await go_on.wait()
+        return page
+
+    monkeypatch.setattr(sync, "feed_page", slow_first_page)
+    projecting = asyncio.create_task(project_user(pool, redis, keys, user_id))
+    await asyncio.wait_for(read.wait(), 10)
+    erased = await client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=me)
+    assert erased.status_code == 204, erased.text
+    go_on.set()
+    outcome = await asyncio.wait_for(projecting, 10)
+
+    assert outcome.synced and outcome.applied > 0
+    assert await redis_traces(redis, settings.redis.prefix, user_id) == []

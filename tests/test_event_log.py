@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
@@ -13,9 +12,10 @@ import pytest
 from commands.accounts import RegisterUser, UpdateProfile, register_user, update_profile
 from commands.events import EVENT_DECODER, ProfileChanged, UserRegistered, Workout, WorkoutLogged
 from commands.workouts import put_workout
+from core import clock
 from core.settings import Settings
 from tests.accounts import new_identity
-from tests.workouts import PUSH_DAY
+from tests.workouts import workout
 
 
 class Boom(Exception):
@@ -34,7 +34,7 @@ async def register(db: asyncpg.Connection) -> uuid.UUID:
     command = msgspec.convert(new_identity(), RegisterUser)
     async with db.transaction():
         registered = await register_user(
-            db, command, "$argon2id$not-a-real-hash", now=datetime.now(UTC), request_id="req-register"
+            db, command, "$argon2id$not-a-real-hash", now=clock.now(), request_id="req-register"
         )
     return registered.account.id
 
@@ -54,7 +54,7 @@ async def test_registration_opens_the_stream_with_user_registered(db: asyncpg.Co
 async def test_an_exception_after_the_events_are_written_leaves_nothing(db: asyncpg.Connection) -> None:
     user_id = await register(db)
     workout_id = uuid.uuid4()
-    body = msgspec.convert(PUSH_DAY, Workout)
+    body = msgspec.convert(workout(), Workout)
 
     with pytest.raises(Boom):
         async with db.transaction():
@@ -64,7 +64,7 @@ async def test_an_exception_after_the_events_are_written_leaves_nothing(db: asyn
                 workout_id=workout_id,
                 workout=body,
                 if_match=None,
-                now=datetime.now(UTC),
+                now=clock.now(),
                 request_id="req-boom",
             )
             assert await db.fetchval("SELECT count(*) FROM events WHERE user_id = $1", user_id) == 2
@@ -80,7 +80,7 @@ async def test_an_exception_after_the_events_are_written_leaves_nothing(db: asyn
 async def test_a_logged_workout_event_carries_the_workout_and_the_request_id(db: asyncpg.Connection) -> None:
     user_id = await register(db)
     workout_id = uuid.uuid4()
-    body = msgspec.convert(PUSH_DAY, Workout)
+    body = msgspec.convert(workout(), Workout)
     async with db.transaction():
         written = await put_workout(
             db,
@@ -88,7 +88,7 @@ async def test_a_logged_workout_event_carries_the_workout_and_the_request_id(db:
             workout_id=workout_id,
             workout=body,
             if_match=None,
-            now=datetime.now(UTC),
+            now=clock.now(),
             request_id="req-log",
         )
     row = await db.fetchrow(
@@ -106,7 +106,7 @@ async def test_a_profile_change_appends_only_what_differs(db: asyncpg.Connection
     async def change(**fields: object) -> int | None:
         async with db.transaction():
             updated = await update_profile(
-                db, user_id, msgspec.convert(fields, UpdateProfile), now=datetime.now(UTC), request_id=None
+                db, user_id, msgspec.convert(fields, UpdateProfile), now=clock.now(), request_id=None
             )
         assert updated is not None
         return updated.stream_version

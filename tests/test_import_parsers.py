@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from commands.events import MAX_EXERCISES, MAX_SETS, Weight, WeightUnit, Workout
+from commands.events import (
+    MAX_EXERCISES,
+    MAX_SETS,
+    Weight,
+    WeightUnit,
+    Workout,
+    WorkoutExercise,
+    WorkoutSet,
+)
 from commands.imports.parsers import (
     ParsedFile,
     ParsedWorkout,
@@ -35,7 +43,15 @@ FILES: dict[str, tuple[str, WeightUnit | None]] = {
     "hevy_metric.csv": ("hevy", None),
     "hevy_imperial.csv": ("hevy", None),
     "strong_bad_rows.csv": ("strong", "kg"),
+    # Exports seen in the wild: each parses into exactly the records written out in its test below.
+    "strong_android.csv": ("strong_v2", None),
+    "strong_android_short.csv": ("strong", "lb"),
+    "strong_ios_no_rpe_no_notes.csv": ("strong", "kg"),
+    "strong_comma_with_units.csv": ("strong_v2", None),
+    "hevy_minimal.csv": ("hevy", None),
 }
+#: Europe/Berlin in November.
+CET = timezone(timedelta(hours=1))
 
 
 def parse(name: str, timezone: str = BERLIN) -> ParsedFile:
@@ -68,6 +84,23 @@ def test_detect_format_reads_header_rows() -> None:
     assert detect_format([name.replace("weight_kg", "weight_lbs") for name in hevy]) == "hevy"
     assert detect_format(["Date", "Exercise", "Weight", "Reps"]) is None
     assert detect_format([]) is None
+
+
+def test_an_export_is_recognised_by_its_identifying_columns_alone() -> None:
+    assert detect_format(["set order", "EXERCISE NAME", "Workout Name", " Date "]) == "strong"
+    assert detect_format(["Date", "Workout Name", "Exercise Name", "Set Order", "Weight Unit"]) == "strong_v2"
+    assert detect_format(["exercise_title", "start_time", "title"]) == "hevy"
+    assert detect_format(["Date", "Workout Name", "Exercise Name", "Reps"]) is None  # no Set Order
+    assert detect_format(["title", "start_time", "exercise_name"]) is None
+
+
+def test_an_unknown_header_is_answered_with_the_columns_found() -> None:
+    with pytest.raises(UnknownFormat) as raised:
+        parse_csv(b"Day;Lift;Kilos;Reps\n2024-11-26;Squat;100;5\n", weight_unit="kg", timezone=BERLIN)
+    message = str(raised.value)
+    assert "Columns found: 'Day', 'Lift', 'Kilos', 'Reps'." in message
+    assert "Date, Workout Name, Exercise Name, Set Order" in message  # what a Strong export has
+    assert raised.value.field == "file"
 
 
 @pytest.mark.parametrize(
@@ -343,3 +376,136 @@ def test_same_title_at_another_time_is_another_workout() -> None:
 def test_strong_twelve_hour_times_are_read() -> None:
     parsed = parse_text(f"{STRONG_HEADER}\n2024-11-26 6:05:00\u202fPM,Push,1h,Push Up,1,,10,0,0,,,\n")
     assert parsed.workouts[0].workout.started_at.isoformat() == "2024-11-26T18:05:00+01:00"
+
+
+def _at(day: int, hour: int, minute: int) -> datetime:
+    return datetime(2024, 11, day, hour, minute, tzinfo=CET)
+
+
+def _sets(exercise: str, *sets: WorkoutSet, notes: str | None = None) -> WorkoutExercise:
+    return WorkoutExercise(exercise_id=exercise, sets=list(sets), notes=notes)
+
+
+#: The records each variant's rows make, worked out by hand from the files.
+VARIANTS: dict[str, list[Workout]] = {
+    # Android: semicolons, "Workout Duration" as text (1h 4m, 45m), decimal commas, every column.
+    "strong_android.csv": [
+        Workout(
+            title="Evening Push",
+            started_at=_at(26, 18, 5),
+            ended_at=_at(26, 19, 9),
+            notes="Good session",
+            exercises=[
+                _sets(
+                    "Bench Press (Barbell)",
+                    WorkoutSet(type="warmup", reps=10, weight=Weight(60.0, "kg")),
+                    WorkoutSet(reps=5, weight=Weight(102.5, "kg"), rpe=8.5),
+                    WorkoutSet(reps=4, weight=Weight(102.5, "kg"), rpe=9.0),
+                    notes="Paused reps",
+                ),
+                _sets("Running (Treadmill)", WorkoutSet(distance_m=1500.0, duration_s=600)),
+            ],
+        ),
+        Workout(
+            title="Legs",
+            started_at=_at(28, 7, 30),
+            ended_at=_at(28, 8, 15),
+            exercises=[
+                _sets("Squat (Barbell)", WorkoutSet(reps=5, weight=Weight(140.0, "kg"))),
+                _sets("Plank", WorkoutSet(duration_s=60)),
+            ],
+        ),
+    ],
+    # Android without Weight Unit, RPE, Distance Unit, Seconds or notes: the caller said lb, so the
+    # distance is in miles (2 mi); 415,5 is a decimal comma.
+    "strong_android_short.csv": [
+        Workout(
+            title="Pull",
+            started_at=_at(26, 18, 5),
+            ended_at=_at(26, 19, 5),
+            exercises=[
+                _sets(
+                    "Deadlift (Barbell)",
+                    WorkoutSet(reps=3, weight=Weight(405.0, "lb")),
+                    WorkoutSet(reps=2, weight=Weight(415.5, "lb")),
+                ),
+                _sets("Running", WorkoutSet(distance_m=3218.688)),
+            ],
+        )
+    ],
+    # iOS without RPE or notes columns; Strong writes 0 for what a row does not hold, and 2 is km
+    # because the caller said kg.
+    "strong_ios_no_rpe_no_notes.csv": [
+        Workout(
+            title="Back",
+            started_at=_at(26, 18, 5),
+            ended_at=_at(26, 18, 55),
+            exercises=[
+                _sets(
+                    "Pull Up",
+                    WorkoutSet(reps=8, weight=Weight(0.0, "kg")),
+                    WorkoutSet(reps=6, weight=Weight(10.0, "kg")),
+                ),
+                _sets(
+                    "Rowing (Machine)",
+                    WorkoutSet(reps=0, weight=Weight(0.0, "kg"), distance_m=2000.0, duration_s=480),
+                ),
+            ],
+        )
+    ],
+    # Units on every row and the duration in seconds (2400), comma-separated.
+    "strong_comma_with_units.csv": [
+        Workout(
+            title="Arms",
+            started_at=_at(26, 18, 5),
+            ended_at=_at(26, 18, 45),
+            exercises=[
+                _sets(
+                    "Bicep Curl (Dumbbell)",
+                    WorkoutSet(reps=12, weight=Weight(12.5, "kg"), rpe=7.5),
+                    WorkoutSet(type="failure", reps=9, weight=Weight(12.5, "kg")),
+                )
+            ],
+        )
+    ],
+    # Hevy without end_time, set_type, rpe, notes or superset columns.
+    "hevy_minimal.csv": [
+        Workout(
+            title="Quick",
+            started_at=_at(26, 18, 5),
+            exercises=[
+                _sets("Goblet Squat", WorkoutSet(reps=12, weight=Weight(24.0, "kg"))),
+                _sets("Treadmill", WorkoutSet(distance_m=2500.0, duration_s=900)),
+            ],
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), VARIANTS.items())
+def test_a_variant_seen_in_the_wild_parses_into_its_hand_computed_records(
+    name: str, expected: list[Workout]
+) -> None:
+    parsed = parse(name)
+    assert (parsed.format, parsed.errors, parsed.warnings) == (FILES[name][0], [], [])
+    assert [item.workout for item in parsed.workouts] == expected
+
+
+def test_a_strong_export_without_a_unit_column_needs_the_callers_unit() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_csv((DATA / "strong_android_short.csv").read_bytes(), weight_unit=None, timezone=BERLIN)
+    assert raised.value.field == "weightUnit"
+
+
+def test_a_unitless_distance_pairs_with_the_rows_weight_unit_or_is_refused() -> None:
+    header = "Date;Workout Name;Exercise Name;Set Order;Weight;Weight Unit;Distance"
+    rows = [
+        "2024-11-26 18:05:00;Carry;Farmers Walk;1;40;kg;0,1",
+        "2024-11-26 18:05:00;Carry;Running;1;;;3",
+    ]
+    parsed = parse_text("\n".join([header, *rows]), weight_unit=None)
+    assert [s.distance_m for s in parsed.workouts[0].workout.exercises[0].sets] == [100.0]
+    assert [(e.line, "weightUnit" in e.message) for e in parsed.errors] == [(3, True)]
+    with_unit = parse_text("\n".join([header, *rows]), weight_unit="lb")
+    assert with_unit.errors == []
+    assert with_unit.workouts[0].workout.exercises[1].sets[0].distance_m == pytest.approx(3 * 1609.344)

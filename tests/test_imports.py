@@ -76,6 +76,33 @@ async def test_strong_files_of_both_formats_import(client: Any) -> None:
     assert new.json()["format"] == "strong_v2" and new.json()["workoutsCreated"] >= 1
 
 
+@pytest.mark.parametrize(
+    ("name", "params", "exercise_ids"),
+    [
+        ("strong_android.csv", {}, {"barbell-bench-press", "running", "barbell-back-squat", "plank"}),
+        ("strong_android_short.csv", {"weightUnit": "lb"}, {"barbell-deadlift", "running"}),
+        ("hevy_minimal.csv", {}, {"dumbbell-goblet-squat", "running"}),  # Hevy's "Treadmill" runs
+    ],
+)
+async def test_exports_seen_in_the_wild_import_onto_catalog_exercises(
+    client: Any, start_worker: Any, name: str, params: dict[str, str], exercise_ids: set[str]
+) -> None:
+    start_worker()
+    me = bearer(await sign_up(client))
+    response = await upload(client, me, name, **params)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["errors"] == [] and result["exercisesCreated"] == []
+    token = response.headers["x-consistency-token"]
+    feed = (await read_fresh(client, "/v1/workouts", me, token)).json()["items"]
+    assert len(feed) == result["workoutsCreated"] >= 1
+    logged = set()
+    for item in feed:
+        detail = (await client.get(f"/v1/workouts/{item['id']}", headers=me)).json()
+        logged |= {exercise["exerciseId"] for exercise in detail["exercises"]}
+    assert logged == exercise_ids
+
+
 async def test_bad_rows_stop_the_import_unless_skipped(client: Any) -> None:
     me = bearer(await sign_up(client))
 
@@ -114,6 +141,13 @@ async def test_files_that_are_no_export_are_refused(client: Any, content: bytes,
     me = bearer(await sign_up(client))
     files = {"file": ("x.csv", content, "text/csv")}
     assert_problem(await client.post("/v1/imports", files=files, headers=me), status)
+
+
+async def test_a_file_that_is_no_export_is_refused_naming_its_columns(client: Any) -> None:
+    me = bearer(await sign_up(client))
+    files = {"file": ("x.csv", b"just,some,columns\n1,2,3\n", "text/csv")}
+    problem = assert_problem(await client.post("/v1/imports", files=files, headers=me), 422)
+    assert "Columns found: 'just', 'some', 'columns'." in problem["detail"]
 
 
 async def test_the_import_route_alone_accepts_large_bodies(client: Any) -> None:

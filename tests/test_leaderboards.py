@@ -13,10 +13,11 @@ from tests.harness import assert_problem, delete_prefix, read_fresh
 
 pytestmark = pytest.mark.e2e
 
-# Weeks and exercises no other test logs, one pair per test, so the shared database does not leak in.
+# Weeks and exercises no other test logs (2019 is test_analytics.py's), one pair per test, so the shared
+# database does not leak in.
 BOARDS = {
-    "visibility": ("2019-W10", "2019-03-06T18:00:00+00:00", "barbell-front-squat"),
-    "changes": ("2019-W11", "2019-03-13T18:00:00+00:00", "barbell-overhead-squat"),
+    "visibility": ("2018-W10", "2018-03-07T18:00:00+00:00", "barbell-front-squat"),
+    "changes": ("2018-W11", "2018-03-14T18:00:00+00:00", "barbell-overhead-squat"),
 }
 
 
@@ -79,8 +80,8 @@ async def _lifters(client: Any, started_at: str, exercise: str) -> tuple[Lifter,
         await lifter.write(
             client, "PUT", f"/v1/workouts/{uuid.uuid4()}", json=squat_day(weight, reps, started_at, exercise)
         )
-    await ann.write(client, "PUT", "/v1/bodyweight/2019-03-01", json={"weight": {"value": 80, "unit": "kg"}})
-    await ann.write(client, "PUT", "/v1/bodyweight/2019-03-08", json={"weight": {"value": 100, "unit": "kg"}})
+    await ann.write(client, "PUT", "/v1/bodyweight/2018-03-02", json={"weight": {"value": 80, "unit": "kg"}})
+    await ann.write(client, "PUT", "/v1/bodyweight/2018-03-09", json={"weight": {"value": 100, "unit": "kg"}})
     for lifter in (ann, bob, cat, dan):
         await lifter.settle(client)
     return ann, bob, cat, dan

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from redis.asyncio import Redis
 
+from commands.events import AnyEvent, Event
+from core import clock
 from core.redis import Keys
 from core.settings import Settings
+from projections import runner
 from projections.runner import ProjectionFailed, RunnerSettings, project_user
 from tests.accounts import bearer, sign_up
-from tests.workouts import PUSH_DAY
+from tests.workouts import workout
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +39,13 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 async def append_poison(db: asyncpg.Connection, user_id: uuid.UUID) -> int:
     """An event no projector understands, appended the way a command would."""
+    return await append_event(db, user_id, "FutureThing", {"type": "FutureThing"}, schema_version=9)
+
+
+async def append_event(
+    db: asyncpg.Connection, user_id: uuid.UUID, kind: str, payload: dict[str, Any], *, schema_version: int = 1
+) -> int:
+    """An event of type `kind`, appended the way a command would; its version."""
     async with db.transaction():
         version: int = await db.fetchval(
             "UPDATE streams SET version = version + 1 WHERE user_id = $1 RETURNING version", user_id
@@ -40,11 +53,15 @@ async def append_poison(db: asyncpg.Connection, user_id: uuid.UUID) -> int:
         await db.execute(
             """
             INSERT INTO events (event_id, user_id, version, type, schema_version, payload, occurred_at)
-            VALUES ($1, $2, $3, 'FutureThing', 9, '{"type": "FutureThing"}', now())
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             """,
             uuid.uuid4(),
             user_id,
             version,
+            kind,
+            schema_version,
+            json.dumps(payload),
+            clock.now(),
         )
         await db.execute(
             """
@@ -105,7 +122,7 @@ async def test_a_parked_user_waits_for_projections_retry_after_the_fix(
     user_id = uuid.UUID(signed_in["user"]["id"])
     poison = await append_poison(db, user_id)
     workout_id = uuid.uuid4()
-    put = await client.put(f"/v1/workouts/{workout_id}", json=PUSH_DAY, headers=bearer(signed_in))
+    put = await client.put(f"/v1/workouts/{workout_id}", json=workout(), headers=bearer(signed_in))
     assert put.status_code == 201
 
     async def parked() -> bool:
@@ -122,7 +139,11 @@ async def test_a_parked_user_waits_for_projections_retry_after_the_fix(
     failures_logged = worker.log().count("projection_failed")
     await asyncio.sleep(2)  # four sweeps: a parked user is left alone
     assert worker.log().count("projection_failed") == failures_logged
-    assert (await client.get(f"/v1/workouts/{workout_id}", headers=bearer(signed_in))).status_code == 404
+    # Not projected, and it will not be before an operator acts: a 404 at once, saying it may exist.
+    started = time.monotonic()
+    missing = await client.get(f"/v1/workouts/{workout_id}", headers=bearer(signed_in))
+    assert time.monotonic() - started < settings.projection.consistency_wait_s / 2
+    assert missing.status_code == 404 and missing.headers["x-consistency"] == "stale"
 
     # The fix: here, the event becomes one the projectors understand.
     await db.execute(
@@ -151,3 +172,39 @@ async def test_a_parked_user_waits_for_projections_retry_after_the_fix(
     assert detail.status_code == 200, detail.text
     row = await checkpoint(db, user_id)
     assert row["parked_version"] is None and row["failures"] == 0
+
+
+class WorkoutShared(Event, frozen=True):
+    """An event type a newer contract might add before the runner learns to apply it."""
+
+    workout_id: uuid.UUID
+
+
+async def test_an_event_the_runner_cannot_apply_parks_the_user_before_it(
+    client: Any, settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed_in = await sign_up(client)
+    user_id = uuid.UUID(signed_in["user"]["id"])
+    assert settings.database.url and settings.redis.url
+    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    keys = Keys(settings.redis.prefix)
+    try:
+        await project_user(pool, redis, keys, user_id)
+        projected = (await checkpoint(db, user_id))["version"]
+        # The event decodes (the contract knows it), but no projector applies it.
+        monkeypatch.setattr(runner, "EVENT_DECODER", msgspec.json.Decoder(AnyEvent | WorkoutShared))
+        unknown = await append_event(
+            db, user_id, "WorkoutShared", {"type": "WorkoutShared", "workoutId": str(uuid.uuid4())}
+        )
+        put = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(signed_in))
+        assert put.status_code == 201
+        outcome = await project_user(pool, redis, keys, user_id, settings=RunnerSettings(max_failures=1))
+    finally:
+        await pool.close()
+        await redis.aclose()
+
+    assert outcome.parked and outcome.applied == 0
+    row = await checkpoint(db, user_id)
+    assert row["parked_version"] == unknown and f"event {unknown}" in row["parked_error"]
+    assert row["version"] == projected  # never past it, and nothing after it applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 import uuid
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.accounts import bearer, sign_up
-from tests.workouts import PUSH_DAY
+from tests.workouts import workout
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +32,11 @@ API_SERIES = [
 async def test_projection_cache_and_wait_metrics_are_exported(client: Any, start_worker: Any) -> None:
     worker = start_worker()
     signed_in = await sign_up(client)
-    response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=PUSH_DAY, headers=bearer(signed_in))
+    response = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(signed_in))
     token = response.headers["x-consistency-token"]
     headers = {**bearer(signed_in), "X-Consistency-Token": token}
-    workout = await client.get(response.headers["location"], headers=headers)
-    assert workout.status_code == 200 and "x-consistency" not in workout.headers
+    detail = await client.get(response.headers["location"], headers=headers)
+    assert detail.status_code == 200 and "x-consistency" not in detail.headers
     await client.get("/v1/stats/dashboard", headers=headers)
     await client.get("/v1/stats/dashboard", headers=bearer(signed_in))
 
@@ -47,3 +48,10 @@ async def test_projection_cache_and_wait_metrics_are_exported(client: Any, start
         assert series in worker_metrics, series
     for series in API_SERIES:
         assert series in api_metrics, series
+    # Every outcome is exported from the start: the read above is what counted one.
+    for counted in (
+        'ironlog_consistency_waits_total{outcome="reached"}',
+        "ironlog_consistency_wait_seconds_count",
+    ):
+        value = re.search(rf"^{re.escape(counted)} (\S+)$", api_metrics, re.MULTILINE)
+        assert value is not None and float(value.group(1)) >= 1, counted

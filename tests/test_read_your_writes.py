@@ -27,24 +27,30 @@ from core.settings import Settings, derive_broker_url
 from projections.documents import Dashboard, WorkoutDocument
 from tests.accounts import bearer, sign_up
 from tests.harness import IronlogProcess, assert_problem
-from tests.workouts import PUSH_DAY, PUSH_DAY_VOLUME_KG
-from workers.broker import broker_namespace
+from tests.test_custom_exercises import LANDMINE
+from tests.test_routines import PUSH_A
+from tests.workouts import PUSH_DAY_VOLUME_KG, workout
+from workers.broker import build_broker, close, waiting_messages
 
 pytestmark = pytest.mark.e2e
 
-HEAVIER_PUSH_DAY: dict[str, Any] = {
-    **PUSH_DAY,
-    "title": "Push day, one more rep",
-    "exercises": [
-        {
-            "exerciseId": "barbell-bench-press",
-            "sets": [
-                {"type": "warmup", "reps": 10, "weight": {"value": 60, "unit": "kg"}},
-                {"reps": 6, "weight": {"value": 224.9, "unit": "lb"}, "rpe": 9},
-            ],
-        }
-    ],
-}
+
+def heavier_push_day() -> dict[str, Any]:
+    """Today's push day, amended: one more rep on the working set."""
+    return {
+        **workout(),
+        "title": "Push day, one more rep",
+        "exercises": [
+            {
+                "exerciseId": "barbell-bench-press",
+                "sets": [
+                    {"type": "warmup", "reps": 10, "weight": {"value": 60, "unit": "kg"}},
+                    {"reps": 6, "weight": {"value": 224.9, "unit": "lb"}, "rpe": 9},
+                ],
+            }
+        ],
+    }
+
 
 StartWorker = Callable[..., IronlogProcess]
 FEED = "/v1/workouts"
@@ -96,16 +102,14 @@ async def worker(db: asyncpg.Connection, settings: Settings, start_worker: Start
     """A running worker that has worked off what earlier tests left (their users' projections and the
     sweeper's queued pokes), so that a new write is next in line."""
     started = start_worker()
-    assert settings.redis.broker_url
-    broker = Redis.from_url(settings.redis.broker_url)
-    queue = f"{broker_namespace(settings)}:projections"
+    broker = build_broker(settings)
     deadline = time.monotonic() + 60
     try:
-        while await db.fetchval(BACKLOG) or await broker.llen(queue):
+        while await db.fetchval(BACKLOG) or await asyncio.to_thread(waiting_messages, broker, settings):
             assert time.monotonic() < deadline, "the worker did not work off the backlog within 60 s"
             await asyncio.sleep(0.1)
     finally:
-        await broker.aclose()
+        close(broker)
     return started
 
 
@@ -133,11 +137,11 @@ def fresh(response: httpx.Response, token: int) -> dict[str, Any]:
 
 
 async def logged(
-    client: Any, signed_in: dict[str, Any], body: dict[str, Any] = PUSH_DAY
+    client: Any, signed_in: dict[str, Any], body: dict[str, Any] | None = None
 ) -> tuple[uuid.UUID, int]:
-    """A new workout; its id and the PUT's consistency token."""
+    """A new workout (today's push day unless `body`); its id and the PUT's consistency token."""
     workout_id = uuid.uuid4()
-    response = await client.put(detail_path(workout_id), json=body, headers=signed_in["headers"])
+    response = await client.put(detail_path(workout_id), json=body or workout(), headers=signed_in["headers"])
     assert response.status_code == 201, response.text
     return workout_id, int(response.headers["x-consistency-token"])
 
@@ -162,21 +166,21 @@ async def test_a_read_with_the_consistency_token_sees_the_write_on_the_first_try
     assert board["lastWorkout"]["id"] == str(workout_id)
 
     amended = await client.put(
-        detail_path(workout_id), json=HEAVIER_PUSH_DAY, headers={**signed_in["headers"], "If-Match": '"1"'}
+        detail_path(workout_id), json=heavier_push_day(), headers={**signed_in["headers"], "If-Match": '"1"'}
     )
     assert amended.status_code == 200, amended.text
     token = int(amended.headers["x-consistency-token"])
     detail = fresh(await read(client, detail_path(workout_id), signed_in, token), token)
     feed = fresh(await read(client, FEED, signed_in, token), token)
     board = fresh(await read(client, DASHBOARD, signed_in, token), token)
-    assert (detail["version"], detail["title"]) == (2, HEAVIER_PUSH_DAY["title"])
+    assert (detail["version"], detail["title"]) == (2, heavier_push_day()["title"])
     assert detail["volumeKg"] > PUSH_DAY_VOLUME_KG
     assert [(item["id"], item["version"], item["title"]) for item in feed["items"]] == [
-        (str(workout_id), 2, HEAVIER_PUSH_DAY["title"])
+        (str(workout_id), 2, heavier_push_day()["title"])
     ]
     assert board["totals"]["workouts"] == 1  # amended in place, not counted twice
     assert board["totals"]["volumeKg"] == detail["volumeKg"]
-    assert board["lastWorkout"]["title"] == HEAVIER_PUSH_DAY["title"]
+    assert board["lastWorkout"]["title"] == heavier_push_day()["title"]
 
     deleted = await client.delete(detail_path(workout_id), headers=signed_in["headers"])
     assert deleted.status_code == 204
@@ -205,6 +209,59 @@ async def test_without_a_worker_the_read_answers_stale_after_about_two_seconds(
     assert 1.8 <= elapsed <= 4.0, elapsed
     assert int(response.headers["x-projection-version"]) < token
     assert response.json()["totals"]["workouts"] == 0
+
+
+async def test_the_location_of_a_write_answers_at_once_without_the_token(
+    client: Any, worker: IronlogProcess
+) -> None:
+    """A 201's Location is readable on the next request, token or not: a miss on the caller's own
+    resource waits for the caller's writes not yet projected, as if the token had been sent."""
+    signed_in = await lifter(client)
+    writes = [(detail_path(uuid.uuid4()), workout()) for _ in range(8)]
+    writes += [(f"/v1/routines/{uuid.uuid4()}", PUSH_A) for _ in range(4)]
+    writes += [(f"/v1/exercises/{uuid.uuid4()}", LANDMINE) for _ in range(4)]
+    for path, body in writes:
+        written = await client.put(path, json=body, headers=signed_in["headers"])
+        assert written.status_code == 201, written.text
+        location = written.headers["location"]
+        assert location == path
+
+        response = await client.get(location, headers=signed_in["headers"])
+
+        assert response.status_code == 200, (location, response.text)
+        assert "x-consistency" not in response.headers
+        assert int(response.headers["x-projection-version"]) >= int(written.headers["x-consistency-token"])
+        assert response.json()["id"] == location.rsplit("/", 1)[-1]
+
+
+async def test_a_missing_resource_of_a_caught_up_user_is_a_plain_404_at_once(
+    client: Any, worker: IronlogProcess
+) -> None:
+    signed_in = await lifter(client)
+    _, token = await logged(client, signed_in)
+    fresh(await read(client, FEED, signed_in, token), token)  # everything projected
+
+    for path in (detail_path(uuid.uuid4()), f"/v1/routines/{uuid.uuid4()}", f"/v1/exercises/{uuid.uuid4()}"):
+        started = time.monotonic()
+        response = await read(client, path, signed_in)
+        assert time.monotonic() - started < 1.0, path
+        assert_problem(response, 404)
+        assert "x-consistency" not in response.headers, path
+
+
+async def test_without_a_worker_a_miss_waits_for_the_write_then_says_404_stale(
+    client: Any, settings: Settings
+) -> None:
+    signed_in = await lifter(client)
+    workout_id, token = await logged(client, signed_in)
+
+    for sent in (None, token):  # the same whether the token was sent or not
+        started = time.monotonic()
+        response = await read(client, detail_path(workout_id), signed_in, sent)
+        elapsed = time.monotonic() - started
+        assert_problem(response, 404)
+        assert response.headers["x-consistency"] == "stale"
+        assert settings.projection.consistency_wait_s - 0.2 <= elapsed <= 4.0, elapsed
 
 
 # -- outages -------------------------------------------------------------------------------------
@@ -269,7 +326,15 @@ async def test_read_models_answer_from_postgres_when_redis_is_down(
             response = await read(broken, path, signed_in, token)
             body = assert_problem(response, 503)
             assert "Traceback" not in response.text and 'File "' not in response.text, response.text
-            assert set(body) <= {"title", "status", "type", "detail", "instance", "requestId"}, body
+            assert set(body) <= {
+                "title",
+                "status",
+                "type",
+                "detail",
+                "instance",
+                "requestId",
+                "retryAfter",
+            }, body
 
 
 # -- conditional reads and the documented shapes -------------------------------------------------
@@ -298,7 +363,7 @@ async def test_if_none_match_gives_304_for_every_read_model(client: Any, worker:
 
     # After an amendment the old ETags no longer match: each read model answers the new bytes.
     amended = await client.put(
-        detail_path(workout_id), json=HEAVIER_PUSH_DAY, headers={**signed_in["headers"], "If-Match": '"1"'}
+        detail_path(workout_id), json=heavier_push_day(), headers={**signed_in["headers"], "If-Match": '"1"'}
     )
     token = int(amended.headers["x-consistency-token"])
     for path in paths:
@@ -306,7 +371,7 @@ async def test_if_none_match_gives_304_for_every_read_model(client: Any, worker:
         changed = await client.get(path, headers=headers)
         assert changed.status_code == 200, path
         assert changed.headers["etag"] != etags[path]
-        assert HEAVIER_PUSH_DAY["title"] in changed.text
+        assert heavier_push_day()["title"] in changed.text
 
 
 def _round_trip(body: bytes, decoded: msgspec.Struct) -> None:

@@ -30,7 +30,7 @@ from core.settings import Settings
 from migrations.runner import migrate
 from projections.rebuild import PROJECTOR_VERSIONS, Rebuild, RebuildRunning, stale_projectors
 from tests.accounts import bearer, sign_up
-from tests.harness import delete_prefix, read_fresh, read_model_hash
+from tests.harness import delete_prefix, empty_broker, read_fresh, read_model_hash
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ async def isolated(settings: Settings, fresh_database: str) -> AsyncIterator[Iso
         yield Isolated(own, {"DATABASE_URL": fresh_database, "IRONLOG_REDIS_PREFIX": prefix})
     finally:
         await delete_prefix(settings.redis.url or "", prefix)
-        await delete_prefix(settings.redis.broker_url or "", prefix)
+        await empty_broker(own, delete=True)
 
 
 class Writer:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import hypothesis
 import msgspec
+from hypothesis import strategies as st
 
 from commands.events import Workout
-from projections.records import record_marks, records_of, sessions_of
+from projections.records import append_session, record_marks, records_of, sessions_of
+from tests.test_projection_properties import workouts
 
 START = datetime(2026, 11, 2, 18, tzinfo=UTC)
 
@@ -86,3 +89,29 @@ def test_marks_name_the_bests_each_session_reached_first_and_agree_with_the_reco
         assert record is not None
         last = max((w for w, listed in marks.items() if name in dict(listed)), key=[one, two, three].index)
         assert record.workout_id == last
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=1, max_size=6),
+    measurement=st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"]),
+)
+def test_appending_the_latest_session_equals_recomputing_every_session(
+    workouts: list[Workout], measurement: str
+) -> None:
+    sessions = sorted(
+        (
+            msgspec.structs.replace(session, exercise_id="squat")
+            for workout in workouts
+            for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
+        ),
+        key=lambda s: (s.started_at, str(s.workout_id)),
+    )
+    hypothesis.assume(sessions)  # workouts without exercises have no session
+    *earlier, latest = sessions
+    before = records_of("squat", "Squat", measurement, earlier) if earlier else None
+
+    appended, set_here = append_session(before, "Squat", measurement, latest)
+
+    assert appended == records_of("squat", "Squat", measurement, sessions)
+    assert set_here == record_marks(sessions, measurement)[latest.workout_id]

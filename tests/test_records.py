@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from projections import store
+from projections.runner import project_user
 from tests.accounts import bearer, sign_up
 from tests.harness import assert_problem, read_fresh
 
@@ -159,3 +161,32 @@ async def test_workouts_and_feed_entries_show_the_records_they_set_and_hand_them
     ]
     feed = (await read_fresh(client, "/v1/workouts", me, token)).json()["items"]
     assert [marks(entry) for entry in feed] == [marks(second)]
+
+
+async def test_logging_the_latest_session_updates_records_without_reading_the_history(
+    client: Any, resources: tuple[Any, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool, redis, keys = resources
+    signed_in = await sign_up(client)
+    me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+    one, two = uuid.uuid4(), uuid.uuid4()
+    assert (await client.put(f"/v1/workouts/{one}", json=DAY_ONE, headers=me)).status_code == 201
+    await project_user(pool, redis, keys, user_id)
+
+    async def no_history(*_: object) -> None:
+        raise AssertionError("the exercise's whole history was read")
+
+    monkeypatch.setattr(store, "exercise_sessions", no_history)
+    written = await client.put(f"/v1/workouts/{two}", json=DAY_TWO, headers=me)
+    assert written.status_code == 201
+    outcome = await project_user(pool, redis, keys, user_id)
+    assert outcome.applied == 1 and not outcome.parked
+
+    token = written.headers["x-consistency-token"]
+    bench = (await read_fresh(client, f"/v1/records/{BENCH}", me, token)).json()
+    assert value(bench, "heaviestWeightKg") == 105.0 and bench["heaviestWeightKg"]["workoutId"] == str(two)
+    assert value(bench, "bestE1rmKg") == 116.67 and bench["bestE1rmKg"]["workoutId"] == str(one)
+    assert bench["sessions"] == 2
+    assert [point["workoutId"] for point in bench["timeline"]] == [str(one), str(two)]
+    marked = (await read_fresh(client, f"/v1/workouts/{two}", me, token)).json()["records"]
+    assert [(mark["exerciseId"], mark["record"]) for mark in marked] == [(BENCH, "heaviestWeightKg")]

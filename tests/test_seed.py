@@ -38,7 +38,9 @@ from commands.bulk import (
 from commands.events import Weight, WeightUnit, Workout, WorkoutExercise, WorkoutSet
 from commands.people import follow, put_bodyweight
 from commands.seed import history_of, plan_users
+from commands.versioning import IfMatch
 from commands.workouts import delete_workout, put_workout
+from core import clock
 from core.catalog import exercise
 from core.errors import Conflict, DomainError, Gone, InvalidInput, NotFound
 from core.redis import Keys
@@ -110,7 +112,7 @@ async def _play(connection: asyncpg.Connection, user_id: uuid.UUID, operations: 
                         user_id=user_id,
                         workout_id=op.workout_id,
                         workout=op.workout,
-                        if_match=version,
+                        if_match=None if version is None else IfMatch(versions=frozenset({version})),
                         now=op.at,
                         request_id=REQUEST_ID,
                     )
@@ -263,7 +265,7 @@ async def test_a_batch_writes_the_rows_and_events_of_the_one_at_a_time_commands(
     await _play(db, one, operations)
     ids: dict[uuid.UUID, uuid.UUID] = {}
     recorded = await record_histories(
-        db, [History(batch, _renamed(operations, ids))], now=datetime.now(UTC), request_id=REQUEST_ID
+        db, [History(batch, _renamed(operations, ids))], now=clock.now(), request_id=REQUEST_ID
     )
 
     names = {workout_id: f"w{i}" for i, workout_id in enumerate(ids)}
@@ -313,7 +315,7 @@ TAKEN, TWICE = uuid.uuid4(), uuid.uuid4()
         (lambda me, other, t: [LogWorkout(TAKEN, _workout(t), t)], Conflict, "workoutId"),
         (lambda me, other, t: [LogWorkout(TWICE, _workout(t), t), LogWorkout(TWICE, _workout(t), t)],
          Conflict, "workoutId"),
-        (lambda me, other, t: [LogWorkout(uuid.uuid4(), _workout(t), datetime.now(UTC) + timedelta(hours=1))],
+        (lambda me, other, t: [LogWorkout(uuid.uuid4(), _workout(t), clock.now() + timedelta(hours=1))],
          InvalidInput, "operations[1].at"),
     ],
     ids=["unknown exercise", "too heavy", "body weight", "future day", "self", "no followee", "amend unknown",
@@ -350,7 +352,7 @@ async def test_a_bad_operation_refuses_the_whole_batch(
 
     with pytest.raises(error) as refused:
         await record_histories(
-            db, [History(other, fine), History(me, mine)], now=datetime.now(UTC), request_id=None
+            db, [History(other, fine), History(me, mine)], now=clock.now(), request_id=None
         )
 
     assert (refused.value.field or "").endswith(field)
@@ -366,7 +368,7 @@ async def test_an_amendment_after_a_deletion_is_gone(db: asyncpg.Connection) -> 
         AmendWorkout(workout_id, _workout(AT, weight=90), AT + timedelta(hours=3)),
     ]
     with pytest.raises(Gone):
-        await record_histories(db, [History(me, operations)], now=datetime.now(UTC), request_id=None)
+        await record_histories(db, [History(me, operations)], now=clock.now(), request_id=None)
     assert await db.fetchval("SELECT count(*) FROM workouts WHERE id = $1", workout_id) == 0
 
 
@@ -374,11 +376,11 @@ async def test_an_empty_history_appends_nothing_and_an_untimed_operation_happens
     db: asyncpg.Connection,
 ) -> None:
     me = await _register(db, at=AT - timedelta(days=30))
-    nothing = await record_histories(db, [History(me, [])], now=datetime.now(UTC), request_id=None)
+    nothing = await record_histories(db, [History(me, [])], now=clock.now(), request_id=None)
     assert (nothing.workouts, nothing.events, nothing.stream_versions) == (0, 0, {})
     assert await db.fetchval("SELECT version FROM streams WHERE user_id = $1", me) == 1
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     logged = await record_histories(
         db, [History(me, [LogWorkout(uuid.uuid4(), _workout(AT))])], now=now, request_id=None
     )

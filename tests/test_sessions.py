@@ -7,7 +7,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ import pytest
 import structlog.testing
 
 from commands.sessions import IssuedTokens, Rejection, rotate
+from core import clock
 from core.settings import Settings
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem
@@ -104,7 +105,7 @@ async def test_reuse_outside_the_grace_window_revokes_the_whole_family(
     stolen = signed_in["refreshToken"]
     users_pair = (await refresh(client, stolen)).json()
 
-    later = datetime.now(UTC) + timedelta(seconds=settings.auth.refresh_grace_s + 1)
+    later = clock.now() + timedelta(seconds=settings.auth.refresh_grace_s + 1)
     outcome = await rotate_at(db, settings, stolen, later)
 
     assert isinstance(outcome, Rejection)
@@ -139,7 +140,7 @@ async def test_a_token_left_idle_past_its_lifetime_is_refused(
     client: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:
     signed_in = await sign_up(client)
-    idle_end = datetime.now(UTC) + timedelta(seconds=settings.auth.refresh_idle_ttl_s + 1)
+    idle_end = clock.now() + timedelta(seconds=settings.auth.refresh_idle_ttl_s + 1)
 
     outcome = await rotate_at(db, settings, signed_in["refreshToken"], idle_end)
 
@@ -151,7 +152,7 @@ async def test_a_family_ends_at_its_absolute_lifetime_however_often_it_refreshes
     client: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:
     signed_in = await sign_up(client)
-    start = datetime.now(UTC)
+    start = clock.now()
     token = signed_in["refreshToken"]
     step = timedelta(seconds=settings.auth.refresh_idle_ttl_s - 3600)
     now = start
@@ -223,10 +224,11 @@ async def test_signing_in_prunes_families_that_ended_over_a_week_ago(
     ).json()
     await db.execute(
         """
-        UPDATE refresh_families SET revoked_at = now() - interval '8 days'
+        UPDATE refresh_families SET revoked_at = $2
         WHERE user_id = $1 AND revoked_at IS NOT NULL
         """,
         user_id,
+        clock.now() - timedelta(days=8),
     )
     families_before = await db.fetchval("SELECT count(*) FROM refresh_families WHERE user_id = $1", user_id)
 

@@ -51,10 +51,17 @@ def test_production_refuses_an_armed_fault_point() -> None:
         load_settings({**PRODUCTION, "IRONLOG_FAULT": "after_commit"})
 
 
+def test_production_refuses_a_shifted_clock() -> None:
+    with pytest.raises(SettingsError, match="IRONLOG_CLOCK_OFFSET_S"):
+        load_settings({**PRODUCTION, "IRONLOG_CLOCK_OFFSET_S": "3600"})
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("IRONLOG_PORT", "eighty"),
+        ("IRONLOG_CLOCK_OFFSET_S", "a week"),
+        ("IRONLOG_CLOCK_OFFSET_S", "inf"),
         ("IRONLOG_API_WORKERS", "0"),
         ("IRONLOG_ENV", "staging"),
         ("DATABASE_URL", "mysql://db/ironlog"),

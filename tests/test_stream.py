@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from api.plugin import openapi_config
 from api.state import provide_services
 from api.stream import StreamController
 from commands.sessions import IssuedTokens
+from core import clock
 from core.processes import free_port
 from core.redis import Keys
 from core.settings import Settings
@@ -171,9 +172,9 @@ def headers_expiring_in(settings: Settings, seconds: int) -> dict[str, str]:
         role="user",
         family_id=uuid.uuid4(),
         refresh_token="",
-        refresh_expires_at=datetime.now(UTC),
+        refresh_expires_at=clock.now(),
         access_token_id=uuid.uuid4(),
-        issued_at=datetime.now(UTC) - timedelta(seconds=ttl - seconds),
+        issued_at=clock.now() - timedelta(seconds=ttl - seconds),
     )
     return {"Authorization": f"Bearer {AccessTokens(settings).mint(issued)}"}
 
@@ -262,10 +263,24 @@ async def test_the_stream_ends_when_the_access_token_expires(api_url: str, setti
     async with open_stream(api_url, headers) as stream:
         expires_at = datetime.fromisoformat(stream.received[0].data["expiresAt"])
         expired = await stream.wait_for("expired", 10)
-        ended_at = datetime.now(UTC)
+        ended_at = clock.now()
         assert await stream.next(5) is None  # and then the response ends
     assert expired.data == {}
     assert expires_at - timedelta(seconds=1) <= ended_at <= expires_at + timedelta(seconds=3)
+
+
+async def test_the_stream_ends_when_its_user_signs_out_everywhere(client: Any, api_url: str) -> None:
+    signed_in, someone_else = await sign_up(client), await sign_up(client)
+    async with (
+        open_stream(api_url, bearer(signed_in)) as stream,
+        open_stream(api_url, bearer(someone_else)) as other,
+    ):
+        # Signed out through another process: the stream's process hears of it.
+        assert (await client.post("/v1/auth/logout-all", headers=bearer(signed_in))).status_code == 204
+        await stream.wait_for("expired", 10)
+        assert await stream.next(5) is None
+        await other.wait_for("heartbeat", 5)
+        assert [event.kind for event in other.received if event.kind == "expired"] == []
 
 
 async def test_the_stream_survives_a_lost_redis_connection(
@@ -328,3 +343,14 @@ def test_the_stream_is_documented_in_the_openapi_schema(settings: Settings) -> N
     assert len(served) == 1 and isinstance(served[0], HTTPRoute)
     gets = [handler for handler in served[0].route_handlers if "GET" in handler.http_methods]
     assert [handler.resolve_include_in_schema() for handler in gets] == [True]
+
+
+async def test_head_on_the_stream_answers_its_headers_and_ends(api_url: str, settings: Settings) -> None:
+    # HEAD is answered by the GET handler without a body; a stream is ended once its headers are sent,
+    # rather than lasting as long as its token.
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=api_url, timeout=HEARTBEAT_S * 3) as http:
+        response = await http.head("/v1/stream", headers=access_headers(settings))
+    assert time.monotonic() - started < HEARTBEAT_S * 2
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"].startswith("text/event-stream")

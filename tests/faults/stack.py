@@ -56,11 +56,10 @@ class Lifter:
 
 
 @dataclass
-class Stack:
+class Ironlog:
+    """Ironlog's processes on servers of the test's own (`env` points at them), and the checks."""
+
     root: Path
-    postgres: EmbeddedPostgres
-    cache: EmbeddedRedis
-    broker: EmbeddedRedis
     settings: Settings
     env: dict[str, str]
     processes: list[IronlogProcess] = field(default_factory=list)
@@ -174,6 +173,15 @@ class Stack:
             process.stop()
 
 
+@dataclass(kw_only=True)
+class Stack(Ironlog):
+    """Ironlog on embedded servers the test may stop and start."""
+
+    postgres: EmbeddedPostgres
+    cache: EmbeddedRedis
+    broker: EmbeddedRedis
+
+
 @pytest.fixture
 def stack(settings: Settings) -> Iterator[Stack]:
     """Everything private, migrated; no process started yet. Short paths keep Redis on unix sockets,
@@ -203,7 +211,7 @@ def stack(settings: Settings) -> Iterator[Stack]:
         )
         own = msgspec.structs.replace(own, database=msgspec.structs.replace(own.database, url=database_url))
         asyncio.run(migrate(own))
-        running = Stack(root, postgres, cache, broker, own, env)
+        running = Stack(root, own, env, postgres=postgres, cache=cache, broker=broker)
         try:
             yield running
         finally:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,9 +18,12 @@ from redis.asyncio import Redis
 
 from api.auth.tokens import AccessTokens
 from commands.sessions import IssuedTokens
+from core import clock
+from core.processes import free_port
 from core.redis import Keys
 from core.settings import Settings
 from projections.runner import project_user
+from tests.harness import IronlogProcess, wait_until
 from tests.test_http_hygiene import SECURITY_HEADERS
 
 
@@ -169,8 +175,62 @@ def expiring_headers(settings: Settings, user_id: uuid.UUID, seconds: float) -> 
         role="user",
         family_id=uuid.uuid4(),
         refresh_token="",
-        refresh_expires_at=datetime.now(UTC),
+        refresh_expires_at=clock.now(),
         access_token_id=uuid.uuid4(),
-        issued_at=datetime.now(UTC) - timedelta(seconds=ttl - seconds),
+        issued_at=clock.now() - timedelta(seconds=ttl - seconds),
     )
     return {"Authorization": f"Bearer {AccessTokens(settings).mint(issued)}"}
+
+
+class ApiServer(IronlogProcess):
+    """A real `ironlog api` process (uvicorn) on `port`."""
+
+    port: int
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def start_api_server(directory: Path, **env: str) -> ApiServer:
+    """`ironlog api` with this run's services and `env`, answering; it trusts X-Forwarded-For from
+    loopback, so that the header is read as it is behind nginx."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "IRONLOG_DATA_DIR": str(directory / "data"),
+        "IRONLOG_TRUSTED_PROXIES": "127.0.0.1",
+        "IRONLOG_LOG_LEVEL": "INFO",
+        **env,
+    }
+    server = ApiServer(["api", "--port", str(port)], environ, directory / "api.log")
+    server.port = port
+    try:
+        server.wait_for_log("Application startup complete", timeout_s=60)
+        wait_until(lambda: _accepts(port), 30, f"the API to listen on {port}")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def api_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """A real `ironlog api` for the module."""
+    server = start_api_server(tmp_path_factory.mktemp("api"))
+    try:
+        yield server
+    finally:
+        server.stop()

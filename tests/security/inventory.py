@@ -38,6 +38,7 @@ class Operation:
     guarded: bool
     body: str | None  # the media type of the request body the handler reads, if any
     takes_limit: bool
+    query_params: tuple[str, ...] = ()  # as clients spell them (`exerciseId`), from the OpenAPI schema
 
     @property
     def label(self) -> str:
@@ -54,6 +55,7 @@ def _body_media_type(handler: HTTPRouteHandler) -> str | None:
 
 def operations_of(app: Litestar) -> list[Operation]:
     """Every (method, path) the app routes, OPTIONS aside."""
+    documented = app.openapi_schema.to_schema()["paths"]
     found: list[Operation] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
@@ -73,6 +75,13 @@ def operations_of(app: Litestar) -> list[Operation]:
                         guarded=bool(handler.resolve_guards()),
                         body=_body_media_type(handler),
                         takes_limit="limit" in handler.parsed_fn_signature.parameters,
+                        query_params=tuple(
+                            parameter["name"]
+                            for parameter in documented.get(route.path_format, {})
+                            .get(method.lower(), {})
+                            .get("parameters", [])
+                            if parameter["in"] == "query"
+                        ),
                     )
                 )
     return sorted(found, key=lambda op: (op.path, op.method))
@@ -87,7 +96,7 @@ def declared_methods(app: Litestar) -> dict[str, set[str]]:
     return methods
 
 
-def concrete(path: str, **values: object) -> str:
+def concrete(path: str, /, **values: object) -> str:
     """The template with its parameters filled: given values, else a plausible value of each."""
     defaults: dict[str, object] = {
         "workout_id": uuid.uuid4(),

@@ -28,7 +28,7 @@ def _ids(operations: list[Operation]) -> list[str]:
 
 
 def test_only_the_documented_routes_are_public() -> None:
-    # DESIGN.md §5: register, login, refresh, /health/*, /metrics and the docs.
+    # docs/architecture.md#the-api-contract: register, login, refresh, /health/*, /metrics and the docs.
     public = {op.label for op in OPERATIONS if op.public}
     assert public == {
         "POST /v1/auth/register",

@@ -165,7 +165,8 @@ async def test_a_sync_position_past_what_clients_read_exactly_is_a_422(
 
 
 def test_every_list_takes_a_limit() -> None:
-    # The lists of DESIGN.md §5 page with ?cursor=&limit=; a list without a limit would be unbounded.
+    # The lists of the API contract (docs/architecture.md#the-api-contract) page with ?cursor=&limit=;
+    # a list without a limit would be unbounded.
     lists = {
         "/v1/workouts",
         "/v1/routines",
@@ -372,3 +373,22 @@ async def test_times_at_the_ends_of_the_calendar_are_a_422(
         assert assert_problem(await client.get(path, headers=admin), 422)["errors"][0]["field"] == field, path
     board = await client.get("/v1/leaderboards/weekly-volume?period=9999-W52", headers=me)
     assert assert_problem(board, 422)["errors"][0]["field"] == "period"
+
+
+# HEAD: every GET route answers it as it answers GET, without the body.
+
+READ_OPERATIONS = [op for op in OPERATIONS if op.method == "GET" and op.path != "/v1/stream"]
+
+
+@pytest.mark.parametrize("op", READ_OPERATIONS, ids=_ids(READ_OPERATIONS))
+async def test_head_answers_like_get_without_a_body(client: Any, settings: Settings, op: Operation) -> None:
+    headers = {} if op.public else access_headers(settings, _role_for(op))
+    url = concrete(op.path)
+    got = await client.get(url, headers=headers)
+    head = await client.head(url, headers=headers)
+    assert head.status_code == got.status_code, (url, got.text[:200])
+    assert head.content == b""
+    assert head.headers.get("content-type") == got.headers.get("content-type")
+    # /metrics changes between two requests (it counts them).
+    if "content-length" in got.headers and got.status_code == 200 and op.path != "/metrics":
+        assert head.headers["content-length"] == got.headers["content-length"]

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of the parsers that read untrusted bytes (atheris): `make fuzz-parsers`."""
