@@ -3,6 +3,7 @@ benchmark's database and stopped afterwards, with their memory sampled and their
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -82,11 +83,11 @@ class MemoryPeaks:
 
 class Stack:
     """The API (uvicorn, one process unless told) and `ironlog worker` (one process unless told), with
-    IRONLOG_BENCH=1."""
+    IRONLOG_BENCH=1 and production logging (JSON, INFO unless told)."""
 
     def __init__(
         self, env: dict[str, str], logs: Path, worker_threads: int, *, api_workers: int = 1,
-        worker_processes: int = 1,
+        worker_processes: int = 1, log_level: str = "INFO",
     ) -> None:  # fmt: skip
         self.logs = logs
         self.port = free_port()
@@ -94,6 +95,9 @@ class Stack:
         self.env = {
             **env,
             "IRONLOG_BENCH": "1",
+            # Logging as in production: JSON lines, and at INFO the access log (one line per request).
+            "IRONLOG_LOG_LEVEL": log_level,
+            "IRONLOG_LOG_FORMAT": "json",
             "IRONLOG_WORKER_METRICS_PORT": str(free_port()),
             "IRONLOG_DATA_DIR": str(logs / "data"),
         }
@@ -275,3 +279,81 @@ def machine() -> dict[str, str]:
         "?",
     )
     return {"cores": str(os.cpu_count()), "cpu": model, "memory": memory}
+
+
+#: The seed's stack (Express 4, jsonwebtoken, ioredis): its own folder, with its own node_modules.
+SEED_STACK_DIR = Path(__file__).resolve().parent / "seed_stack"
+
+
+class Baseline:
+    """A server the benchmark compares Ironlog with, on a port of its own, logging to a file; it is
+    ready when `ready_path` answers 200, and stopped (its whole process group) afterwards."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path, ready_path: str,
+                 *, cwd: Path | None = None) -> None:  # fmt: skip
+        self.name = name
+        self.port = free_port()
+        self.log_path = logs / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [arg.replace("{port}", str(self.port)) for arg in args],
+            cwd=cwd,
+            env={**env, "PORT": str(self.port)},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}{ready_path}", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(
+            f"{name} did not become ready:\n{self.log_path.read_text(errors='replace')[-3000:]}"
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self._log.close()
+
+
+def bare_litestar(env: dict[str, str], logs: Path) -> Baseline:
+    """Litestar with no middleware under the API's uvicorn options (ops/bench/bare_litestar.py)."""
+    return Baseline(
+        "bare-litestar",
+        [sys.executable, "-m", "ops.bench.bare_litestar", "--port", "{port}"],
+        env,
+        logs,
+        "/constant",
+    )
+
+
+def seed_stack(env: dict[str, str], logs: Path, *, key_prefix: str, jwt_secret: str, issuer: str,
+               audience: str, redis_url: str) -> Baseline:  # fmt: skip
+    """The seed's Express stack (ops/bench/seed_stack/server.js); `make bench` installs its packages."""
+    if not (SEED_STACK_DIR / "node_modules").is_dir():
+        raise RuntimeError(f"{SEED_STACK_DIR}/node_modules is missing: run `make bench-deps`")
+    node_env = {
+        "PATH": env.get("PATH", os.defpath),
+        "NODE_ENV": "production",
+        "REDIS_URL": redis_url,
+        "KEY_PREFIX": key_prefix,
+        "JWT_SECRET": jwt_secret,
+        "JWT_ISSUER": issuer,
+        "JWT_AUDIENCE": audience,
+    }
+    return Baseline("seed-stack", ["node", "server.js"], node_env, logs, "/health/live", cwd=SEED_STACK_DIR)
