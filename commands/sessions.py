@@ -165,7 +165,10 @@ async def rotate(
     if raw is None:
         return Rejection("unknown")
     digest = _digest(raw)
-    # Locking the family row serialises every refresh, logout and revocation of the family.
+    # Locking the family row serialises every refresh, logout and revocation of the family. The token's
+    # row is locked too: a refresh that waited for another's lock then reads the token as that one
+    # left it (used, with its successor), where Postgres would otherwise hand it the version it saw
+    # before waiting, and it would issue a second successor.
     row = await connection.fetchrow(
         """
         SELECT t.family_id, t.expires_at, t.used_at, t.successor_sealed,
@@ -174,7 +177,7 @@ async def rotate(
         JOIN refresh_families f ON f.id = t.family_id
         JOIN users u ON u.id = f.user_id
         WHERE t.token_hash = $1
-        FOR UPDATE OF f
+        FOR UPDATE OF t, f
         """,
         digest,
     )

@@ -98,6 +98,30 @@ async def test_concurrent_refreshes_with_one_token_get_one_successor(client: Any
     assert len({r.json()["refreshToken"] for r in responses}) == 1
 
 
+async def test_a_refresh_that_waited_for_another_of_the_same_token_replays_its_successor(
+    client: Any, settings: Settings
+) -> None:
+    """Two connections, as two API processes: the second refresh blocks on the first's locks and, once
+    that commits, must see the token used and hand out the same successor (not mint a second one)."""
+    assert settings.database.url
+    signed_in = await sign_up(client)
+    now = clock.now()
+    first = await asyncpg.connect(settings.database.url)
+    second = await asyncpg.connect(settings.database.url)
+    try:
+        async with first.transaction():
+            issued = await rotate(first, signed_in["refreshToken"], settings.auth, now)
+            waiting = asyncio.create_task(rotate_at(second, settings, signed_in["refreshToken"], now))
+            await asyncio.sleep(0.2)
+            assert not waiting.done(), "the second refresh should wait for the first's lock"
+        replayed = await asyncio.wait_for(waiting, 10)
+    finally:
+        await first.close()
+        await second.close()
+    assert isinstance(issued, IssuedTokens) and isinstance(replayed, IssuedTokens)
+    assert replayed.refresh_token == issued.refresh_token
+
+
 async def test_reuse_outside_the_grace_window_revokes_the_whole_family(
     client: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:
