@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -72,21 +72,25 @@ async def project_activity(
     if not days and not signed_up:
         return
     weeks = sorted({week_of(day) for day in days})
-    stored_days = await _stored_days(connection, user_id, weeks)
-    current_days = with_days(stored_days, days, await _summed_days(connection, user_id, days))
-    stored_exercises = await _stored_exercises(connection, user_id, weeks)
-    current_exercises = await _summed_exercises(connection, user_id, weeks)
-    await _save_days(connection, user_id, days, current_days)
-    await _save_exercises(connection, user_id, weeks, current_exercises)
+    state = await _load(connection, user_id, weeks, sorted(days))
+    stored_days, stored_exercises = state.stored_days, state.stored_exercises
+    current_days = with_days(stored_days, days, state.summed_days)
+    current_exercises = state.summed_exercises
+    await _save(
+        connection,
+        user_id,
+        days=days,
+        current_days=current_days,
+        weeks=weeks,
+        current_exercises=current_exercises,
+    )
     if not count:
         return
     changes = day_changes(stored_days, current_days)
     if signed_up and registered_on is not None:
         changes = with_signup(changes, registered_on)
     else:
-        registered_on = await connection.fetchval(
-            "SELECT registered_on FROM rm_signups WHERE user_id = $1", user_id
-        )
+        registered_on = state.registered_on
     await _count_days(connection, changes)
     await _count_exercises(connection, exercise_changes(stored_exercises, current_exercises))
     if registered_on is not None:
@@ -106,112 +110,135 @@ async def _sign_up(connection: asyncpg.Connection, user_id: uuid.UUID, registere
     return bool(inserted)
 
 
-async def _stored_days(
-    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: list[date]
-) -> dict[date, DayTotals]:
-    """The user's recorded days in `weeks` (every day of them, for the weekly activity)."""
-    rows = await connection.fetch(
+def _utc_bounds(first: date, end: date) -> tuple[datetime, datetime]:
+    """The instants [first 00:00 UTC, end 00:00 UTC)."""
+    return datetime.combine(first, time(), UTC), datetime.combine(end, time(), UTC)
+
+
+class _State(msgspec.Struct, frozen=True):
+    """The user's recorded activity in a batch's weeks, and what their read models add up to now."""
+
+    stored_days: dict[date, DayTotals]
+    summed_days: dict[date, DayTotals]
+    stored_exercises: dict[ExerciseWeek, ExerciseTotals]
+    summed_exercises: dict[ExerciseWeek, ExerciseTotals]
+    registered_on: date | None
+
+
+async def _load(
+    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: list[date], days: list[date]
+) -> _State:
+    """Everything `project_activity` reads, in one round trip: each part an array of rows."""
+    # Ranges, never lists or joins with unnest(): Postgres soon plans a prepared statement once for any
+    # value, and such a plan would read the user's whole history and filter it (an index scans a
+    # range of its second column, not a list it does not know yet). What a range takes beyond `days`
+    # and `weeks` (when a batch touches days far apart) is left out below.
+    row = await connection.fetchrow(
         """
-        SELECT day, workouts, sets, volume_kg FROM rm_activity_days, unnest($2::date[]) AS w(week)
-        WHERE user_id = $1 AND day BETWEEN w.week AND w.week + 6
+        SELECT
+            (SELECT array_agg(ROW(day, workouts, sets, volume_kg)) FROM rm_activity_days
+                WHERE user_id = $1 AND day >= $2::date AND day < $5::date + 7) AS stored_days,
+            (SELECT array_agg(ROW(started_at, body)) FROM rm_workout_summaries
+                WHERE user_id = $1 AND started_at >= $3 AND started_at < $4) AS workouts,
+            (SELECT array_agg(ROW(week, exercise_id, sessions, sets, volume_kg)) FROM rm_activity_exercises
+                WHERE user_id = $1 AND week >= $2 AND week <= $5) AS stored_exercises,
+            -- through the weeks' workouts (a session starts when its workout does): the sessions'
+            -- own index leads with the exercise, and would read the user's whole history
+            (SELECT array_agg(ROW(x.exercise_id, x.started_at, x.body)) FROM rm_workout_summaries s
+                JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
+                WHERE s.user_id = $1 AND s.started_at >= $6 AND s.started_at < $7) AS sessions,
+            (SELECT registered_on FROM rm_signups WHERE user_id = $1) AS registered_on
         """,
         user_id,
-        weeks,
+        weeks[0] if weeks else None,
+        *_utc_bounds(days[0], days[-1] + timedelta(days=1)) if days else (None, None),
+        weeks[-1] if weeks else None,
+        *_utc_bounds(weeks[0], weeks[-1] + timedelta(days=7)) if weeks else (None, None),
     )
-    return {row["day"]: DayTotals(row["workouts"], row["sets"], row["volume_kg"]) for row in rows}
-
-
-async def _summed_days(
-    connection: asyncpg.Connection, user_id: uuid.UUID, days: set[date]
-) -> dict[date, DayTotals]:
-    """The user's workouts on `days`, added up from the feed."""
-    rows = await connection.fetch(
-        """
-        SELECT started_at, body FROM rm_workout_summaries, unnest($2::date[]) AS d(day)
-        WHERE user_id = $1 AND started_at >= d.day::timestamp AT TIME ZONE 'UTC'
-            AND started_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-        """,
-        user_id,
-        sorted(days),
-    )
-    workouts = []
-    for row in rows:
-        totals = _WORKOUT_DECODER.decode(row["body"])
-        workouts.append((row["started_at"], totals.set_count, totals.volume_kg))
-    return sum_days(workouts)
-
-
-async def _stored_exercises(
-    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: list[date]
-) -> dict[ExerciseWeek, ExerciseTotals]:
-    rows = await connection.fetch(
-        """
-        SELECT week, exercise_id, sessions, sets, volume_kg FROM rm_activity_exercises
-        WHERE user_id = $1 AND week = ANY($2::date[])
-        """,
-        user_id,
-        weeks,
-    )
-    return {
-        (row["week"], row["exercise_id"]): ExerciseTotals(row["sessions"], row["sets"], row["volume_kg"])
-        for row in rows
+    wanted_days, wanted_weeks = set(days), set(weeks)
+    stored_days = {
+        day: DayTotals(workouts, sets, volume)
+        for day, workouts, sets, volume in row["stored_days"] or ()
+        if week_of(day) in wanted_weeks
     }
+    workouts = []
+    for started_at, body in row["workouts"] or ():
+        if utc_day(started_at) not in wanted_days:
+            continue
+        totals = _WORKOUT_DECODER.decode(body)
+        workouts.append((started_at, totals.set_count, totals.volume_kg))
+    stored_exercises = {
+        (week, exercise_id): ExerciseTotals(sessions, sets, volume)
+        for week, exercise_id, sessions, sets, volume in row["stored_exercises"] or ()
+        if week in wanted_weeks
+    }
+    sessions = []
+    for exercise_id, started_at, body in row["sessions"] or ():
+        if week_of(utc_day(started_at)) not in wanted_weeks:
+            continue
+        session = _SESSION_DECODER.decode(body)
+        sessions.append((exercise_id, started_at, session.working_sets or 0, session.volume_kg))
+    return _State(
+        stored_days=stored_days,
+        summed_days=sum_days(workouts),
+        stored_exercises=stored_exercises,
+        summed_exercises=sum_exercises(sessions),
+        registered_on=row["registered_on"],
+    )
 
 
-async def _summed_exercises(
-    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: list[date]
-) -> dict[ExerciseWeek, ExerciseTotals]:
-    """The user's exercise sessions in `weeks`, added up from their history."""
-    rows = await connection.fetch(
+async def _save(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    *,
+    days: Iterable[date],
+    current_days: Mapping[date, DayTotals],
+    weeks: list[date],
+    current_exercises: Mapping[ExerciseWeek, ExerciseTotals],
+) -> None:
+    """The user's activity on `days` and in `weeks` as `current_*` says, in one round trip: rows no
+    longer there are deleted, the others upserted (disjoint rows, so the four parts cannot collide)."""
+    touched = sorted(days)
+    kept_days = [(day, t) for day in touched if (t := current_days.get(day))]
+    kept_exercises = sorted(current_exercises.items())
+    await connection.execute(
         """
-        SELECT exercise_id, started_at, body FROM rm_exercise_sessions, unnest($2::date[]) AS w(week)
-        WHERE user_id = $1 AND started_at >= w.week::timestamp AT TIME ZONE 'UTC'
-            AND started_at < (w.week + 7)::timestamp AT TIME ZONE 'UTC'
+        WITH gone_days AS (
+            DELETE FROM rm_activity_days
+            WHERE user_id = $1 AND day >= $13 AND day <= $14
+                AND day = ANY($2::date[]) AND NOT (day = ANY($3::date[]))
+        ), kept_days AS (
+            INSERT INTO rm_activity_days (user_id, day, workouts, sets, volume_kg)
+            SELECT $1, * FROM unnest($3::date[], $4::int[], $5::int[], $6::numeric[])
+            ON CONFLICT (user_id, day) DO UPDATE
+                SET workouts = EXCLUDED.workouts, sets = EXCLUDED.sets, volume_kg = EXCLUDED.volume_kg
+        ), gone_exercises AS (
+            DELETE FROM rm_activity_exercises
+            WHERE user_id = $1 AND week >= $15 AND week <= $16 AND week = ANY($7::date[])
+                AND (week, exercise_id) NOT IN (SELECT * FROM unnest($8::date[], $9::text[]))
+        )
+        INSERT INTO rm_activity_exercises (user_id, week, exercise_id, sessions, sets, volume_kg)
+        SELECT $1, * FROM unnest($8::date[], $9::text[], $10::int[], $11::int[], $12::numeric[])
+        ON CONFLICT (user_id, week, exercise_id) DO UPDATE
+            SET sessions = EXCLUDED.sessions, sets = EXCLUDED.sets, volume_kg = EXCLUDED.volume_kg
         """,
         user_id,
+        touched,
+        [day for day, _ in kept_days],
+        [t.workouts for _, t in kept_days],
+        [t.sets for _, t in kept_days],
+        [t.volume_kg for _, t in kept_days],
         weeks,
-    )
-    sessions = []
-    for row in rows:
-        totals = _SESSION_DECODER.decode(row["body"])
-        sessions.append((row["exercise_id"], row["started_at"], totals.working_sets or 0, totals.volume_kg))
-    return sum_exercises(sessions)
-
-
-async def _save_days(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    days: Iterable[date],
-    current: Mapping[date, DayTotals],
-) -> None:
-    touched = sorted(days)
-    await connection.execute(
-        "DELETE FROM rm_activity_days WHERE user_id = $1 AND day = ANY($2::date[])", user_id, touched
-    )
-    await connection.executemany(
-        "INSERT INTO rm_activity_days (user_id, day, workouts, sets, volume_kg) VALUES ($1, $2, $3, $4, $5)",
-        [(user_id, day, t.workouts, t.sets, t.volume_kg) for day in touched if (t := current.get(day))],
-    )
-
-
-async def _save_exercises(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    weeks: list[date],
-    current: Mapping[ExerciseWeek, ExerciseTotals],
-) -> None:
-    await connection.execute(
-        "DELETE FROM rm_activity_exercises WHERE user_id = $1 AND week = ANY($2::date[])", user_id, weeks
-    )
-    await connection.executemany(
-        """
-        INSERT INTO rm_activity_exercises (user_id, week, exercise_id, sessions, sets, volume_kg)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        """,
-        [
-            (user_id, week, exercise_id, t.sessions, t.sets, t.volume_kg)
-            for (week, exercise_id), t in sorted(current.items())
-        ],
+        [week for (week, _), _ in kept_exercises],
+        [exercise_id for (_, exercise_id), _ in kept_exercises],
+        [t.sessions for _, t in kept_exercises],
+        [t.sets for _, t in kept_exercises],
+        [t.volume_kg for _, t in kept_exercises],
+        # the ranges the lists lie in, which an index scans (see _load)
+        touched[0] if touched else None,
+        touched[-1] if touched else None,
+        weeks[0] if weeks else None,
+        weeks[-1] if weeks else None,
     )
 
 

@@ -235,51 +235,66 @@ async def _save(
     version: int,
     scores: dict[tuple[str, str], float | None],
 ) -> None:
-    """Upsert the scores that exist; a score that no longer exists becomes a NULL (a removal for Redis)."""
-    present = [(b, k, user_id, s, version) for (b, k), s in sorted(scores.items()) if s is not None]
-    gone = [(b, k, user_id, version) for (b, k), s in sorted(scores.items()) if s is None]
-    await connection.executemany(
+    """Upsert the scores that exist; a score that no longer exists becomes a NULL (a removal for Redis).
+    One round trip: the two parts touch different rows."""
+    present = [(board, key, score) for (board, key), score in sorted(scores.items()) if score is not None]
+    gone = [(board, key) for (board, key), score in sorted(scores.items()) if score is None]
+    await connection.execute(
         """
+        WITH gone AS (
+            UPDATE rm_leaderboard_scores s SET score = NULL, version = $2
+            FROM unnest($6::text[], $7::text[]) AS g(board, board_key)
+            WHERE s.board = g.board AND s.board_key = g.board_key AND s.user_id = $1 AND s.score IS NOT NULL
+        )
         INSERT INTO rm_leaderboard_scores (board, board_key, user_id, score, version)
-        VALUES ($1, $2, $3, $4, $5)
+        SELECT board, board_key, $1, score, $2 FROM unnest($3::text[], $4::text[], $5::float8[])
+            AS p(board, board_key, score)
         ON CONFLICT (board, board_key, user_id)
         DO UPDATE SET score = EXCLUDED.score, version = EXCLUDED.version
         WHERE rm_leaderboard_scores.score IS DISTINCT FROM EXCLUDED.score
         """,
-        present,
-    )
-    await connection.executemany(
-        """
-        UPDATE rm_leaderboard_scores SET score = NULL, version = $4
-        WHERE board = $1 AND board_key = $2 AND user_id = $3 AND score IS NOT NULL
-        """,
-        gone,
+        user_id,
+        version,
+        [board for board, _, _ in present],
+        [key for _, key, _ in present],
+        [score for _, _, score in present],
+        [board for board, _ in gone],
+        [key for _, key in gone],
     )
 
 
-async def _weekly_volume(connection: asyncpg.Connection, user_id: uuid.UUID, period: str) -> float | None:
-    start, end = week_bounds(period)
-    total = await connection.fetchval(
+async def _inputs(
+    connection: asyncpg.Connection, user_id: uuid.UUID, periods: list[str]
+) -> tuple[dict[str, float | None], float | None]:
+    """The user's volume in each ISO week of `periods`, and their latest body weight, in one round trip."""
+    bounds = [week_bounds(period) for period in periods]
+    row = await connection.fetchrow(
         """
-        SELECT sum((convert_from(body, 'UTF8')::jsonb->>'volumeKg')::numeric)
-        FROM rm_workout_summaries WHERE user_id = $1 AND started_at >= $2 AND started_at < $3
+        SELECT
+            ARRAY(
+                SELECT (
+                    SELECT sum((convert_from(body, 'UTF8')::jsonb->>'volumeKg')::numeric)
+                    FROM rm_workout_summaries
+                    WHERE user_id = $1 AND started_at >= w.start AND started_at < w.stop
+                )
+                FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(start, stop, n)
+                ORDER BY w.n
+            ) AS volumes,
+            (
+                SELECT (convert_from(body, 'UTF8')::jsonb->>'kg')::float8 FROM rm_bodyweights
+                WHERE user_id = $1 ORDER BY day DESC LIMIT 1
+            ) AS bodyweight
         """,
         user_id,
-        start,
-        end,
+        [start for start, _ in bounds],
+        [stop for _, stop in bounds],
     )
-    return None if total is None or total <= 0 else _round(float(total))
-
-
-async def _latest_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID) -> float | None:
-    kg = await connection.fetchval(
-        """
-        SELECT (convert_from(body, 'UTF8')::jsonb->>'kg')::float8 FROM rm_bodyweights
-        WHERE user_id = $1 ORDER BY day DESC LIMIT 1
-        """,
-        user_id,
-    )
-    return None if kg is None or kg <= 0 else float(kg)
+    volumes = {
+        period: None if total is None or total <= 0 else _round(float(total))
+        for period, total in zip(periods, row["volumes"], strict=True)
+    }
+    kg = row["bodyweight"]
+    return volumes, None if kg is None or kg <= 0 else float(kg)
 
 
 async def project_scores(
@@ -294,10 +309,8 @@ async def project_scores(
 ) -> None:
     """Write the scores a batch changed: touched weeks, touched exercises, all relatives when the body
     weight changed; a changed opt-in re-stamps every row so Redis adds or removes them all."""
-    scores: dict[tuple[str, str], float | None] = {}
-    for period in weeks:
-        scores[(WEEKLY, period)] = await _weekly_volume(connection, user_id, period)
-    bodyweight = await _latest_bodyweight(connection, user_id)
+    volumes, bodyweight = await _inputs(connection, user_id, sorted(weeks))
+    scores: dict[tuple[str, str], float | None] = {(WEEKLY, period): kg for period, kg in volumes.items()}
     best: dict[str, float | None] = {
         exercise_id: detail.best_e1rm_kg.value if detail and detail.best_e1rm_kg else None
         for exercise_id, detail in records.items()

@@ -47,6 +47,22 @@ async def acquire(
     """Take the user's lease for `ttl_s` on behalf of `connection`'s backend, waiting at most `wait_s`
     while another owner holds it; an expired one is taken over, its holder's backend ended first.
     None when it stayed held. Runs outside any transaction (each statement commits)."""
+    # The common case, in one round trip: it was handed back. An UPDATE, not an upsert: Postgres
+    # skips a row whose visible version fails the condition without waiting for the row's lock,
+    # which a frozen holder's transaction may keep for ever (ON CONFLICT locks first).
+    token = await connection.fetchval(
+        """
+        UPDATE projection_leases SET owner = $2, token = token + 1,
+            deadline = now() + make_interval(secs => $3), backend_pid = pg_backend_pid()
+        WHERE user_id = $1 AND backend_pid IS NULL
+        RETURNING token
+        """,
+        user_id,
+        owner,
+        ttl_s,
+    )
+    if token is not None:
+        return Lease(user_id, owner, token)
     give_up = time.monotonic() + wait_s
     while True:
         held = await connection.fetchrow(
@@ -89,14 +105,33 @@ async def acquire(
         # Someone else changed it between our look and our write: look again.
 
 
-async def hold(connection: asyncpg.Connection, lease: Lease) -> None:
+async def hold(
+    connection: asyncpg.Connection,
+    lease: Lease,
+    *,
+    shared_lock: int | None = None,
+    user_lock: int | None = None,
+) -> None:
     """In the batch transaction, before anything else: lock the lease row while it is still ours
-    (a taker then has to end this backend before it can write it). LeaseLost when it is not."""
+    (a taker then has to end this backend before it can write it). LeaseLost when it is not.
+
+    A caller that needs advisory locks before the lease row passes them: `shared_lock` is taken
+    shared, then `user_lock` exclusively, then the lease row, in this order and in one round trip
+    (Postgres evaluates a select list left to right)."""
     ours = await connection.fetchval(
-        "SELECT true FROM projection_leases WHERE user_id = $1 AND owner = $2 AND token = $3 FOR UPDATE",
+        """
+        SELECT CASE WHEN $4::bigint IS NOT NULL THEN pg_advisory_xact_lock_shared($4) END,
+            CASE WHEN $5::bigint IS NOT NULL THEN pg_advisory_xact_lock($5) END,
+            EXISTS (
+                SELECT 1 FROM projection_leases WHERE user_id = $1 AND owner = $2 AND token = $3 FOR UPDATE
+            ) AS ours
+        """,
         lease.user_id,
         lease.owner,
         lease.token,
+        shared_lock,
+        user_lock,
+        column=2,
     )
     if not ours:
         raise LeaseLost(f"the projection lease of {lease.user_id} was taken")

@@ -51,15 +51,31 @@ async def load_settings(connection: asyncpg.Connection, user_id: uuid.UUID) -> U
     return UserSettings() if row is None else UserSettings(**row)
 
 
-async def latest_summary(connection: asyncpg.Connection, user_id: uuid.UUID) -> WorkoutSummary | None:
-    body = await connection.fetchval(
-        """
-        SELECT body FROM rm_workout_summaries WHERE user_id = $1
-        ORDER BY started_at DESC, workout_id DESC LIMIT 1
-        """,
+CustomExercises = dict[str, Exercise]
+
+
+async def load_user_state(
+    connection: asyncpg.Connection, user_id: uuid.UUID
+) -> tuple[UserSettings, CustomExercises]:
+    """The user's settings and every custom exercise they defined, deleted ones too (their sets and
+    names remain), in one round trip: what every projection batch starts from."""
+    columns = ", ".join(f"s.{column}" for column in SETTINGS_COLUMNS)
+    row = await connection.fetchrow(
+        f"""
+        SELECT s.user_id IS NOT NULL AS found, {columns},
+            (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) AS custom
+        FROM (SELECT 1) one LEFT JOIN rm_user_settings s ON s.user_id = $1
+        """,  # noqa: S608
         user_id,
     )
-    return None if body is None else SUMMARY_DECODER.decode(body)
+    if not row["found"]:
+        return UserSettings(), _custom_of(row["custom"])
+    return UserSettings(**{column: row[column] for column in SETTINGS_COLUMNS}), _custom_of(row["custom"])
+
+
+def _custom_of(bodies: Sequence[bytes] | None) -> CustomExercises:
+    entries = (EXERCISE_DECODER.decode(body) for body in bodies or ())
+    return {entry.id: entry for entry in entries}
 
 
 def _totals(row: Mapping[str, object]) -> WeekTotals:
@@ -96,60 +112,76 @@ async def custom_exercises(
     return [EXERCISE_DECODER.decode(row["body"]) for row in rows]
 
 
-async def recent_sessions(
-    connection: asyncpg.Connection, user_id: uuid.UUID, since: datetime
-) -> list[ExerciseSession]:
-    """The user's exercise sessions that started at or after `since`, of every exercise."""
-    rows = await connection.fetch(
-        "SELECT body FROM rm_exercise_sessions WHERE user_id = $1 AND started_at >= $2", user_id, since
-    )
-    return [SESSION_DECODER.decode(row["body"]) for row in rows]
-
-
-async def bodyweights(
-    connection: asyncpg.Connection, user_id: uuid.UUID, until: date
-) -> list[BodyweightEntry]:
-    """The user's body weights dated `until` or earlier, oldest first."""
-    rows = await connection.fetch(
-        "SELECT body FROM rm_bodyweights WHERE user_id = $1 AND day <= $2 ORDER BY day", user_id, until
-    )
-    return [BODYWEIGHT_DECODER.decode(row["body"]) for row in rows]
-
-
-async def custom_exercise_muscles(
-    connection: asyncpg.Connection, user_id: uuid.UUID
-) -> dict[str, tuple[Sequence[Muscle], Sequence[Muscle]]]:
-    """Primary and secondary muscles of the user's custom exercises, deleted ones too (their sets remain)."""
-    rows = await connection.fetch(
-        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
-    )
-    found = {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]) for row in rows}
-    return {key: (entry.primary_muscles, entry.secondary_muscles) for key, entry in found.items()}
-
-
 async def dashboard_as_of(
-    connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings, now: datetime
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    settings: UserSettings,
+    now: datetime,
+    custom: CustomExercises | None = None,
 ) -> Dashboard:
     """The dashboard as of the user's local date at `now`, from the rm_* tables: what the runner writes,
-    and the read side's one computation, the refresh of a dashboard whose day has passed (DESIGN §3)."""
+    and the read side's one computation, the refresh of a dashboard whose day has passed (DESIGN §3).
+    One round trip; `custom`, when the caller has the user's custom exercises, spares them."""
     today = local_date(now, settings.timezone)
-    custom = await custom_exercise_muscles(connection, user_id)
+    # A day of slack covers every zone's offset; muscle_sets keeps the exact local days.
+    since = now - timedelta(days=MUSCLE_DAYS[-1] + 1)
+    row = await connection.fetchrow(
+        """
+        SELECT w.*,
+            (SELECT body FROM rm_workout_summaries WHERE user_id = $1
+                ORDER BY started_at DESC, workout_id DESC LIMIT 1) AS latest,
+            -- through the workouts (a session starts when its workout does), whose index leads
+            -- with the start; the sessions' own leads with the exercise
+            (SELECT array_agg(x.body) FROM rm_workout_summaries s
+                JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
+                WHERE s.user_id = $1 AND s.started_at >= $2) AS sessions,
+            (SELECT array_agg(body ORDER BY day) FROM rm_bodyweights WHERE user_id = $1 AND day <= $3)
+                AS bodyweights,
+            CASE WHEN $4 THEN (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) END
+                AS custom
+        FROM (
+            SELECT array_agg(week_start ORDER BY week_start) AS week_starts,
+                array_agg(workouts ORDER BY week_start) AS workouts,
+                array_agg(sets ORDER BY week_start) AS sets,
+                array_agg(volume_kg ORDER BY week_start) AS volumes,
+                array_agg(duration_s ORDER BY week_start) AS durations
+            FROM rm_weekly_totals WHERE user_id = $1
+        ) w
+        """,
+        user_id,
+        since,
+        today,
+        custom is None,
+    )
+    known = _custom_of(row["custom"]) if custom is None else custom
 
     def muscles_of(exercise_id: str) -> tuple[Sequence[Muscle], Sequence[Muscle]]:
         built_in = exercise(exercise_id)
         if built_in is not None:
             return built_in.primary_muscles, built_in.secondary_muscles
-        return custom.get(exercise_id, ((), ()))
+        found = known.get(exercise_id)
+        return (found.primary_muscles, found.secondary_muscles) if found is not None else ((), ())
 
-    # A day of slack covers every zone's offset; muscle_sets keeps the exact local days.
-    since = now - timedelta(days=MUSCLE_DAYS[-1] + 1)
-    sessions = await recent_sessions(connection, user_id, since)
+    weeks = {
+        week: WeekTotals(workouts=workouts, sets=sets, volume_kg=float(volume), duration_s=duration)
+        for week, workouts, sets, volume, duration in zip(
+            row["week_starts"] or (),
+            row["workouts"] or (),
+            row["sets"] or (),
+            row["volumes"] or (),
+            row["durations"] or (),
+            strict=True,
+        )
+    }
+    sessions = [SESSION_DECODER.decode(body) for body in row["sessions"] or ()]
+    entries = [BODYWEIGHT_DECODER.decode(body) for body in row["bodyweights"] or ()]
+    latest = None if row["latest"] is None else SUMMARY_DECODER.decode(row["latest"])
     return build_dashboard(
-        await load_weeks(connection, user_id),
-        await latest_summary(connection, user_id),
+        weeks,
+        latest,
         today,
         settings.timezone,
         cast(WeekStart, settings.week_start),
         muscle_sets=muscle_sets(sessions, today, settings.timezone, muscles_of),
-        bodyweight=bodyweight_trend(await bodyweights(connection, user_id, today), today),
+        bodyweight=bodyweight_trend(entries, today),
     )

@@ -122,8 +122,8 @@ class _Batch:
     week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
     rebucketed: bool = False
     reformulated: bool = False
-    custom_names: dict[str, str] = field(default_factory=dict)
-    custom_measurements: dict[str, str] = field(default_factory=dict)
+    #: The user's custom exercises, deleted ones too (their names stay on the workouts that used them).
+    custom: readers.CustomExercises = field(default_factory=dict)
     touched_exercises: set[str] = field(default_factory=set)
     #: Sessions of newly logged workouts, by exercise: records follow from them alone when each is
     #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
@@ -139,12 +139,13 @@ class _Batch:
     changed: set[str] = field(default_factory=set)
 
     def measurement_of(self, exercise_id: str) -> str:
-        found = exercise(exercise_id)
-        return found.measurement if found else self.custom_measurements.get(exercise_id, "weight_reps")
+        found = exercise(exercise_id) or self.custom.get(exercise_id)
+        return found.measurement if found else "weight_reps"
 
     def name_of(self, exercise_id: str) -> str:
         """A custom exercise's name (kept after it is deleted), else the catalog's, else the id."""
-        return self.custom_names.get(exercise_id) or exercise_name(exercise_id)
+        custom = self.custom.get(exercise_id)
+        return custom.name if custom is not None else exercise_name(exercise_id)
 
     @property
     def formula(self) -> E1rmFormula:
@@ -267,11 +268,10 @@ async def _apply_library(
     user_id = batch.user_id
     match event:
         case ExerciseDefined():
-            await store.save_custom_exercise(
+            view = await store.save_custom_exercise(
                 connection, user_id, event.exercise_id, event.exercise_version, event.exercise
             )
-            batch.custom_names[str(event.exercise_id)] = event.exercise.name
-            batch.custom_measurements[str(event.exercise_id)] = event.exercise.measurement
+            batch.custom[view.id] = view
             batch.changed.add(outbox.custom_exercise(event.exercise_id))
         case ExerciseDeleted():
             await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
@@ -330,25 +330,34 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
             touched = await store.replace_sessions(connection, batch.user_id, workout_id, sessions)
             batch.touched_exercises |= touched
             batch.recomputed |= touched
-    records: dict[str, RecordsDetail | None] = {}
-    marks: dict[uuid.UUID, dict[str, list[RecordMark]]] = {}
-    for exercise_id in sorted(batch.touched_exercises):
-        appended = batch.appended.get(exercise_id, [])
-        if (
-            exercise_id not in batch.recomputed
-            and len(appended) == 1
-            and await _append_records(connection, batch, appended[0], records, marks)
-        ):
-            continue
-        history = await store.exercise_sessions(connection, batch.user_id, exercise_id)
-        records[exercise_id] = (
-            records_of(exercise_id, batch.name_of(exercise_id), batch.measurement_of(exercise_id), history)
-            if history
-            else None
+    work = _Records()
+    exercises = sorted(batch.touched_exercises)
+    # A newly logged session that is its exercise's latest updates the stored records by itself.
+    single = {
+        exercise_id: appended[0]
+        for exercise_id in exercises
+        if exercise_id not in batch.recomputed and len(appended := batch.appended.get(exercise_id, [])) == 1
+    }
+    stored = (
+        await store.records_and_latest(
+            connection, batch.user_id, {exercise_id: s.workout_id for exercise_id, s in single.items()}
         )
-        await store.save_records(connection, batch.user_id, exercise_id, records[exercise_id])
+        if single
+        else {}
+    )
+    whole = [
+        exercise_id
+        for exercise_id in exercises
+        if exercise_id not in single or not work.append(batch, single[exercise_id], stored[exercise_id])
+    ]
+    histories = await store.exercise_sessions(connection, batch.user_id, whole) if whole else {}
+    for exercise_id in whole:
+        work.recompute(batch, exercise_id, histories.get(exercise_id, []))
+    for exercise_id in work.records:
         batch.changed |= {outbox.records(exercise_id), outbox.sessions(exercise_id)}
-        await _mark_records(connection, batch, exercise_id, history, marks)
+    await store.save_records(connection, batch.user_id, work.records)
+    await store.save_session_records(connection, batch.user_id, work.remarked)
+    records, marks = work.records, work.marks
     for workout_id, marked in sorted(marks.items()):
         if await store.mark_workout_records(connection, batch.user_id, workout_id, marked):
             batch.changed |= {outbox.workout(workout_id), outbox.FEED}
@@ -361,7 +370,7 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         bodyweight_changed=batch.bodyweight_changed,
         opt_in_changed=batch.opt_in_changed,
     )
-    dashboard = await readers.dashboard_as_of(connection, batch.user_id, settings, now)
+    dashboard = await readers.dashboard_as_of(connection, batch.user_id, settings, now, batch.custom)
     await store.save_dashboard(
         connection,
         batch.user_id,
@@ -380,70 +389,67 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
     )
 
 
-async def _append_records(
-    connection: asyncpg.Connection,
-    batch: _Batch,
-    session: ExerciseSession,
-    records: dict[str, RecordsDetail | None],
-    marks: dict[uuid.UUID, dict[str, list[RecordMark]]],
-) -> bool:
-    """Records, and the new session's marks, from the stored records and the new session alone, when
-    it is later than every other session of its exercise (earlier sessions' marks stay as they are).
-    False, with nothing written, when it is not: the whole history is needed."""
-    exercise_id = session.exercise_id
-    detail, latest = await store.records_and_latest(
-        connection, batch.user_id, exercise_id, session.workout_id
-    )
-    if (detail is None) != (latest is None):
-        return False  # records and sessions disagree: recompute from the sessions
-    if latest is not None and latest >= (session.started_at, session.workout_id):
-        return False
-    name = batch.name_of(exercise_id)
-    updated, set_here = append_session(detail, name, batch.measurement_of(exercise_id), session)
-    records[exercise_id] = updated
-    await store.save_records(connection, batch.user_id, exercise_id, updated)
-    batch.changed |= {outbox.records(exercise_id), outbox.sessions(exercise_id)}
-    if set_here:
-        names = [record for record, _ in set_here]
-        await store.save_session_records(
-            connection, batch.user_id, msgspec.structs.replace(session, records=names)
-        )
-        marks.setdefault(session.workout_id, {})[exercise_id] = [
-            RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
-            for record, value in set_here
-        ]
-    return True
+@dataclass
+class _Records:
+    """The records a batch changed, the sessions whose marks changed and each workout's new marks."""
+
+    records: dict[str, RecordsDetail | None] = field(default_factory=dict)
+    marks: dict[uuid.UUID, dict[str, list[RecordMark]]] = field(default_factory=dict)
+    remarked: list[ExerciseSession] = field(default_factory=list)
+
+    def append(
+        self,
+        batch: _Batch,
+        session: ExerciseSession,
+        stored: tuple[RecordsDetail | None, store.Latest | None],
+    ) -> bool:
+        """Records, and the new session's marks, from the stored records and the new session alone,
+        when it is later than every other session of its exercise: earlier sessions' marks stay as
+        they are. False, with nothing changed, when it is not: the whole history is needed."""
+        detail, latest = stored
+        exercise_id = session.exercise_id
+        if (detail is None) != (latest is None):
+            return False  # records and sessions disagree: recompute from the sessions
+        if latest is not None and latest >= (session.started_at, session.workout_id):
+            return False
+        name = batch.name_of(exercise_id)
+        updated, set_here = append_session(detail, name, batch.measurement_of(exercise_id), session)
+        self.records[exercise_id] = updated
+        if set_here:
+            self.remarked.append(msgspec.structs.replace(session, records=[record for record, _ in set_here]))
+            self.marks.setdefault(session.workout_id, {})[exercise_id] = [
+                RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+                for record, value in set_here
+            ]
+        return True
+
+    def recompute(self, batch: _Batch, exercise_id: str, history: list[ExerciseSession]) -> None:
+        """Records from the whole history; each session's marks where they changed."""
+        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
+        self.records[exercise_id] = records_of(exercise_id, name, measurement, history) if history else None
+        computed = record_marks(history, measurement)
+        for session in history:
+            found = computed.get(session.workout_id, [])
+            names = [record for record, _ in found]
+            if names == session.records:
+                continue
+            self.remarked.append(msgspec.structs.replace(session, records=names))
+            self.marks.setdefault(session.workout_id, {})[exercise_id] = [
+                RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+                for record, value in found
+            ]
 
 
-async def _mark_records(
-    connection: asyncpg.Connection,
-    batch: _Batch,
-    exercise_id: str,
-    history: list[ExerciseSession],
-    marks: dict[uuid.UUID, dict[str, list[RecordMark]]],
-) -> None:
-    """Note each session's records where they changed, and collect them for their workouts."""
-    computed = record_marks(history, batch.measurement_of(exercise_id))
-    for session in history:
-        found = computed.get(session.workout_id, [])
-        names = [name for name, _ in found]
-        if names == session.records:
-            continue
-        await store.save_session_records(
-            connection, batch.user_id, msgspec.structs.replace(session, records=names)
-        )
-        marks.setdefault(session.workout_id, {})[exercise_id] = [
-            RecordMark(exercise_id=exercise_id, name=batch.name_of(exercise_id), record=name, value=value)
-            for name, value in found
-        ]
-
-
-async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record:
-    await connection.execute(
-        "INSERT INTO projection_checkpoints (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING", user_id
-    )
-    row: asyncpg.Record = await connection.fetchrow(
-        "SELECT version, parked_version FROM projection_checkpoints WHERE user_id = $1 FOR UPDATE", user_id
+async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """The user's checkpoint row, created if need be and locked; None when their stream is gone."""
+    row: asyncpg.Record | None = await connection.fetchrow(
+        """
+        INSERT INTO projection_checkpoints AS c (user_id)
+        SELECT $1 WHERE EXISTS (SELECT 1 FROM streams WHERE user_id = $1)
+        ON CONFLICT (user_id) DO UPDATE SET version = c.version
+        RETURNING version, parked_version
+        """,
+        user_id,
     )
     return row
 
@@ -493,16 +499,17 @@ async def _project_leased(
     async with connection.transaction():
         if shadow:  # unqualified rm_* names resolve to the shadow tables
             await connection.execute(f"SET LOCAL search_path = {SHADOW_SCHEMA}, public")
-        else:
-            await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_GATE_KEY)
-        # Erasure takes this lock to keep projection out while it deletes (before the lease row, which
-        # its deletion locks too).
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key(user_id))
-        await leases.hold(connection, lease)
-        exists = await connection.fetchval("SELECT true FROM streams WHERE user_id = $1", user_id)
-        if not exists:
-            return 0, 0, False, None
+        # Erasure takes the user's lock to keep projection out while it deletes (before the lease
+        # row, which its deletion locks too); a live projection holds the rebuild gate shared.
+        await leases.hold(
+            connection,
+            lease,
+            shared_lock=None if shadow else REBUILD_GATE_KEY,
+            user_lock=lock_key(user_id),
+        )
         checkpoint = await _checkpoint(connection, user_id)
+        if checkpoint is None:  # the account is gone (erased)
+            return 0, 0, False, None
         if checkpoint["parked_version"] is not None:
             return 0, checkpoint["version"], False, checkpoint["parked_version"]
         rows = await connection.fetch(
@@ -521,13 +528,8 @@ async def _project_leased(
                 checkpoint["version"],
             )
             return 0, checkpoint["version"], False, None
-        batch = _Batch(
-            user_id,
-            await readers.load_settings(connection, user_id),
-            custom_names=await store.custom_exercise_names(connection, user_id),
-            custom_measurements=await store.custom_exercise_measurements(connection, user_id),
-            shadow=shadow,
-        )
+        user_settings, custom = await readers.load_user_state(connection, user_id)
+        batch = _Batch(user_id, user_settings, custom=custom, shadow=shadow)
         started = time.perf_counter()
         try:
             for row in rows:
@@ -537,28 +539,15 @@ async def _project_leased(
             failing = None
             version = rows[-1]["version"] if rows else checkpoint["version"]
             await _finish(connection, batch, version, now)
-            await store.record_changes(connection, user_id, batch.changed, version)
+            # The outbox, the pending marks and the checkpoint in one statement. Fenced: the
+            # checkpoint is written only while the lease is still this batch's (projections/leases.py).
+            advanced = await store.advance(
+                connection, user_id, version, batch.changed, fence=(lease.owner, lease.token), move=bool(rows)
+            )
         except Exception as exc:
             raise ProjectionFailed(f"event {failing}: {exc!r}", failing) from exc
-        if rows:
-            # Fenced: written only while the lease is still this batch's (see projections/leases.py).
-            fenced = await connection.fetchval(
-                """
-                UPDATE projection_checkpoints SET version = $2, failures = 0
-                WHERE user_id = $1 AND EXISTS (
-                    SELECT 1 FROM projection_leases WHERE user_id = $1 AND owner = $3 AND token = $4)
-                RETURNING true
-                """,
-                user_id,
-                version,
-                lease.owner,
-                lease.token,
-            )
-            if not fenced:
-                raise leases.LeaseLost(f"the projection lease of {user_id} was taken")
-        await connection.execute(
-            "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2", user_id, version
-        )
+        if not advanced:
+            raise leases.LeaseLost(f"the projection lease of {user_id} was taken")
         fault_point("mid_batch")
     fault_point("after_batch_commit")
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)

@@ -4,7 +4,7 @@ are in projections/readers.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -72,23 +72,20 @@ async def save_workout(
 ) -> None:
     await connection.execute(
         """
-        INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (user_id, workout_id) DO UPDATE SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
+        WITH summary AS (
+            INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (user_id, workout_id) DO UPDATE
+                SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
+        )
+        INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
+        VALUES ($1, $2, $5, $6, $7)
+        ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
+            source = EXCLUDED.source, body = EXCLUDED.body
         """,
         user_id,
         summary.id,
         summary.started_at,
         ENCODER.encode(summary),
-    )
-    await connection.execute(
-        """
-        INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
-            source = EXCLUDED.source, body = EXCLUDED.body
-        """,
-        user_id,
-        document.id,
         document.version,
         source,
         ENCODER.encode(document),
@@ -174,7 +171,8 @@ async def save_custom_exercise(
     exercise_id: uuid.UUID,
     version: int,
     exercise: CustomExercise,
-) -> None:
+) -> Exercise:
+    """Store it as the catalog entry it shows as; that entry."""
     view = Exercise(
         id=str(exercise_id),
         name=exercise.name,
@@ -198,6 +196,7 @@ async def save_custom_exercise(
         version,
         ENCODER.encode(view),
     )
+    return view
 
 
 async def delete_custom_exercise(
@@ -210,20 +209,6 @@ async def delete_custom_exercise(
         exercise_id,
         version,
     )
-
-
-async def custom_exercise_names(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, str]:
-    rows = await connection.fetch(
-        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
-    )
-    return {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]).name for row in rows}
-
-
-async def custom_exercise_measurements(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, str]:
-    rows = await connection.fetch(
-        "SELECT exercise_id, body FROM rm_custom_exercises WHERE user_id = $1", user_id
-    )
-    return {str(row["exercise_id"]): EXERCISE_DECODER.decode(row["body"]).measurement for row in rows}
 
 
 async def save_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID, entry: BodyweightEntry) -> None:
@@ -303,69 +288,91 @@ async def replace_sessions(
 
 
 async def exercise_sessions(
-    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str
-) -> list[ExerciseSession]:
+    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_ids: Iterable[str]
+) -> dict[str, list[ExerciseSession]]:
+    """The whole history of each of `exercise_ids` (an exercise without sessions is left out)."""
     rows = await connection.fetch(
-        "SELECT body FROM rm_exercise_sessions WHERE user_id = $1 AND exercise_id = $2", user_id, exercise_id
+        """
+        SELECT exercise_id, body FROM rm_exercise_sessions
+        WHERE user_id = $1 AND exercise_id = ANY($2::text[])
+        """,
+        user_id,
+        sorted(exercise_ids),
     )
-    return [SESSION_DECODER.decode(row["body"]) for row in rows]
+    found: dict[str, list[ExerciseSession]] = {}
+    for row in rows:
+        found.setdefault(row["exercise_id"], []).append(SESSION_DECODER.decode(row["body"]))
+    return found
+
+
+Latest = tuple[datetime, uuid.UUID]
 
 
 async def records_and_latest(
-    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str, excluding: uuid.UUID
-) -> tuple[RecordsDetail | None, tuple[datetime, uuid.UUID] | None]:
-    """An exercise's records, and the (start, workout) of its latest session but `excluding`'s."""
-    row = await connection.fetchrow(
+    connection: asyncpg.Connection, user_id: uuid.UUID, excluding: Mapping[str, uuid.UUID]
+) -> dict[str, tuple[RecordsDetail | None, Latest | None]]:
+    """For each exercise of `excluding`: its records, and the (start, workout) of its latest session
+    but the given workout's."""
+    exercise_ids = sorted(excluding)
+    rows = await connection.fetch(
         """
-        SELECT (SELECT detail FROM rm_records WHERE user_id = $1 AND exercise_id = $2) AS detail,
-            s.started_at, s.workout_id
-        FROM (SELECT 1) one LEFT JOIN LATERAL (
+        SELECT w.exercise_id, r.detail, s.started_at, s.workout_id
+        FROM unnest($2::text[], $3::uuid[]) AS w(exercise_id, excluded)
+        LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = w.exercise_id
+        LEFT JOIN LATERAL (
             SELECT started_at, workout_id FROM rm_exercise_sessions
-            WHERE user_id = $1 AND exercise_id = $2 AND workout_id <> $3
+            WHERE user_id = $1 AND exercise_id = w.exercise_id AND workout_id <> w.excluded
             ORDER BY started_at DESC, workout_id DESC LIMIT 1
         ) s ON true
         """,
         user_id,
-        exercise_id,
-        excluding,
+        exercise_ids,
+        [excluding[exercise_id] for exercise_id in exercise_ids],
     )
-    detail = None if row["detail"] is None else RECORDS_DECODER.decode(row["detail"])
-    latest = None if row["workout_id"] is None else (row["started_at"], uuid.UUID(str(row["workout_id"])))
-    return detail, latest
+    return {
+        row["exercise_id"]: (
+            None if row["detail"] is None else RECORDS_DECODER.decode(row["detail"]),
+            None if row["workout_id"] is None else (row["started_at"], uuid.UUID(str(row["workout_id"]))),
+        )
+        for row in rows
+    }
 
 
 async def save_records(
-    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: str, detail: RecordsDetail | None
+    connection: asyncpg.Connection, user_id: uuid.UUID, records: Mapping[str, RecordsDetail | None]
 ) -> None:
-    """Write an exercise's records; None (no sessions left) removes them."""
-    if detail is None:
+    """Write exercises' records; None (no sessions left) removes them."""
+    gone = sorted(exercise_id for exercise_id, detail in records.items() if detail is None)
+    if gone:
         await connection.execute(
-            "DELETE FROM rm_records WHERE user_id = $1 AND exercise_id = $2", user_id, exercise_id
+            "DELETE FROM rm_records WHERE user_id = $1 AND exercise_id = ANY($2::text[])", user_id, gone
         )
-        return
-    await connection.execute(
-        """
-        INSERT INTO rm_records (user_id, exercise_id, summary, detail) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (user_id, exercise_id) DO UPDATE SET summary = EXCLUDED.summary, detail = EXCLUDED.detail
-        """,
-        user_id,
-        exercise_id,
-        ENCODER.encode(summary_of(detail)),
-        ENCODER.encode(detail),
-    )
+    kept = sorted((exercise_id, detail) for exercise_id, detail in records.items() if detail is not None)
+    if kept:
+        await connection.executemany(
+            """
+            INSERT INTO rm_records (user_id, exercise_id, summary, detail) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (user_id, exercise_id)
+                DO UPDATE SET summary = EXCLUDED.summary, detail = EXCLUDED.detail
+            """,
+            [
+                (user_id, exercise_id, ENCODER.encode(summary_of(detail)), ENCODER.encode(detail))
+                for exercise_id, detail in kept
+            ],
+        )
 
 
 async def save_session_records(
-    connection: asyncpg.Connection, user_id: uuid.UUID, session: ExerciseSession
+    connection: asyncpg.Connection, user_id: uuid.UUID, sessions: Sequence[ExerciseSession]
 ) -> None:
-    await connection.execute(
+    """Store sessions whose record marks changed."""
+    if not sessions:
+        return
+    await connection.executemany(
         """
         UPDATE rm_exercise_sessions SET body = $4 WHERE user_id = $1 AND exercise_id = $2 AND workout_id = $3
         """,
-        user_id,
-        session.exercise_id,
-        session.workout_id,
-        ENCODER.encode(session),
+        [(user_id, session.exercise_id, session.workout_id, ENCODER.encode(session)) for session in sessions],
     )
 
 
@@ -413,19 +420,44 @@ async def mark_workout_records(
     return True
 
 
-async def record_changes(
-    connection: asyncpg.Connection, user_id: uuid.UUID, keys: Iterable[str], version: int
-) -> None:
-    """Note in the outbox, in the projection's transaction, the read-model keys it changed."""
-    await connection.execute(
+async def advance(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    version: int,
+    changed: Iterable[str],
+    *,
+    fence: tuple[str, int],
+    move: bool,
+) -> bool:
+    """End a projection batch, in its transaction and one round trip: note in the outbox the read-model
+    keys it changed, drop the user's pending marks up to `version` and, when `move`, set the checkpoint
+    to `version`, but only while the lease `fence` (owner, token) still holds. False when it did not:
+    the batch must not commit."""
+    owner, token = fence
+    fenced: bool | None = await connection.fetchval(
         """
-        INSERT INTO projection_outbox (user_id, key, version) SELECT $1, key, $3 FROM unnest($2::text[]) key
-        ON CONFLICT (user_id, key) DO UPDATE SET version = EXCLUDED.version, change = EXCLUDED.change
+        WITH changed AS (
+            INSERT INTO projection_outbox (user_id, key, version)
+            SELECT $1, key, $2 FROM unnest($3::text[]) key
+            ON CONFLICT (user_id, key) DO UPDATE SET version = EXCLUDED.version, change = EXCLUDED.change
+        ), done AS (
+            DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2
+        ), moved AS (
+            UPDATE projection_checkpoints SET version = $2, failures = 0
+            WHERE $6 AND user_id = $1
+            RETURNING true
+        )
+        SELECT EXISTS (SELECT 1 FROM projection_leases WHERE user_id = $1 AND owner = $4 AND token = $5)
+            AND (NOT $6 OR EXISTS (SELECT 1 FROM moved))
         """,
         user_id,
-        sorted(keys),
         version,
+        sorted(changed),
+        owner,
+        token,
+        move,
     )
+    return bool(fenced)
 
 
 async def pending_changes(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, int]:
@@ -434,16 +466,59 @@ async def pending_changes(connection: asyncpg.Connection, user_id: uuid.UUID) ->
     return {row["key"]: row["change"] for row in rows}
 
 
+async def sync_start(
+    connection: asyncpg.Connection, user_id: uuid.UUID
+) -> tuple[int, int, dict[str, int]] | None:
+    """The user's checkpoint (projected, synced to Redis) and the outbox's pending keys with their change
+    numbers, in one round trip; None when the user has no checkpoint."""
+    row = await connection.fetchrow(
+        """
+        SELECT c.version, c.redis_version, o.keys, o.changes
+        FROM projection_checkpoints c, LATERAL (
+            SELECT array_agg(key) AS keys, array_agg(change) AS changes
+            FROM projection_outbox WHERE user_id = $1
+        ) o
+        WHERE c.user_id = $1
+        """,
+        user_id,
+    )
+    if row is None:
+        return None
+    changes = dict(zip(row["keys"] or (), row["changes"] or (), strict=True))
+    return row["version"], row["redis_version"], changes
+
+
 async def clear_changes(
     connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, synced: Mapping[str, int]
 ) -> None:
     """Remove what a sync wrote, unless the key changed again since it read the outbox."""
-    await connection.execute(
-        """
-        DELETE FROM projection_outbox o USING unnest($2::text[], $3::bigint[]) AS s(key, change)
-        WHERE o.user_id = $1 AND o.key = s.key AND o.change = s.change
-        """,
+    await connection.execute(_CLEAR_CHANGES, user_id, list(synced), list(synced.values()))
+
+
+_CLEAR_CHANGES = """
+    DELETE FROM projection_outbox o USING unnest($2::text[], $3::bigint[]) AS s(key, change)
+    WHERE o.user_id = $1 AND o.key = s.key AND o.change = s.change
+"""
+
+
+async def mark_synced(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    user_id: uuid.UUID,
+    version: int,
+    written: Mapping[str, int],
+) -> bool:
+    """After a sync wrote `version` to Redis: clear what it wrote from the outbox (unless changed again
+    since) and note the version synced, in one round trip. False when the user's checkpoint is gone
+    (the account was erased meanwhile)."""
+    still_there: bool | None = await connection.fetchval(
+        f"""
+        WITH cleared AS ({_CLEAR_CHANGES})
+        UPDATE projection_checkpoints SET redis_version = GREATEST(redis_version, $4) WHERE user_id = $1
+        RETURNING true
+        """,  # noqa: S608
         user_id,
-        list(synced),
-        list(synced.values()),
+        list(written),
+        list(written.values()),
+        version,
     )
+    return bool(still_there)

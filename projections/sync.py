@@ -44,13 +44,10 @@ async def sync_redis(
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=True),
     ):
-        checkpoint = await connection.fetchrow(
-            "SELECT version, redis_version FROM projection_checkpoints WHERE user_id = $1", user_id
-        )
-        if checkpoint is None:
+        started = await store.sync_start(connection, user_id)
+        if started is None:
             return True
-        version, synced = checkpoint["version"], checkpoint["redis_version"]
-        changes = await store.pending_changes(connection, user_id)
+        version, synced, changes = started
         workout_ids = [found for key in changes if (found := outbox.workout_of(key)) is not None]
         recent = (
             await connection.fetch(
@@ -141,17 +138,7 @@ async def sync_redis(
         metrics.REDIS_SYNC_FAILURES.inc()
         log.warning("redis_sync_failed", user_id=str(user_id), error=repr(exc))
         return False
-    if changes:
-        await store.clear_changes(pool, user_id, changes)
-    still_there = await pool.fetchval(
-        """
-        UPDATE projection_checkpoints SET redis_version = GREATEST(redis_version, $2) WHERE user_id = $1
-        RETURNING true
-        """,
-        user_id,
-        version,
-    )
-    if not still_there:
+    if not await store.mark_synced(pool, user_id, version, changes):
         await _take_back(redis, keys, user_id, scores)
     return True
 

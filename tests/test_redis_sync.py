@@ -125,10 +125,12 @@ async def test_a_key_changed_again_after_the_sync_read_it_stays_in_the_outbox(
     pool = resources[0]
     signed_in = await sign_up(client)
     user_id = uuid.UUID(signed_in["user"]["id"])
+    no_lease = ("nobody", 0)  # outside a batch: the outbox is written, the checkpoint left alone
     async with pool.acquire() as connection:
-        await store.record_changes(connection, user_id, {outbox.DASHBOARD, outbox.FEED}, 1)
+        first = {outbox.DASHBOARD, outbox.FEED}
+        await store.advance(connection, user_id, 1, first, fence=no_lease, move=False)
         read = await store.pending_changes(connection, user_id)
-        await store.record_changes(connection, user_id, {outbox.FEED}, 2)
+        await store.advance(connection, user_id, 2, {outbox.FEED}, fence=no_lease, move=False)
         await store.clear_changes(connection, user_id, read)
         assert set(await store.pending_changes(connection, user_id)) == {outbox.FEED}
 

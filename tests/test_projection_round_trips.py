@@ -1,0 +1,79 @@
+"""What one new workout costs the projection in round trips to Postgres: a small fixed number, the
+same whatever the length of the user's history (cost proportional to the change, not to the past)."""
+
+from __future__ import annotations
+
+import collections
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from core import clock
+from projections.runner import project_user
+from tests.accounts import bearer, sign_up
+
+EXERCISES = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift")
+#: Statements sent for one logged workout of three exercises (projection, then the Redis sync),
+#: pool bookkeeping included. Lower it when a change saves some; never raise it without cause.
+CEILING = 38
+
+
+def session(days_ago: int, kg: float) -> dict[str, Any]:
+    started = (clock.now() - timedelta(days=days_ago, hours=2)).replace(microsecond=0)
+    return {
+        "title": f"Day {days_ago}",
+        "startedAt": started.isoformat(),
+        "endedAt": (started + timedelta(hours=1)).isoformat(),
+        "exercises": [
+            {"exerciseId": exercise_id, "sets": [{"reps": 5, "weight": {"value": kg, "unit": "kg"}}] * 3}
+            for exercise_id in EXERCISES
+        ],
+    }
+
+
+class CountingPool:
+    """A pool of one connection whose statements are counted while `counting` is set."""
+
+    def __init__(self) -> None:
+        self.counting = False
+        self.sent: collections.Counter[str] = collections.Counter()
+
+    def log(self, record: Any) -> None:
+        if self.counting:
+            self.sent[" ".join(record.query.split())[:100]] += 1
+
+    async def open(self, url: str) -> asyncpg.Pool:
+        async def init(connection: asyncpg.Connection) -> None:
+            connection.add_query_logger(self.log)
+
+        return await asyncpg.create_pool(url, min_size=1, max_size=1, init=init)
+
+
+async def test_one_new_workout_costs_the_same_few_round_trips_whatever_the_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    _, redis, keys = resources
+    costs = {}
+    for history in (1, 40):
+        signed_in = await sign_up(client)
+        me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+        for day in range(history, 0, -1):
+            logged = session(day + 1, 50.0 + day)
+            put = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=logged, headers=me)
+            assert put.status_code == 201, put.text
+        counter = CountingPool()
+        pool = await counter.open(settings.database.url)
+        try:
+            await project_user(pool, redis, keys, user_id)  # the history; warms the connection up
+            put = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=session(0, 40.0), headers=me)
+            assert put.status_code == 201, put.text
+            counter.counting = True
+            outcome = await project_user(pool, redis, keys, user_id)
+        finally:
+            await pool.close()
+        assert outcome.applied == 1 and outcome.synced
+        costs[history] = sum(counter.sent.values())
+        assert costs[history] <= CEILING, "\n".join(f"{n} {q}" for q, n in counter.sent.most_common())
+    assert costs[1] == costs[40]
