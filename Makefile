@@ -106,7 +106,7 @@ clean:
 # `make bench BENCH_ARGS="--profile"` or `make bench-import BENCH_IMPORT_ARGS="--rows 5000"`.
 # The load benchmark also measures two baselines in the same run: bare Litestar, and the seed's stack
 # (Express, ops/bench/seed_stack), whose exact versions npm installs there, with no lock file.
-.PHONY: bench bench-quick bench-load bench-import bench-memory bench-replica bench-consistency bench-deps
+.PHONY: bench bench-quick bench-load bench-import bench-memory bench-batch bench-replica bench-consistency bench-deps
 
 SEED_STACK := ops/bench/seed_stack
 SEED_STACK_DEPS := $(SEED_STACK)/node_modules/.installed
@@ -131,6 +131,10 @@ bench-quick: $(INSTALLED) $(SEED_STACK_DEPS)
 # and index (ops/bench/memory.py; about 10 minutes at the default 400 users and 12 months).
 bench-memory: $(INSTALLED)
 	PYTHONPATH=. $(BIN)/python ops/bench/memory.py $(BENCH_MEMORY_ARGS)
+
+# What one new workout costs the projection, by the length of the user's history (BENCHMARKS.md).
+bench-batch: $(INSTALLED)
+	PYTHONPATH=. $(BIN)/python ops/bench/batch.py $(BENCH_BATCH_ARGS)
 
 # The mobile mix at one rate against Postgres alone, with an asynchronous and with a synchronous
 # streaming replica of its own on loopback (ops/bench/replica.py; about 4 minutes).

@@ -1,0 +1,206 @@
+"""What one new workout costs the projection (`make bench-batch`): the time and round trips of a
+one-event batch, by the length of the user's history.
+
+    PYTHONPATH=. python ops/bench/batch.py [--rounds 60] [--users 2]
+
+Users are seeded with about 1, 12 and 72 months of history (about 13 workouts a month) and projected.
+Then, round after round, each user logs one new workout, their latest, through the command, and this
+process projects it at once with `project_user` (the projection transaction and the Redis sync), as a
+worker would, on one connection. Measured per batch: wall time, this process's CPU time (the worker's
+own work; Postgres's is not in it) and the statements sent to Postgres. The report goes to stdout and
+`.bench/batch.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+
+from api.seed_cli import seed
+from commands.workouts import put_workout
+from core import clock
+from core.logs import configure_logging
+from core.redis import Keys
+from core.settings import Settings
+from ops.bench.common import clean_up, configure, create_and_migrate
+from ops.bench.run import _synthetic_workout
+from projections.runner import project_user
+
+ROOT = Path(__file__).resolve().parents[2]
+#: (label, months of seeded history, seed): each seed value names users of its own.
+HISTORIES = (("1 month", 1, 11), ("12 months", 12, 12), ("72 months", 72, 13))
+
+
+class Counted:
+    """Statements sent on the pool's connection while `on`, and each one's time by its text."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.sent = 0
+        self.label = ""
+        self.elapsed: dict[tuple[str, str], list[float]] = {}
+
+    def log(self, record: Any) -> None:
+        if self.on:
+            self.sent += 1
+            text = " ".join(record.query.split())
+            self.elapsed.setdefault((self.label, text[:90]), []).append(record.elapsed * 1000)
+
+
+async def _history(settings: Settings, months: int, seed_value: int, users: int) -> list[uuid.UUID]:
+    yesterday = (clock.now() - timedelta(days=1)).date()
+    before = await _user_ids(settings)
+    await seed(settings, users=users, months=months, seed=seed_value, today=yesterday)
+    return sorted(set(await _user_ids(settings)) - set(before))
+
+
+async def _user_ids(settings: Settings) -> list[uuid.UUID]:
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        return [row["user_id"] for row in await connection.fetch("SELECT user_id FROM streams")]
+    finally:
+        await connection.close()
+
+
+async def measure(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
+    assert settings.database.url and settings.redis.url
+    counted = Counted()
+
+    async def init(connection: asyncpg.Connection) -> None:
+        connection.add_query_logger(counted.log)
+
+    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=1, init=init)
+    writer = await asyncpg.connect(settings.database.url)
+    redis = Redis.from_url(settings.redis.url)
+    keys = Keys(settings.redis.prefix)
+    rng = random.Random(args.seed)  # noqa: S311 - workouts of a benchmark, not secrets
+    results = []
+    try:
+        groups = []
+        for label, months, seed_value in HISTORIES:
+            users = await _history(settings, months, seed_value, args.users)
+            for user_id in users:
+                await project_user(pool, redis, keys, user_id)
+            workouts = await writer.fetchval(
+                "SELECT count(*) FROM workouts WHERE user_id = ANY($1::uuid[])", users
+            )
+            groups.append((label, users, workouts // len(users)))
+        samples: dict[str, dict[str, list[float]]] = {
+            label: {"wall_ms": [], "cpu_ms": [], "statements": []} for label, _, _ in groups
+        }
+        for _ in range(args.rounds):
+            for label, users, _ in groups:
+                for user_id in users:
+                    started = clock.now() - timedelta(minutes=1)
+                    workout = _synthetic_workout(rng, started.astimezone(UTC), rng.randint(0, 400))
+                    async with writer.transaction():
+                        await put_workout(
+                            writer,
+                            user_id=user_id,
+                            workout_id=uuid.uuid4(),
+                            workout=workout,
+                            if_match=None,
+                            now=clock.now(),
+                            request_id=None,
+                        )
+                    counted.sent, counted.on, counted.label = 0, True, label
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    outcome = await project_user(pool, redis, keys, user_id)
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    counted.on = False
+                    assert outcome.applied == 1, outcome
+                    samples[label]["wall_ms"].append(wall * 1000)
+                    samples[label]["cpu_ms"].append(cpu * 1000)
+                    samples[label]["statements"].append(counted.sent)
+        for label, _, history in groups:
+            taken = samples[label]
+            results.append(
+                {
+                    "history": label,
+                    "workouts": history,
+                    "batches": len(taken["wall_ms"]),
+                    "wall_p50": statistics.median(taken["wall_ms"]),
+                    "wall_p95": _p95(taken["wall_ms"]),
+                    "cpu_p50": statistics.median(taken["cpu_ms"]),
+                    "statements": statistics.median(taken["statements"]),
+                    # per statement: summed over the batches, as the client waited for it
+                    "slowest": sorted(
+                        (
+                            (sum(times) / len(taken["wall_ms"]), text)
+                            for (group, text), times in counted.elapsed.items()
+                            if group == label
+                        ),
+                        reverse=True,
+                    )[:8],
+                }
+            )
+    finally:
+        await pool.close()
+        await writer.close()
+        await redis.aclose()
+    return results
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, round(len(values) * 0.95) - 1)]
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| history | workouts per user | batches | wall p50 ms | wall p95 ms | worker CPU p50 ms "
+        "| statements |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        times = f"{r['wall_p50']:.2f} | {r['wall_p95']:.2f} | {r['cpu_p50']:.2f}"
+        lines.append(
+            f"| {r['history']} | {r['workouts']} | {r['batches']} | {times} | {r['statements']:.0f} |"
+        )
+    longest = results[-1]
+    lines += [
+        "",
+        f"The statements that took longest with {longest['history']} of history (ms per batch, round trip",
+        "included):",
+        "",
+        "| ms | statement |",
+        "|---:|---|",
+        *(f"| {ms:.2f} | `{text}` |" for ms, text in longest["slowest"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=60, help="new workouts per user")
+    parser.add_argument("--users", type=int, default=2, help="users per history length")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench")
+    args = parser.parse_args(argv)
+    run_id = uuid.uuid4().hex[:10]
+    servers, settings = configure(run_id)
+    configure_logging(settings, process="bench")
+    try:
+        asyncio.run(create_and_migrate(servers, settings))
+        results = asyncio.run(measure(args, settings))
+    finally:
+        asyncio.run(clean_up(servers))
+    text = report(results)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "batch.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
