@@ -34,6 +34,7 @@ from projections.activity import (
     with_days,
     with_signup,
 )
+from projections.packing import unpack
 
 
 class _WorkoutTotals(msgspec.Struct, rename="camel"):
@@ -176,7 +177,7 @@ async def _load(
     for exercise_id, started_at, body in row["sessions"] or ():
         if week_of(utc_day(started_at)) not in wanted_weeks:
             continue
-        session = _SESSION_DECODER.decode(body)
+        session = _SESSION_DECODER.decode(unpack(body))
         sessions.append((exercise_id, started_at, session.working_sets or 0, session.volume_kg))
     return _State(
         stored_days=stored_days,

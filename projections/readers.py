@@ -19,6 +19,7 @@ from commands.events import WeekStart
 from core.catalog import Exercise, Muscle, exercise
 from projections.dashboard import MUSCLE_DAYS, bodyweight_trend, build_dashboard, local_date, muscle_sets
 from projections.documents import BodyweightEntry, Dashboard, WeekTotals, WorkoutSummary
+from projections.packing import unpack
 from projections.records import ExerciseSession
 
 ENCODER = msgspec.json.Encoder()
@@ -173,7 +174,7 @@ async def dashboard_as_of(
             strict=True,
         )
     }
-    sessions = [SESSION_DECODER.decode(body) for body in row["sessions"] or ()]
+    sessions = [SESSION_DECODER.decode(unpack(body)) for body in row["sessions"] or ()]
     entries = [BODYWEIGHT_DECODER.decode(body) for body in row["bodyweights"] or ()]
     latest = None if row["latest"] is None else SUMMARY_DECODER.decode(row["latest"])
     return build_dashboard(

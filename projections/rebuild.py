@@ -48,10 +48,10 @@ BOOKKEEPING = ("projection_checkpoints", "projection_pending", "projection_outbo
 #: (`ironlog migrate`, or `ironlog projections rebuild --if-stale`) rebuilds every read model.
 PROJECTOR_VERSIONS: dict[str, int] = {
     "settings": 1,
-    "workouts": 1,
+    "workouts": 2,  # 2: bodies stored deflated (projections/packing.py)
     "weekly-totals": 1,
     "dashboard": 1,
-    "history-and-records": 1,
+    "history-and-records": 2,  # 2: sessions stored deflated
     "library": 1,
     "leaderboards": 1,
     "activity": 1,

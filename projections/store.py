@@ -23,6 +23,7 @@ from projections.documents import (
     WorkoutDocument,
     WorkoutSummary,
 )
+from projections.packing import pack, unpack
 from projections.readers import SETTINGS_COLUMNS, UserSettings
 from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
 
@@ -87,8 +88,8 @@ async def save_workout(
         summary.started_at,
         ENCODER.encode(summary),
         document.version,
-        source,
-        ENCODER.encode(document),
+        pack(source),
+        pack(ENCODER.encode(document)),
     )
 
 
@@ -108,7 +109,7 @@ async def workout_sources(
     rows = await connection.fetch(
         "SELECT workout_id, workout_version, source FROM rm_workout_documents WHERE user_id = $1", user_id
     )
-    return [(row["workout_id"], row["workout_version"], row["source"]) for row in rows]
+    return [(row["workout_id"], row["workout_version"], unpack(row["source"])) for row in rows]
 
 
 async def save_weeks(
@@ -282,7 +283,7 @@ async def replace_sessions(
         INSERT INTO rm_exercise_sessions (user_id, exercise_id, workout_id, started_at, body)
         VALUES ($1, $2, $3, $4, $5)
         """,
-        [(user_id, s.exercise_id, workout_id, s.started_at, ENCODER.encode(s)) for s in sessions],
+        [(user_id, s.exercise_id, workout_id, s.started_at, pack(ENCODER.encode(s))) for s in sessions],
     )
     return {row["exercise_id"] for row in removed} | {s.exercise_id for s in sessions}
 
@@ -301,7 +302,7 @@ async def exercise_sessions(
     )
     found: dict[str, list[ExerciseSession]] = {}
     for row in rows:
-        found.setdefault(row["exercise_id"], []).append(SESSION_DECODER.decode(row["body"]))
+        found.setdefault(row["exercise_id"], []).append(SESSION_DECODER.decode(unpack(row["body"])))
     return found
 
 
@@ -370,9 +371,10 @@ async def save_session_records(
         return
     await connection.executemany(
         """
-        UPDATE rm_exercise_sessions SET body = $4 WHERE user_id = $1 AND exercise_id = $2 AND workout_id = $3
+        UPDATE rm_exercise_sessions SET body = $5
+        WHERE user_id = $1 AND exercise_id = $2 AND started_at = $3 AND workout_id = $4
         """,
-        [(user_id, session.exercise_id, session.workout_id, ENCODER.encode(session)) for session in sessions],
+        [(user_id, s.exercise_id, s.started_at, s.workout_id, pack(ENCODER.encode(s))) for s in sessions],
     )
 
 
@@ -396,7 +398,7 @@ async def mark_workout_records(
     if row is None:
         return False
     summary = SUMMARY_DECODER.decode(row["summary"])
-    document = DOCUMENT_DECODER.decode(row["document"])
+    document = DOCUMENT_DECODER.decode(unpack(row["document"]))
     order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
     kept = [mark for mark in summary.records if mark.exercise_id not in marks]
     merged = sorted(
@@ -415,7 +417,7 @@ async def mark_workout_records(
         "UPDATE rm_workout_documents SET body = $3 WHERE user_id = $1 AND workout_id = $2",
         user_id,
         workout_id,
-        ENCODER.encode(msgspec.structs.replace(document, records=merged)),
+        pack(ENCODER.encode(msgspec.structs.replace(document, records=merged))),
     )
     return True
 

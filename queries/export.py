@@ -21,6 +21,7 @@ from projections.documents import (
     SetView,
     WorkoutDocument,
 )
+from projections.packing import unpack
 
 _WORKOUTS = "SELECT body FROM rm_workout_documents WHERE user_id = $1 ORDER BY workout_id"
 _PARTS = (
@@ -80,7 +81,7 @@ async def export_account(pool: asyncpg.Pool, user_id: uuid.UUID, account: bytes)
     ):
         for name, query in _PARTS:
             rows = await connection.fetch(query, user_id)
-            body += b',"' + name.encode() + b'":[' + b",".join(bytes(row["body"]) for row in rows) + b"]"
+            body += b',"' + name.encode() + b'":[' + b",".join(unpack(row["body"]) for row in rows) + b"]"
     return body + b"}"
 
 
@@ -89,7 +90,8 @@ async def export_workouts_csv(
 ) -> bytes:
     """The user's workouts as Strong's CSV export, from the same documents the JSON export holds."""
     rows = await pool.fetch(_WORKOUTS, user_id)
-    return strong_csv((_DOCUMENT_DECODER.decode(row["body"]) for row in rows), timezone, distance_unit)
+    documents = (_DOCUMENT_DECODER.decode(unpack(row["body"])) for row in rows)
+    return strong_csv(documents, timezone, distance_unit)
 
 
 def strong_csv(workouts: Iterable[WorkoutDocument], timezone: str, distance_unit: DistanceUnit) -> bytes:

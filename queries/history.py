@@ -10,6 +10,7 @@ import msgspec
 
 from core.cursors import decode_cursor, encode_cursor
 from projections import outbox
+from projections.packing import unpack
 from queries.readmodels import DocumentLoader, ListPage, PageLoader
 
 
@@ -40,7 +41,7 @@ def history_page(user_id: uuid.UUID, exercise_id: str, cursor: str | None, limit
         next_cursor = None
         if len(rows) > limit:
             next_cursor = encode_cursor(HistoryCursor(page[-1]["started_at"], page[-1]["workout_id"]))
-        return ListPage([bytes(row["body"]) for row in page], next_cursor)
+        return ListPage([unpack(row["body"]) for row in page], next_cursor)
 
     return PageLoader(outbox.sessions(exercise_id), load)
 
@@ -57,7 +58,7 @@ def last_session(user_id: uuid.UUID, exercise_id: str) -> DocumentLoader:
             user_id,
             exercise_id,
         )
-        return None if body is None else (bytes(body), "")
+        return None if body is None else (unpack(body), "")
 
     return DocumentLoader(outbox.sessions(exercise_id), load)
 

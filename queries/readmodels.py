@@ -25,6 +25,7 @@ from projections import outbox, readers
 from projections.cache import PAGE_TTL_S, READ_THROUGH_TTL_S, Cached, DocumentCache, body_etag
 from projections.dashboard import local_date, next_rollover
 from projections.feed import FeedCursor, feed_page
+from projections.packing import unpack
 from queries.consistency import ProjectionNotifications, written_version
 from queries.memory_cache import Mark, MemoryCache
 
@@ -151,7 +152,7 @@ class ReadModels:
             if row["body"] is None:
                 return _Loaded(None, key, checkpoint=row["version"])
             # Only the hot set is pushed (projections/sync.py): a workout read through stays a while.
-            served = Served(row["body"], f'"{row["workout_version"]}"', row["version"])
+            served = Served(unpack(row["body"]), f'"{row["workout_version"]}"', row["version"])
             return _Loaded(served, key, ttl_s=READ_THROUGH_TTL_S)
 
         def serve(at_least: int | None) -> Awaitable[Served | Absent]:

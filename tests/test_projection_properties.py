@@ -49,6 +49,7 @@ from projections import runner
 from projections.cache import DocumentCache, DocumentKeys
 from projections.dashboard import build_dashboard, local_date, muscle_sets, rebucket
 from projections.documents import RecordMark, WeekTotals, WorkoutSummary
+from projections.packing import unpack
 from projections.records import RECORD_NAMES, ExerciseSession, record_marks, sessions_of
 from projections.runner import Outcome, RunnerSettings, exercise_name, project_user
 from projections.store import DASHBOARD_DECODER, DOCUMENT_DECODER, SUMMARY_DECODER
@@ -532,7 +533,7 @@ class ProjectionMachine(RuleBasedStateMachine):
         async with self.pool.acquire() as connection:
             await self._compare_read_models(connection)
             bodies = {
-                row["workout_id"]: bytes(row["body"])
+                row["workout_id"]: unpack(row["body"])
                 for row in await connection.fetch(
                     "SELECT workout_id, body FROM rm_workout_documents WHERE user_id = $1", self.user_id
                 )
@@ -665,12 +666,12 @@ class ProjectionMachine(RuleBasedStateMachine):
             "SELECT workout_id, workout_version, source, body FROM rm_workout_documents WHERE user_id = $1",
             user_id,
         )
-        document_bodies: dict[uuid.UUID, bytes] = {row["workout_id"]: row["body"] for row in rows}
-        assert {row["workout_id"]: DOCUMENT_DECODER.decode(row["body"]) for row in rows} == documents
+        document_bodies: dict[uuid.UUID, bytes] = {row["workout_id"]: unpack(row["body"]) for row in rows}
+        assert {row["workout_id"]: DOCUMENT_DECODER.decode(unpack(row["body"])) for row in rows} == documents
         for row in rows:
             workout, version = self.live[row["workout_id"]]
             assert row["workout_version"] == version
-            assert msgspec.json.decode(row["source"], type=Workout) == workout
+            assert msgspec.json.decode(unpack(row["source"]), type=Workout) == workout
 
         # c) weekly totals
         expected_weeks = rebucket(summaries.values(), self.timezone, self.week_start)
@@ -806,7 +807,7 @@ async def test_redelivered_poke_with_nothing_new_resyncs_redis(settings: Setting
         dashboard = await cache.read(names.synced, names.dashboard)
         detail = await cache.read(names.synced, names.workout(workout_id))
         assert (dashboard.synced, dashboard.body) == (written.stream_version, rm_dashboard)
-        assert detail.body == rm_workout
+        assert detail.body == unpack(rm_workout)
         redis_version = await pool.fetchval(
             "SELECT redis_version FROM projection_checkpoints WHERE user_id = $1", user_id
         )

@@ -20,6 +20,7 @@ from core.embedded import EmbeddedRedis
 from core.redis import Keys
 from core.settings import Settings
 from projections.leaderboards import WEEKLY, BoardKeys, iso_week
+from projections.packing import unpack
 from projections.runner import project_user
 from tests.accounts import bearer, sign_up
 from tests.test_read_your_writes import bound_to
@@ -114,7 +115,7 @@ async def test_reads_stay_correct_while_redis_evicts(
         for _ in range(2):  # the second pass reads what the first one filled, or refills it
             for user_id, me, workouts in lifters:
                 stored = {
-                    row["workout_id"]: bytes(row["body"])
+                    row["workout_id"]: unpack(row["body"])
                     for row in await pool.fetch(
                         "SELECT workout_id, body FROM rm_workout_documents WHERE user_id = $1", user_id
                     )
