@@ -7,6 +7,8 @@ version up to which the user's documents are in Redis, and a write older than it
 sync may have dropped that document on purpose (a workout no longer among the hot ones), and a reader
 that read Postgres before the change must not put the old body back.
 
+Bodies are stored packed (projections/packing.py): `put` packs, `read` unpacks.
+
 Redis holds the hot set only (projections/sync.py): what a user opens first is pushed, the rest is
 read through from Postgres on demand and kept `READ_THROUGH_TTL_S`. Every document has a TTL and
 `ver` has none, so the cache Redis runs with `maxmemory-policy volatile-lru` (docs/operations.md):
@@ -24,6 +26,7 @@ from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 from core.redis import Keys
+from projections.packing import pack, unpack
 
 DOCUMENT_TTL_S = 7 * 86_400
 PAGE_TTL_S = 3600
@@ -135,7 +138,7 @@ class DocumentCache:
             stamp=_int(stamp) or 0,
             zone=(zone or b"").decode(),
             etag=(etag or b"").decode(),
-            body=body or b"",
+            body=unpack(body) if body else b"",
         )
 
     async def put(
@@ -153,7 +156,8 @@ class DocumentCache:
     ) -> None:
         """Queue a compare-and-set of one document on `pipe`: it lands only if newer than the stored
         one and not older than the user's `ver` (`synced_key`, in the same hash slot)."""
-        await self._put(keys=[key, synced_key], args=[version, stamp, zone, etag, body, ttl_s], client=pipe)
+        stored = pack(body) if body else b""
+        await self._put(keys=[key, synced_key], args=[version, stamp, zone, etag, stored, ttl_s], client=pipe)
 
     async def put_synced(self, pipe: Pipeline, synced_key: str, version: int) -> None:
         await self._put_version(keys=[synced_key], args=[version], client=pipe)

@@ -1,10 +1,12 @@
-"""Read-model bodies that are large and read rarely, stored deflated.
+"""Read-model bodies stored deflated: the largest Postgres read models (exercise sessions, workout
+documents and the workouts as logged) and every document in Redis (projections/cache.py).
 
 A one-exercise session or a whole workout is a few hundred bytes to a few kilobytes of JSON, below
 the size at which Postgres compresses a value itself (about 2 KB a row), and most of those bytes are
 the same keys over and over. Deflate primed with a dictionary of those keys stores them in about a
-sixth of the space. The stored value is one byte naming the dictionary, then raw deflate; a value
-that starts with `{` is JSON as stored before packing, and is read as it is.
+sixth of the space. The stored value is one byte naming the dictionary (a control character, which
+no JSON text starts with), then raw deflate; any other value is JSON as stored before packing, and
+is read as it is.
 
 A shipped dictionary never changes: rows packed with it stay on disk until a rebuild rewrites them.
 A better dictionary gets a new id, and `pack` uses the newest.
@@ -42,7 +44,7 @@ _DICTIONARIES: dict[int, bytes] = {
     ),
 }
 _NEWEST = max(_DICTIONARIES)
-_JSON = b"{"[0]
+_FIRST_TEXT = 0x20  # dictionary ids stay below it; JSON starts with `{`, `[`, `"`, a digit or a letter
 
 
 def pack(body: bytes) -> bytes:
@@ -53,7 +55,7 @@ def pack(body: bytes) -> bytes:
 
 def unpack(stored: bytes) -> bytes:
     """The JSON a stored value holds, packed or not."""
-    if not stored or stored[0] == _JSON:
+    if not stored or stored[0] >= _FIRST_TEXT:
         return bytes(stored)
     dictionary = _DICTIONARIES.get(stored[0])
     if dictionary is None:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from core.redis import Keys
 from core.settings import Settings
+from projections.packing import unpack
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem, read_fresh
 from tests.workouts import workout
@@ -81,7 +82,12 @@ async def redis_traces(redis: Redis, prefix: str, user_id: uuid.UUID) -> list[st
         if kind == "string":
             content = [await redis.get(key) or b""]
         elif kind == "hash":
-            content = [part for pair in (await redis.hgetall(key)).items() for part in pair]
+            # a document's body is stored packed (projections/packing.py): look at what it holds
+            content = [
+                part
+                for field, value in (await redis.hgetall(key)).items()
+                for part in (field, unpack(value) if field == b"b" else value)
+            ]
         elif kind == "zset":
             content = await redis.zrange(key, 0, -1)
         elif kind == "set":

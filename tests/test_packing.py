@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.packing import pack, unpack
+from projections.packing import _DICTIONARIES, pack, unpack
 from tests.workouts import workout
 
 SESSION = (
@@ -26,8 +26,12 @@ def test_any_body_comes_back_byte_for_byte(body: bytes) -> None:
 
 
 def test_a_body_stored_before_packing_is_read_as_it_is() -> None:
-    assert unpack(SESSION) == SESSION
-    assert unpack(b"") == b""
+    for body in (SESSION, b'[{"id":1}]', b'"text"', b"12", b"true", b"null", b""):
+        assert unpack(body) == body
+
+
+def test_dictionary_ids_are_below_any_first_byte_of_json() -> None:
+    assert all(0 < dictionary < 0x20 for dictionary in _DICTIONARIES)
 
 
 def test_what_the_first_dictionary_stored_stays_readable() -> None:
@@ -41,5 +45,5 @@ def test_a_workout_is_stored_in_less_than_a_third_of_its_json() -> None:
 
 
 def test_a_value_packed_with_an_unknown_dictionary_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown dictionary: 200"):
-        unpack(bytes((200,)) + SESSION_PACKED[1:])
+    with pytest.raises(ValueError, match="unknown dictionary: 31"):
+        unpack(bytes((31,)) + SESSION_PACKED[1:])

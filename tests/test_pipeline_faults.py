@@ -29,6 +29,7 @@ from core.redis import Keys
 from core.settings import Settings
 from projections.cache import DocumentKeys
 from projections.documents import Dashboard
+from projections.packing import unpack
 from projections.runner import lock_key
 from tests.accounts import bearer, sign_up
 from tests.harness import IronlogProcess, empty_broker, wait_until
@@ -358,7 +359,7 @@ async def test_worker_killed_after_its_commit_applies_once_and_redis_catches_up(
     assert await checkpoint(db, user_id) == (token, token)
     stored = await redis.hgetall(dash_key)
     assert stored[b"v"] == str(token).encode()
-    assert msgspec.json.decode(stored[b"b"], type=Dashboard).totals.workouts == 1
+    assert msgspec.json.decode(unpack(stored[b"b"]), type=Dashboard).totals.workouts == 1
     assert await redis.hget(Keys(settings.redis.prefix).user(user_id, "w", str(workout_id)), "v") == (
         str(token).encode()
     )
@@ -440,7 +441,7 @@ async def test_deleting_the_cache_prefix_keeps_every_read_correct_and_refills_it
     for key, path in refilled.items():
         document = await redis.hgetall(key)
         assert document, f"{key} was not refilled by GET {path}"
-        assert document[b"b"] == before[path].content, path
+        assert unpack(document[b"b"]) == before[path].content, path
         assert document[b"v"] == str(token).encode(), path
 
 
