@@ -26,7 +26,7 @@ from tests.accounts import bearer, sign_up
 from tests.test_read_your_writes import bound_to
 
 WORKOUTS = 24  # per lifter: more than the hot set, so reads go through Postgres too
-HEADROOM = 120_000  # bytes of documents (packed: projections/packing.py) the Redis may hold above what it uses empty
+HEADROOM = 120_000  # bytes of (packed) documents the Redis may hold above what it uses empty
 SESSION_AGO = timedelta(hours=3)  # the newest session started this long ago
 
 
