@@ -82,7 +82,14 @@ async def refuse_unreadable_input(request: Request[Any, Any, Any]) -> None:
     """`before_request` hook: a 400 for a query string of raw bytes, a 422 for a NUL in a path parameter,
     a query parameter or a JSON body, for a body not of its declared types, or for a query parameter
     that is not the canonical text of its type; a 404 for a path parameter that is not."""
-    if not request.scope["query_string"].isascii():
+    scope = request.scope
+    if (
+        not scope["query_string"]
+        and not scope["path_params"]
+        and declared_media_type(scope["route_handler"]) is None
+    ):
+        return  # no query, no path parameter and no body read: nothing to check (the hot reads)
+    if not scope["query_string"].isascii():
         # A URI is ASCII (RFC 3986); Litestar decodes the query as UTF-8 to name it in its own errors.
         raise ClientException("The query string must be ASCII: percent-encode anything else as UTF-8.")
     refuse_uncanonical_path(request)

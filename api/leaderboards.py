@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
-from api.state import AppServices
+from api.state import services_of
 from core import clock
 from projections.leaderboards import BOARDS, WEEKLY, iso_week, week_bounds
 from queries.leaderboards import Leaderboard, Scope
@@ -79,13 +78,13 @@ class LeaderboardsController(Controller):
         self,
         request: Request[Any, Any, Any],
         board: Annotated[str, PathParameter(schema_extra={"enum": list(BOARDS)})],
-        services: NamedDependency[AppServices],
         *,
         board_scope: ScopeQuery = "global",
         period: Period = None,
         exercise_id: ExerciseId = None,
         limit: Top = 10,
     ) -> Leaderboard:
+        services = services_of(request)
         if board not in BOARDS:
             raise NotFoundException(f"No board {board!r}; boards are {', '.join(BOARDS)}.")
         now = clock.now()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
@@ -13,7 +12,7 @@ from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, consistency_token
 from api.problems import problem_specs
 from api.reads import Cursor, Limit, found, memory_key, serve
-from api.state import AppServices
+from api.state import services_of
 from core.structs import ResponseBody
 from projections.records import ExerciseSession, Records, RecordsDetail
 from queries.history import exercise_records, history_page, last_session, records_page
@@ -46,11 +45,11 @@ class HistoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         exercise_id: FromPath[str],
-        services: NamedDependency[AppServices],
         *,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Response[bytes]:
+        services = services_of(request)
         user_id = principal_of(request).user_id
         load = history_page(user_id, exercise_id, cursor, limit)
         return serve(
@@ -74,8 +73,8 @@ class HistoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         exercise_id: FromPath[str],
-        services: NamedDependency[AppServices],
     ) -> Response[bytes]:
+        services = services_of(request)
         user_id = principal_of(request).user_id
         answer = await services.lists.one(
             user_id, consistency_token(request), last_session(user_id, exercise_id), key=memory_key(request)
@@ -99,11 +98,11 @@ class RecordsController(Controller):
     async def records(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[AppServices],
         *,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Response[bytes]:
+        services = services_of(request)
         user_id = principal_of(request).user_id
         load = records_page(user_id, cursor, limit)
         return serve(
@@ -127,8 +126,8 @@ class RecordsController(Controller):
         self,
         request: Request[Any, Any, Any],
         exercise_id: FromPath[str],
-        services: NamedDependency[AppServices],
     ) -> Response[bytes]:
+        services = services_of(request)
         user_id = principal_of(request).user_id
         load = exercise_records(user_id, exercise_id)
         answer = await services.lists.one(user_id, consistency_token(request), load, key=memory_key(request))

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, consistency_token
 from api.reads import serve
-from api.state import AppServices
+from api.state import services_of
 from projections.documents import Dashboard
 
 
@@ -28,9 +27,8 @@ class StatsController(Controller):
             200: ResponseSpec(generate_examples=False, data_container=Dashboard, description="The dashboard")
         },
     )
-    async def dashboard(
-        self, request: Request[Any, Any, Any], services: NamedDependency[AppServices]
-    ) -> Response[bytes]:
+    async def dashboard(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        services = services_of(request)
         served = await services.read_models.dashboard(
             principal_of(request).user_id, consistency_token(request)
         )

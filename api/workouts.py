@@ -15,7 +15,7 @@ from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
 from api.problems import problem_specs
 from api.reads import Cursor, Limit, found, serve
-from api.state import AppServices
+from api.state import AppServices, services_of
 from api.writes import announce, deleted, run_command, written
 from commands.events import Workout
 from commands.workouts import delete_workout, put_workout
@@ -115,10 +115,10 @@ class WorkoutsController(Controller):
     async def feed(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[AppServices],
         cursor: Cursor = None,
         limit: Limit = FIRST_PAGE_SIZE,
     ) -> Response[bytes]:
+        services = services_of(request)
         principal = principal_of(request)
         served = await services.read_models.feed(principal.user_id, cursor, limit, consistency_token(request))
         return serve(request, served)
@@ -139,8 +139,8 @@ class WorkoutsController(Controller):
         self,
         request: Request[Any, Any, Any],
         workout_id: FromPath[uuid.UUID],
-        services: NamedDependency[AppServices],
     ) -> Response[bytes]:
+        services = services_of(request)
         principal = principal_of(request)
         answer = await services.read_models.workout(principal.user_id, workout_id, consistency_token(request))
         return serve(request, found(answer, "No such workout."))
