@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
@@ -95,11 +96,11 @@ class ExercisesController(Controller):
         request: Request[Any, Any, Any],
         exercise_id: FromPath[str],
         services: NamedDependency[AppServices],
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         built_in = exercise(exercise_id)
         if built_in is not None:
             body = _ENCODER.encode(built_in)
-            return Response(content=body, media_type="application/json", headers=_PRIVATE)
+            return ASGIResponse(body=body, media_type="application/json", headers=_PRIVATE)
         custom_id = _custom_id(exercise_id)
         if custom_id is None:
             raise NotFoundException(_NO_SUCH_EXERCISE)

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, consistency_token
@@ -95,7 +96,7 @@ class BodyweightController(Controller):
         *,
         cursor: Cursor = None,
         limit: Limit = 30,
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         user_id = principal_of(request).user_id
         load = bodyweight_page(user_id, cursor, limit)
         return serve(
@@ -152,7 +153,7 @@ class FollowsController(Controller):
         *,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         me = principal_of(request).user_id
         return serve(
             request,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response
+from litestar import Request
 from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
+from litestar.response.base import ASGIResponse
 
 from api.conditions import if_none_match
 from queries.readmodels import Absent, Served
@@ -34,15 +35,18 @@ def found(answer: Served | Absent, detail: str) -> Served:
     return answer
 
 
-def serve(request: Request[Any, Any, Any], served: Served) -> Response[bytes]:
-    """The stored bytes as the body, or 304 when the client already has them."""
-    headers = {
-        "ETag": served.etag,
-        PROJECTION_VERSION: str(served.version),
-        "Cache-Control": _CACHE_POLICY,
-    }
+def serve(request: Request[Any, Any, Any], served: Served) -> ASGIResponse:
+    """The stored bytes as the body, or 304 when the client already has them.
+
+    An ASGIResponse, not a Response: the body is bytes already and no layer adds headers or cookies,
+    so Litestar's conversion of a Response into one would only cost time on every read."""
+    headers = [
+        ("ETag", served.etag),
+        (PROJECTION_VERSION, str(served.version)),
+        ("Cache-Control", _CACHE_POLICY),
+    ]
     if served.stale:
-        headers[CONSISTENCY] = "stale"
+        headers.append((CONSISTENCY, "stale"))
     if (wanted := if_none_match(request)) is not None and wanted.matches(served.etag):
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=served.body, media_type="application/json", headers=headers)
+        return ASGIResponse(body=b"", status_code=304, headers=headers)
+    return ASGIResponse(body=served.body, media_type="application/json", headers=headers)

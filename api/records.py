@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, consistency_token
@@ -48,7 +49,7 @@ class HistoryController(Controller):
         *,
         cursor: Cursor = None,
         limit: Limit = 20,
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         services = services_of(request)
         user_id = principal_of(request).user_id
         load = history_page(user_id, exercise_id, cursor, limit)
@@ -73,7 +74,7 @@ class HistoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         exercise_id: FromPath[str],
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         services = services_of(request)
         user_id = principal_of(request).user_id
         answer = await services.lists.one(
@@ -101,7 +102,7 @@ class RecordsController(Controller):
         *,
         cursor: Cursor = None,
         limit: Limit = 100,
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         services = services_of(request)
         user_id = principal_of(request).user_id
         load = records_page(user_id, cursor, limit)
@@ -126,7 +127,7 @@ class RecordsController(Controller):
         self,
         request: Request[Any, Any, Any],
         exercise_id: FromPath[str],
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         services = services_of(request)
         user_id = principal_of(request).user_id
         load = exercise_records(user_id, exercise_id)

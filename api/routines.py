@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
@@ -115,7 +116,7 @@ class RoutinesController(Controller):
         *,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         user_id = principal_of(request).user_id
         served = await services.lists.read(
             user_id,
@@ -142,7 +143,7 @@ class RoutinesController(Controller):
         request: Request[Any, Any, Any],
         routine_id: FromPath[uuid.UUID],
         services: NamedDependency[AppServices],
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         user_id = principal_of(request).user_id
         answer = await services.lists.one(
             user_id, consistency_token(request), routine(user_id, routine_id), key=memory_key(request)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, consistency_token
@@ -27,7 +28,7 @@ class StatsController(Controller):
             200: ResponseSpec(generate_examples=False, data_container=Dashboard, description="The dashboard")
         },
     )
-    async def dashboard(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def dashboard(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         services = services_of(request)
         served = await services.read_models.dashboard(
             principal_of(request).user_id, consistency_token(request)

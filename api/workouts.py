@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
@@ -117,7 +118,7 @@ class WorkoutsController(Controller):
         request: Request[Any, Any, Any],
         cursor: Cursor = None,
         limit: Limit = FIRST_PAGE_SIZE,
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         services = services_of(request)
         principal = principal_of(request)
         served = await services.read_models.feed(principal.user_id, cursor, limit, consistency_token(request))
@@ -139,7 +140,7 @@ class WorkoutsController(Controller):
         self,
         request: Request[Any, Any, Any],
         workout_id: FromPath[uuid.UUID],
-    ) -> Response[bytes]:
+    ) -> ASGIResponse:
         services = services_of(request)
         principal = principal_of(request)
         answer = await services.read_models.workout(principal.user_id, workout_id, consistency_token(request))
