@@ -104,8 +104,9 @@ class RequestPipelineMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id_of(scope))
+        # Bound for the request and reset after it (`...` is structlog's "unset": no user until the
+        # authentication binds one). Cheaper than clearing every context variable twice.
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id_of(scope), user_id=...)
         started = time.perf_counter()
         status = 500
         HTTP_METRICS.in_flight += 1
@@ -131,7 +132,7 @@ class RequestPipelineMiddleware:
         finally:
             HTTP_METRICS.in_flight -= 1
             _record(scope, status, time.perf_counter() - started)
-            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.reset_contextvars(**bound)
 
 
 def _record(scope: Scope, status: int, seconds: float | None) -> None:

@@ -85,6 +85,32 @@ def _request_line_fields(process: str) -> Any:
     return add_fields
 
 
+def _drop(*_: Any, **__: Any) -> None:
+    """A level the logger filters out."""
+
+
+class _JsonRequestLines:
+    """The line per request as JSON, without structlog's bound logger: the fields, their order and
+    the level filter are those of the structlog pipeline it replaces (`_request_line_fields`, then the
+    JSON renderer), at a fraction of its cost per line."""
+
+    def __init__(self, writer: _LineWriter, process: str, level: int) -> None:
+        self._writer = writer
+        self._add_fields = _request_line_fields(process)
+        self.info = self._info if level <= logging.INFO else _drop
+        self.warning = self._warning if level <= logging.WARNING else _drop
+
+    def _write(self, method_name: str, event: str, fields: dict[str, Any]) -> None:
+        fields["event"] = event
+        self._writer.write(_json_line(self._add_fields(self._writer, method_name, fields)))
+
+    def _info(self, event: str, **fields: Any) -> None:
+        self._write("info", event, fields)
+
+    def _warning(self, event: str, **fields: Any) -> None:
+        self._write("warning", event, fields)
+
+
 #: Set by `configure_logging`; until then (tests), the request line goes through the ordinary loggers.
 _request_logs: dict[str, Any] = {}
 
@@ -130,12 +156,16 @@ def configure_logging(settings: Settings, *, process: str) -> None:
             renderer,
         ],
     )
-    _request_logs[REQUEST_LOGGER] = structlog.wrap_logger(
-        _LineWriter(REQUEST_LOGGER),
-        processors=[_request_line_fields(process), *exception_processors, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
-        cache_logger_on_first_use=True,
-    )
+    level = logging.getLevelName(settings.log_level)
+    if settings.log_format == "json":
+        _request_logs[REQUEST_LOGGER] = _JsonRequestLines(_LineWriter(REQUEST_LOGGER), process, level)
+    else:
+        _request_logs[REQUEST_LOGGER] = structlog.wrap_logger(
+            _LineWriter(REQUEST_LOGGER),
+            processors=[_request_line_fields(process), *exception_processors, renderer],
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            cache_logger_on_first_use=True,
+        )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
