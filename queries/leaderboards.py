@@ -152,7 +152,7 @@ class Leaderboards:
 
     async def _global(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
         names = BoardKeys(self.keys, board, key)
-        for _ in range(2):  # a board Redis no longer has is rebuilt, then read again
+        for attempt in range(2):  # a board Redis no longer has is rebuilt, then read again
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.exists(names.ready)
                 pipe.zcard(names.scores)
@@ -161,7 +161,12 @@ class Leaderboards:
                 ready, size, head, mine = await pipe.execute()
             if ready and size:  # an empty board is asked of Postgres again: cheap, and never wrong
                 break
-            await self._ensure(board, key, now)
+            if attempt == 0:
+                await self._ensure(board, key, now)
+        else:
+            # Empty, or rebuilt and evicted again before it was read (a cache Redis short of memory
+            # drops what it was just given): Postgres answers, as when Redis is down.
+            return await self._from_postgres(board, key, "global", me, limit)
         leaders = _members(head)
         around: list[tuple[int, uuid.UUID, float]] = []
         if mine is not None:
@@ -179,7 +184,12 @@ class Leaderboards:
         names = await self._ensure(board, key, now)
         friends = await self.pool.fetch("SELECT followee_id FROM rm_follows WHERE user_id = $1", me)
         people = [me, *(row["followee_id"] for row in friends)]
-        scores = await self.redis.zmscore(names.scores, [str(p) for p in people])
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(names.ready, names.scores)
+            pipe.zmscore(names.scores, [str(p) for p in people])
+            whole, scores = await pipe.execute()
+        if whole != 2:  # evicted since `_ensure` wrote it back: no score would mean "not on the board"
+            return await self._from_postgres(board, key, "friends", me, limit)
         members = [(person, score) for person, score in zip(people, scores, strict=True) if score is not None]
         if scores[0] is None:  # the caller always sees themself, opted in or not
             own = await own_score(self.pool, board, key, me)

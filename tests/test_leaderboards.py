@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
+from projections.leaderboards import BoardKeys
+from queries.leaderboards import Leaderboards
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem, delete_prefix, read_fresh
 
@@ -18,6 +20,7 @@ pytestmark = pytest.mark.e2e
 BOARDS = {
     "visibility": ("2018-W10", "2018-03-07T18:00:00+00:00", "barbell-front-squat"),
     "changes": ("2018-W11", "2018-03-14T18:00:00+00:00", "barbell-overhead-squat"),
+    "evicted": ("2018-W12", "2018-03-21T18:00:00+00:00", "barbell-box-squat"),
 }
 
 
@@ -154,6 +157,32 @@ async def test_boards_follow_amends_deletes_opt_outs_erasure_and_redis_loss(
     after = await board(client, ann, "e1rm", exerciseId=squat)
     assert ranking(after) == [(ann.handle, 116.67)]
     assert ranking(await board(client, ann, "weekly-volume", period=week)) == [(ann.handle, 500.0)]
+
+
+async def test_a_board_evicted_right_after_its_rebuild_is_answered_from_postgres(
+    client: Any, start_worker: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache Redis short of memory may evict a board between its rebuild and the read that follows:
+    the answer is still the board, not an empty one."""
+    start_worker()
+    week, started_at, squat = BOARDS["evicted"]
+    ann, bob, _, dan = await _lifters(client, started_at, squat)
+    global_view = [(bob.handle, 600.0), (dan.handle, 540.0), (ann.handle, 500.0)]
+    assert ranking(await board(client, ann, "weekly-volume", period=week)) == global_view
+    rebuild = Leaderboards._ensure
+    evictions = []
+
+    async def rebuilt_then_evicted(self: Leaderboards, name: str, key: str, now: Any) -> BoardKeys:
+        names = await rebuild(self, name, key, now)
+        evictions.append(await self.redis.unlink(names.scores))
+        return names
+
+    monkeypatch.setattr(Leaderboards, "_ensure", rebuilt_then_evicted)
+    assert await delete_prefix(settings.redis.url or "", settings.redis.prefix) > 0
+    assert ranking(await board(client, dan, "weekly-volume", period=week)) == global_view
+    friends = await board(client, ann, "weekly-volume", period=week, scope="friends")
+    assert ranking(friends) == [(bob.handle, 600.0), (ann.handle, 500.0)]
+    assert evictions and all(evictions), "the board was never rebuilt and evicted"
 
 
 async def test_board_requests_are_checked(client: Any) -> None:
