@@ -34,7 +34,6 @@ from projections.activity import (
     with_days,
     with_signup,
 )
-from projections.packing import unpack
 
 
 class _WorkoutTotals(msgspec.Struct, rename="camel"):
@@ -44,15 +43,7 @@ class _WorkoutTotals(msgspec.Struct, rename="camel"):
     volume_kg: Decimal
 
 
-class _SessionTotals(msgspec.Struct, rename="camel"):
-    """What analytics read of a stored ExerciseSession body."""
-
-    volume_kg: Decimal
-    working_sets: int | None = None
-
-
 _WORKOUT_DECODER = msgspec.json.Decoder(_WorkoutTotals)
-_SESSION_DECODER = msgspec.json.Decoder(_SessionTotals)
 
 
 async def project_activity(
@@ -145,7 +136,8 @@ async def _load(
                 WHERE user_id = $1 AND week >= $2 AND week <= $5) AS stored_exercises,
             -- through the weeks' workouts (a session starts when its workout does): the sessions'
             -- own index leads with the exercise, and would read the user's whole history
-            (SELECT array_agg(ROW(x.exercise_id, x.started_at, x.body)) FROM rm_workout_summaries s
+            (SELECT array_agg(ROW(x.exercise_id, x.started_at, x.working_sets, x.volume_kg))
+                FROM rm_workout_summaries s
                 JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
                 WHERE s.user_id = $1 AND s.started_at >= $6 AND s.started_at < $7) AS sessions,
             (SELECT registered_on FROM rm_signups WHERE user_id = $1) AS registered_on
@@ -174,11 +166,10 @@ async def _load(
         if week in wanted_weeks
     }
     sessions = []
-    for exercise_id, started_at, body in row["sessions"] or ():
+    for exercise_id, started_at, working_sets, volume_kg in row["sessions"] or ():
         if week_of(utc_day(started_at)) not in wanted_weeks:
             continue
-        session = _SESSION_DECODER.decode(unpack(body))
-        sessions.append((exercise_id, started_at, session.working_sets or 0, session.volume_kg))
+        sessions.append((exercise_id, started_at, working_sets or 0, volume_kg))
     return _State(
         stored_days=stored_days,
         summed_days=sum_days(workouts),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from commands.events import WeekStart as WeekStart  # noqa: PLC0414 - re-exported for readers
@@ -24,7 +25,6 @@ from projections.documents import (
     WeekView,
     WorkoutSummary,
 )
-from projections.records import ExerciseSession
 from projections.workouts import ZERO, add, contribution
 
 WEEKS_CHARTED = 12
@@ -33,6 +33,18 @@ BODYWEIGHT_AVERAGED = 7  # entries in the moving average
 
 # An exercise's primary and secondary muscles, from the catalog or the user's custom exercises.
 MusclesOf = Callable[[str], tuple[Sequence[Muscle], Sequence[Muscle]]]
+
+
+class WorkingSets(Protocol):
+    """What `muscle_sets` reads of a session: an ExerciseSession, or the columns of its row."""
+
+    @property
+    def exercise_id(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def working_sets(self) -> int | None: ...
+
 
 _FIRST_WEEKDAY: Mapping[WeekStart, int] = {"monday": 0, "sunday": 6, "saturday": 5}  # date.weekday()
 _WEEK = timedelta(days=7)
@@ -155,7 +167,7 @@ def rebucket(
 
 
 def muscle_sets(
-    sessions: Iterable[ExerciseSession], today: date, timezone: str, muscles_of: MusclesOf
+    sessions: Iterable[WorkingSets], today: date, timezone: str, muscles_of: MusclesOf
 ) -> MuscleSets:
     """Working sets per muscle on the local days today-6..today and today-29..today.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import cast
+from typing import NamedTuple, cast
 
 import asyncpg
 import msgspec
@@ -19,14 +19,19 @@ from commands.events import WeekStart
 from core.catalog import Exercise, Muscle, exercise
 from projections.dashboard import MUSCLE_DAYS, bodyweight_trend, build_dashboard, local_date, muscle_sets
 from projections.documents import BodyweightEntry, Dashboard, WeekTotals, WorkoutSummary
-from projections.packing import unpack
-from projections.records import ExerciseSession
 
 ENCODER = msgspec.json.Encoder()
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
-SESSION_DECODER = msgspec.json.Decoder(ExerciseSession)
 BODYWEIGHT_DECODER = msgspec.json.Decoder(BodyweightEntry)
+
+
+class _WorkingSets(NamedTuple):
+    """A session as the dashboard's muscle sets read it: rm_exercise_sessions' columns, not its body."""
+
+    exercise_id: str
+    started_at: datetime
+    working_sets: int | None
 
 
 class UserSettings(msgspec.Struct, frozen=True):
@@ -133,7 +138,7 @@ async def dashboard_as_of(
                 ORDER BY started_at DESC, workout_id DESC LIMIT 1) AS latest,
             -- through the workouts (a session starts when its workout does), whose index leads
             -- with the start; the sessions' own leads with the exercise
-            (SELECT array_agg(x.body) FROM rm_workout_summaries s
+            (SELECT array_agg(ROW(x.exercise_id, x.started_at, x.working_sets)) FROM rm_workout_summaries s
                 JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
                 WHERE s.user_id = $1 AND s.started_at >= $2) AS sessions,
             (SELECT array_agg(body ORDER BY day) FROM rm_bodyweights WHERE user_id = $1 AND day <= $3)
@@ -174,7 +179,7 @@ async def dashboard_as_of(
             strict=True,
         )
     }
-    sessions = [SESSION_DECODER.decode(unpack(body)) for body in row["sessions"] or ()]
+    sessions = [_WorkingSets(*session) for session in row["sessions"] or ()]
     entries = [BODYWEIGHT_DECODER.decode(body) for body in row["bodyweights"] or ()]
     latest = None if row["latest"] is None else SUMMARY_DECODER.decode(row["latest"])
     return build_dashboard(

@@ -280,10 +280,22 @@ async def replace_sessions(
     )
     await connection.executemany(
         """
-        INSERT INTO rm_exercise_sessions (user_id, exercise_id, workout_id, started_at, body)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO rm_exercise_sessions
+            (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         """,
-        [(user_id, s.exercise_id, workout_id, s.started_at, pack(ENCODER.encode(s))) for s in sessions],
+        [
+            (
+                user_id,
+                s.exercise_id,
+                workout_id,
+                s.started_at,
+                pack(ENCODER.encode(s)),
+                s.working_sets or 0,
+                Decimal(repr(s.volume_kg)),  # the stored 2-decimal value, as its JSON reads
+            )
+            for s in sessions
+        ],
     )
     return {row["exercise_id"] for row in removed} | {s.exercise_id for s in sessions}
 

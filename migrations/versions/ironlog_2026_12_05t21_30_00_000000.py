@@ -1,5 +1,7 @@
 """rm_exercise_sessions ordered by its primary key: (user, exercise, start, workout) is unique and is
 the history's order, so the separate history index goes; one index fewer on the largest read model.
+Its working sets and volume as columns: the dashboard and analytics read those of every recent session
+in each projection batch, and no longer decode (and unpack) the bodies for them.
 
 Ships with read-model bodies stored deflated (projections/packing.py) and the projector versions
 that rebuild every read model into that form during `ironlog migrate`.
@@ -28,6 +30,8 @@ STATEMENTS = [
     ADD CONSTRAINT rm_exercise_sessions_pkey PRIMARY KEY USING INDEX rm_exercise_sessions_order
     """,
     "DROP INDEX rm_exercise_sessions_history",
+    # Filled by the rebuild this release's projector versions call for (NULL until then).
+    "ALTER TABLE rm_exercise_sessions ADD COLUMN working_sets integer, ADD COLUMN volume_kg numeric",
 ]
 
 

@@ -1,20 +1,24 @@
 """What one new workout costs the projection (`make bench-batch`): the time and round trips of a
 one-event batch, by the length of the user's history.
 
-    PYTHONPATH=. python ops/bench/batch.py [--rounds 60] [--users 2]
+    PYTHONPATH=. python ops/bench/batch.py [--rounds 60] [--users 2] [--profile]
 
 Users are seeded with about 1, 12 and 72 months of history (about 13 workouts a month) and projected.
 Then, round after round, each user logs one new workout, their latest, through the command, and this
 process projects it at once with `project_user` (the projection transaction and the Redis sync), as a
 worker would, on one connection. Measured per batch: wall time, this process's CPU time (the worker's
 own work; Postgres's is not in it) and the statements sent to Postgres. The report goes to stdout and
-`.bench/batch.md`.
+`.bench/batch.md`. With `--profile`, the batches run under cProfile (which slows them: read the shares,
+not the times) and the functions that took the most time of their own go to `.bench/batch-profile.txt`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
+import pstats
 import random
 import statistics
 import sys
@@ -73,7 +77,9 @@ async def _user_ids(settings: Settings) -> list[uuid.UUID]:
         await connection.close()
 
 
-async def measure(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
+async def measure(
+    args: argparse.Namespace, settings: Settings, profiler: cProfile.Profile | None = None
+) -> list[dict[str, Any]]:
     assert settings.database.url and settings.redis.url
     counted = Counted()
 
@@ -116,7 +122,11 @@ async def measure(args: argparse.Namespace, settings: Settings) -> list[dict[str
                         )
                     counted.sent, counted.on, counted.label = 0, True, label
                     wall, cpu = time.perf_counter(), time.process_time()
+                    if profiler is not None:
+                        profiler.enable()
                     outcome = await project_user(pool, redis, keys, user_id)
+                    if profiler is not None:
+                        profiler.disable()
                     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                     counted.on = False
                     assert outcome.applied == 1, outcome
@@ -186,19 +196,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=2, help="users per history length")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / ".bench")
+    parser.add_argument("--profile", action="store_true", help="run the batches under cProfile")
     args = parser.parse_args(argv)
+    profiler = cProfile.Profile() if args.profile else None
     run_id = uuid.uuid4().hex[:10]
     servers, settings = configure(run_id)
     configure_logging(settings, process="bench")
     try:
         asyncio.run(create_and_migrate(servers, settings))
-        results = asyncio.run(measure(args, settings))
+        results = asyncio.run(measure(args, settings, profiler))
     finally:
         asyncio.run(clean_up(servers))
     text = report(results)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "batch.md").write_text(text)
+    if profiler is not None:
+        listing = io.StringIO()
+        pstats.Stats(profiler, stream=listing).sort_stats("tottime").print_stats(40)
+        (args.out / "batch-profile.txt").write_text(listing.getvalue())
+        print(listing.getvalue())
     return 0
 
 
