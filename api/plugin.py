@@ -36,7 +36,6 @@ from api.changes import ChangesController
 from api.conditions import CONDITIONAL_HEADERS, CONSISTENCY_TOKEN, IF_MATCH, IF_NONE_MATCH
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
-from api.head import HeadMiddleware
 from api.health import HealthController, metrics
 from api.imports import ImportsController
 from api.inputs import refuse_unreadable_input
@@ -151,7 +150,6 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
                 RequestPipelineMiddleware, tokens=tokens, body_timeout_s=settings.api.body_timeout_s
             )
         )
-        app_config.middleware.append(HeadMiddleware())  # HEAD answered by GET handlers, without the body
         configure_request_logging(access_log=settings.api.access_log, slow_ms=settings.api.slow_request_ms)
         app_config.before_send.append(add_response_headers)
         app_config.before_request = refuse_unreadable_input

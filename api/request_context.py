@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth.middleware import PUBLIC, USER_ID_STATE_KEY, authenticate
 from api.auth.tokens import AccessTokens
 from api.body_deadline import receive_within
+from api.head import answer_head
 from api.media_types import declared_media_type, has_body, refuse_other_media_types
 from core.logs import request_log
 from core.metrics import HTTP_METRICS, HTTP_UNMATCHED_REQUESTS
@@ -79,7 +80,8 @@ class RequestPipelineMiddleware:
     2. authentication (api/auth/middleware.py) on every route that does not opt out;
     3. a body only in the media type the route reads (api/media_types.py), and whole within the body
        deadline (api/body_deadline.py);
-    4. after the answer: one metric sample per request and the request's log line (`_record`).
+    4. HEAD answered by the GET handler without its body (api/head.py);
+    5. after the answer: one metric sample per request and the request's log line (`_record`).
 
     Refusals raise Litestar's HTTP exceptions, answered as problems by the app's exception handler
     (outside this layer, whose `add_response_headers` still adds the headers).
@@ -123,7 +125,10 @@ class RequestPipelineMiddleware:
                 if needs.media_type is not None:
                     refuse_other_media_types(scope, needs.media_type, headers)
                 receive = receive_within(receive, self.body_timeout_s)
-            await self.app(scope, receive, send)
+            if scope["method"] == "HEAD":
+                await answer_head(self.app, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             status = scope["state"].get(_STATUS_KEY, status)
         except Exception as exc:
             # Refused here or raised inside: the app's handler answers outside this layer.
