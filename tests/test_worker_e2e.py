@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import urllib.request
@@ -54,7 +55,7 @@ async def test_ping_reaches_the_worker_and_its_log_carries_the_request_id(
     worker.wait_for_log(token, timeout_s=5)
     answered = [line for line in worker.log().splitlines() if token in line and "ping_answered" in line]
     assert len(answered) == 1
-    assert '"request_id": "req-ping-e2e-1"' in answered[0]
+    assert json.loads(answered[0])["request_id"] == "req-ping-e2e-1"
     assert sent.json()["messageId"] in answered[0]
 
 

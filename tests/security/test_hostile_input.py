@@ -227,7 +227,7 @@ def test_the_inputs_that_were_500s_are_problems_logged_on_one_line(
             assert response.headers["content-type"].startswith("application/problem+json")
             assert detail in response.json()["detail"], response.text
             assert connection.exchange(_normal(socket_caller)).status_code == 200
-    api_server.wait_for_log('"request_id": "long-token"')
+    api_server.wait_for_log('"request_id":"long-token"')  # JSON lines as msgspec writes them
     logged = api_server.log_since(log_offset)
     assert "Traceback" not in logged and "unhandled_exception" not in logged, logged[-3000:]
     for request_id in KNOWN:
