@@ -153,10 +153,12 @@ class DocumentCache:
         stamp: int = 0,
         zone: str = "",
         ttl_s: int = DOCUMENT_TTL_S,
+        packed: bool = False,
     ) -> None:
         """Queue a compare-and-set of one document on `pipe`: it lands only if newer than the stored
-        one and not older than the user's `ver` (`synced_key`, in the same hash slot)."""
-        stored = pack(body) if body else b""
+        one and not older than the user's `ver` (`synced_key`, in the same hash slot). `packed`: the
+        body is already as Postgres stores it (packed, or JSON from before packing), and goes as it is."""
+        stored = body if packed or not body else pack(body)
         await self._put(keys=[key, synced_key], args=[version, stamp, zone, etag, stored, ttl_s], client=pipe)
 
     async def put_synced(self, pipe: Pipeline, synced_key: str, version: int) -> None:

@@ -24,7 +24,6 @@ from core.redis import Keys
 from projections import leaderboards, metrics, outbox, store
 from projections.cache import PAGE_TTL_S, DocumentCache, body_etag, changed_channel, projected_channel
 from projections.feed import FIRST_PAGE_SIZE, feed_page
-from projections.packing import unpack
 
 log = structlog.get_logger(__name__)
 
@@ -101,8 +100,15 @@ async def sync_redis(
                     await cache.put(pipe, names.workout(row["workout_id"]), names.synced, version=version,
                                     body=b"", etag="")  # fmt: skip
                 elif row["workout_id"] in hot:
-                    await cache.put(pipe, names.workout(row["workout_id"]), names.synced, version=version,
-                                    body=unpack(row["body"]), etag=f'"{row["workout_version"]}"')  # fmt: skip
+                    await cache.put(
+                        pipe,
+                        names.workout(row["workout_id"]),
+                        names.synced,
+                        version=version,
+                        body=row["body"],  # as Postgres stores it: packed
+                        etag=f'"{row["workout_version"]}"',
+                        packed=True,
+                    )
                 else:
                     cold.add(row["workout_id"])
             if dashboard is not None:

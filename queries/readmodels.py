@@ -22,7 +22,14 @@ from core.cursors import decode_cursor
 from core.redis import Keys
 from core.replicas import ReadPools
 from projections import outbox, readers
-from projections.cache import PAGE_TTL_S, READ_THROUGH_TTL_S, Cached, DocumentCache, body_etag
+from projections.cache import (
+    DOCUMENT_TTL_S,
+    PAGE_TTL_S,
+    READ_THROUGH_TTL_S,
+    Cached,
+    DocumentCache,
+    body_etag,
+)
 from projections.dashboard import local_date, next_rollover
 from projections.feed import FeedCursor, feed_page
 from projections.packing import unpack
@@ -327,7 +334,7 @@ class ReadModels:
                         etag=served.etag,
                         stamp=loaded.stamp,
                         zone=loaded.zone,
-                        **({"ttl_s": loaded.ttl_s} if loaded.ttl_s else {}),
+                        ttl_s=loaded.ttl_s or DOCUMENT_TTL_S,
                     )
                 if restore and loaded.synced:
                     await self.cache.put_synced(pipe, synced_key, loaded.synced)
