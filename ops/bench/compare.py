@@ -100,6 +100,8 @@ async def measure(args: argparse.Namespace, settings: Settings, stack: Stack, ba
                 answered = result.overall.achieved_rate * (args.seconds + 0.5)
                 cpu[name].append(used_s * 1e6 / answered)
             print(f"round {round_number + 1} of {args.rounds} done", flush=True)
+        if args.profile:
+            await _profile(stack, bare, targets, args.seconds)
     finally:
         bare.stop()
         base_api.stop()
@@ -121,6 +123,23 @@ async def measure(args: argparse.Namespace, settings: Settings, stack: Stack, ba
             f"| {name} | {median:,.0f} | {median / bare_rate:.0%} | {per_request:,.0f} | "
             f"{bare_cpu / per_request:.0%} |"
         )
+
+
+async def _profile(
+    stack: Stack, bare: Baseline, targets: list[tuple[str, int, int, list[Kind]]], seconds: float
+) -> None:
+    """One more run of bare Litestar and of each working-tree route, sampled with py-spy: not in the
+    medians."""
+    for name, port, _, kinds in targets:
+        if name == "bare Litestar":
+            sampled = stack.profiling("bare", True, {"bare": bare.process.pid})
+        elif name.startswith("working tree: "):
+            sampled = stack.profiling(name.removeprefix("working tree: "), True)
+        else:
+            continue
+        with sampled:
+            await run_saturation("127.0.0.1", port, kinds, connections=8, duration_s=seconds, warmup_s=0.5)
+    print(f"profiles (py-spy, collapsed stacks): {stack.logs}/profile-*.txt", flush=True)
 
 
 async def _wait_ready(stack: Stack) -> None:
@@ -180,6 +199,11 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument(
         "--granian", action="store_true", help="also serve bare Litestar and the API with granian"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, sample the working tree's API with py-spy during one more run per route",
     )
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:10]

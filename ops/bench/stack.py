@@ -175,10 +175,12 @@ class Stack:
             sampler.join()
 
     @contextmanager
-    def profiling(self, name: str, enabled: bool) -> Iterator[None]:
-        """Sample the API and the projection worker with py-spy while the block runs, into
-        <logs>/profile-<name>-<api|worker>.txt (collapsed stacks: one per line, its sample count last)."""
+    def profiling(self, name: str, enabled: bool, others: dict[str, int] | None = None) -> Iterator[None]:
+        """Sample the API and the projection worker (and `others`: name -> pid) with py-spy while the
+        block runs, into <logs>/profile-<name>-<target>.txt (collapsed stacks: one per line, its sample
+        count last)."""
         targets = {} if self.api is None else {"api": self.api.process.pid}
+        targets.update(others or {})
         if self.worker is not None:
             # The leader only supervises; of its children, the busiest is the one that projects.
             children = process_tree(self.worker.process.pid)[1:]
