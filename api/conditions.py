@@ -89,20 +89,35 @@ def parse_consistency_token(raw: str) -> int:
     )
 
 
+def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """The first value of a request header (ASGI names are lower case), read from the scope as sent:
+    every read asks for two of these headers, and Litestar's `request.headers` would first build a
+    multidict of all of them."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+_IF_MATCH = IF_MATCH.lower().encode()
+_IF_NONE_MATCH = IF_NONE_MATCH.lower().encode()
+_CONSISTENCY_TOKEN = CONSISTENCY_TOKEN.lower().encode()
+
+
 def if_match(request: Request[Any, Any, Any]) -> IfMatch | None:
     """The request's If-Match precondition, or None without one."""
-    raw = request.headers.get(IF_MATCH)
+    raw = _header(request, _IF_MATCH)
     return None if raw is None else parse_if_match(raw)
 
 
 def if_none_match(request: Request[Any, Any, Any]) -> IfNoneMatch | None:
-    raw = request.headers.get(IF_NONE_MATCH)
+    raw = _header(request, _IF_NONE_MATCH)
     return None if raw is None else parse_if_none_match(raw)
 
 
 def consistency_token(request: Request[Any, Any, Any]) -> int | None:
     """The version a client wants to read at least, from X-Consistency-Token."""
-    raw = request.headers.get(CONSISTENCY_TOKEN)
+    raw = _header(request, _CONSISTENCY_TOKEN)
     return None if raw is None else parse_consistency_token(raw)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
@@ -19,6 +20,34 @@ Cursor = Annotated[str | None, QueryParameter(max_length=512, description="From 
 PROJECTION_VERSION = "X-Projection-Version"
 CONSISTENCY = "X-Consistency"
 _CACHE_POLICY = "private, no-cache"
+
+#: The headers of every stored read, encoded once (ASGI header names are lower case).
+_ETAG = b"etag"
+_VERSION = PROJECTION_VERSION.lower().encode()
+_CACHE_CONTROL = (b"cache-control", _CACHE_POLICY.encode())
+_STALE = (CONSISTENCY.lower().encode(), b"stale")
+_JSON = (b"content-type", b"application/json")
+_LENGTH = b"content-length"
+
+
+class StoredResponse(ASGIResponse):
+    """Stored bytes with headers encoded as they are built: what ASGIResponse's constructor would make
+    of them (a Content-Type and Content-Length by default, none for a 304), without adding each header
+    through a case-insensitive multidict look-up. It is sent as every ASGIResponse is."""
+
+    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]], status_code: int = 200) -> None:
+        if status_code == 200:
+            headers += (_JSON, (_LENGTH, str(len(body)).encode()))
+        else:
+            body = b""
+        self.headers = MutableScopeHeaders({"headers": headers})
+        self.background = None
+        self.body = body
+        self.content_length = len(body)
+        self._encoded_cookies = ()
+        self.encoding = "utf-8"
+        self.is_head_response = False
+        self.status_code = status_code
 
 
 def memory_key(request: Request[Any, Any, Any]) -> str:
@@ -41,12 +70,12 @@ def serve(request: Request[Any, Any, Any], served: Served) -> ASGIResponse:
     An ASGIResponse, not a Response: the body is bytes already and no layer adds headers or cookies,
     so Litestar's conversion of a Response into one would only cost time on every read."""
     headers = [
-        ("ETag", served.etag),
-        (PROJECTION_VERSION, str(served.version)),
-        ("Cache-Control", _CACHE_POLICY),
+        (_ETAG, served.etag.encode("latin-1")),
+        (_VERSION, str(served.version).encode()),
+        _CACHE_CONTROL,
     ]
     if served.stale:
-        headers.append((CONSISTENCY, "stale"))
+        headers.append(_STALE)
     if (wanted := if_none_match(request)) is not None and wanted.matches(served.etag):
-        return ASGIResponse(body=b"", status_code=304, headers=headers)
-    return ASGIResponse(body=served.body, media_type="application/json", headers=headers)
+        return StoredResponse(b"", headers, status_code=304)
+    return StoredResponse(served.body, headers)

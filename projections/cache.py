@@ -90,6 +90,10 @@ def _int(value: bytes | None) -> int | None:
     return None if value is None else int(value)
 
 
+#: How many users' key names a DocumentCache holds before it starts over (about 200 bytes each).
+_KEYS_HELD = 10_000
+
+
 class DocumentKeys:
     """The Redis keys of one user's documents."""
 
@@ -125,9 +129,16 @@ class DocumentCache:
         self._put = redis.register_script(_PUT_DOCUMENT)
         self._put_version = redis.register_script(_PUT_VERSION)
         self._read: AsyncScript = redis.register_script(_READ)
+        #: Each read names its user's keys twice or more: built once per user, for the users seen last.
+        self._keys_of: dict[uuid.UUID, DocumentKeys] = {}
 
     def keys_of(self, user_id: uuid.UUID) -> DocumentKeys:
-        return DocumentKeys(self.keys, user_id)
+        keys = self._keys_of.get(user_id)
+        if keys is None:
+            if len(self._keys_of) >= _KEYS_HELD:
+                self._keys_of.clear()
+            keys = self._keys_of[user_id] = DocumentKeys(self.keys, user_id)
+        return keys
 
     async def read(self, synced_key: str, key: str) -> Cached:
         """One round trip: the user's synced version and the document under `key`."""
