@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 import structlog
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
@@ -20,6 +20,7 @@ from api.auth.routes import enforce_password_policy
 from api.problems import problem_specs
 from api.reads import Cursor, Limit
 from api.request_context import request_id_of
+from api.responses import Response
 from api.state import AppServices
 from api.writes import announce, consistency_headers
 from commands.accounts import (

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -20,6 +20,7 @@ from litestar.params import QueryParameter
 
 from api.auth.middleware import requires_role
 from api.problems import problem_specs
+from api.responses import Response
 from api.state import AppServices
 from commands.workouts import EARLIEST_DAY, LATEST_DAY
 from core import clock

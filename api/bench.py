@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
 from api.auth.middleware import PUBLIC, principal_of
+from api.responses import Response
 from api.state import AppServices
 from core import clock
 from queries.naive_dashboard import naive_dashboard

@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
+from api.responses import Response
 from api.state import AppServices
 from commands.events import AnyEvent
 from core.structs import ResponseBody

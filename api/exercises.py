@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, put
+from litestar import Controller, Request, delete, get, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
@@ -17,6 +17,7 @@ from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, WRITE_HEADERS, consistency_token, if_match
 from api.problems import problem_specs
 from api.reads import Cursor, Limit, found, memory_key, serve
+from api.responses import EncodedResponse, Response
 from api.state import AppServices
 from api.writes import announce, deleted, run_command, written
 from commands.events import CustomExercise
@@ -100,7 +101,7 @@ class ExercisesController(Controller):
         built_in = exercise(exercise_id)
         if built_in is not None:
             body = _ENCODER.encode(built_in)
-            return ASGIResponse(body=body, media_type="application/json", headers=_PRIVATE)
+            return EncodedResponse(body=body, media_type="application/json", headers=_PRIVATE)
         custom_id = _custom_id(exercise_id)
         if custom_id is None:
             raise NotFoundException(_NO_SUCH_EXERCISE)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
@@ -19,6 +19,7 @@ from prometheus_client import Gauge
 
 from api.auth.middleware import PUBLIC
 from api.problems import PROBLEM_JSON, Problem, problem_response
+from api.responses import Response
 from api.state import AppServices
 from core.db import observe_pool
 from core.metrics import render_latest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -15,6 +15,7 @@ from litestar.params import Body, QueryParameter
 from api.auth.middleware import principal_of
 from api.problems import FieldError, problem_response, problem_specs
 from api.request_context import request_id_of
+from api.responses import Response
 from api.state import AppServices
 from api.writes import announce, consistency_headers
 from commands.accounts import get_account

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, put
+from litestar import Controller, Request, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
@@ -16,6 +16,7 @@ from api.auth.middleware import principal_of
 from api.conditions import READ_HEADERS, consistency_token
 from api.problems import problem_specs
 from api.reads import Cursor, Limit, memory_key, serve
+from api.responses import Response
 from api.state import AppServices
 from api.writes import announce, consistency_headers, run_command
 from commands.people import Bodyweight, as_weight, delete_bodyweight, follow, put_bodyweight, unfollow

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
-from litestar import Response
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
@@ -50,6 +49,7 @@ from api.request_context import (
     add_response_headers,
     configure_request_logging,
 )
+from api.responses import Response
 from api.routines import RoutinesController
 from api.schema_rules import documented_operation, parameter_constraints, restore_constraints, state_text_rule
 from api.state import provide_services, services_lifespan
@@ -162,6 +162,7 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
             StrictStructSchemaPlugin() if type(plugin) is StructSchemaPlugin else plugin
             for plugin in app_config.plugins
         ]
+        app_config.response_class = Response
         app_config.debug = False
         return app_config
 

@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal, cast, get_args
 import asyncpg
 import msgspec
 import structlog
-from litestar import Request, Response
+from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
 from api.request_context import observe_unmatched, request_id_of
+from api.responses import Response
 from core.errors import Conflict, DomainError, Gone, InvalidInput, NotFound, VersionMismatch
 from core.structs import ResponseBody
 

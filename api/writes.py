@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request
 
 from api.auth.middleware import principal_of
 from api.conditions import CONSISTENCY_TOKEN
 from api.request_context import request_id_of
+from api.responses import Response
 from api.state import AppServices
 from core import clock
 from core.faults import fault_point

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 import structlog
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
@@ -16,6 +16,7 @@ from api.auth.middleware import PUBLIC, principal_of
 from api.auth.tokens import AccessTokens
 from api.problems import problem_specs
 from api.request_context import request_id_of
+from api.responses import Response
 from api.state import AppServices
 from api.writes import announce, consistency_headers
 from commands.accounts import (
