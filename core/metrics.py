@@ -87,6 +87,13 @@ class RequestMetrics:
         self._pending: dict[tuple[str, str, int], list[float]] = {}
         self._lock = threading.Lock()  # observations come from the loop, flushes also from scrapes
         self.in_flight = 0  # counted up and down by the request pipeline (api/request_context.py)
+        self._counters: list[DeferredCounter] = []
+
+    def defer(self, counter: Counter) -> DeferredCounter:
+        """A counter whose increments are gathered here and written with these metrics."""
+        deferred = DeferredCounter(counter)
+        self._counters.append(deferred)
+        return deferred
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """One request answered: its duration into its bucket, under its method, route and status."""
@@ -109,6 +116,8 @@ class RequestMetrics:
                 if count:
                     child._buckets[index].inc(count)
         self._in_flight_gauge.set(self.in_flight)
+        for counter in self._counters:
+            counter.flush()
 
     async def flush_periodically(self) -> None:
         """Flush every `FLUSH_INTERVAL_S` until cancelled (a task of the API's lifespan)."""
@@ -118,6 +127,27 @@ class RequestMetrics:
                 self.flush()
         finally:
             self.flush()
+
+
+class DeferredCounter:
+    """Increments of a Prometheus counter, by label values, gathered in memory and written by the
+    request metrics' flushes (`RequestMetrics.defer`): for counters every cached read adds to, each
+    increment otherwise a locked write to a memory-mapped file in multiprocess mode."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._pending: dict[tuple[str, ...], int] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, *labels: str) -> None:
+        with self._lock:
+            self._pending[labels] = self._pending.get(labels, 0) + 1
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for labels, count in pending.items():
+            (self._counter.labels(*labels) if labels else self._counter).inc(count)
 
 
 FLUSH_INTERVAL_S = 1.0

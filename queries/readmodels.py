@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 import msgspec
@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from core import clock
 from core.cursors import decode_cursor
+from core.metrics import HTTP_METRICS
 from core.redis import Keys
 from core.replicas import ReadPools
 from projections import outbox, readers
@@ -45,15 +46,9 @@ CACHE_REQUESTS = Counter(
 MEMORY_HITS = Counter(
     "ironlog_memory_cache_hits_total", "Read-model reads answered from the process's memory (also hits)"
 )
-_COUNTERS: dict[tuple[str, str], Any] = {}
-
-
-def _counted(model: Model, result: str) -> Any:
-    """The counter child of (model, result), looked up once."""
-    child = _COUNTERS.get((model, result))
-    if child is None:
-        child = _COUNTERS[model, result] = CACHE_REQUESTS.labels(model, result)
-    return child
+#: Hits are counted on every cached read: in memory first, written out with the request metrics.
+_HITS = HTTP_METRICS.defer(CACHE_REQUESTS)
+_MEMORY_HITS = HTTP_METRICS.defer(MEMORY_HITS)
 
 
 def _served(cached: Cached) -> Served | Absent:
@@ -255,8 +250,8 @@ class ReadModels:
         if memory is not None and memory.enabled:
             held = memory.get(key)
             if held is not None and (at_least is None or (held.synced or 0) >= at_least) and fresh(held):
-                _counted(model, "hit").inc()
-                MEMORY_HITS.inc()
+                _HITS.inc(model, "hit")
+                _MEMORY_HITS.inc()
                 return _served(held)
             mark = memory.mark(user_id)
         synced_key = self.cache.keys_of(user_id).synced
@@ -286,7 +281,7 @@ class ReadModels:
         if memory is not None:
             memory.seen(user_id, cached.synced)
         if fresh(cached):
-            _counted(model, "hit").inc()
+            _HITS.inc(model, "hit")
             if memory is not None and mark is not None:
                 memory.put(user_id, key, cached, mark, shows=shows)
             return _served(cached)
@@ -480,7 +475,7 @@ class ListReader:
             return None, None
         held = memory.get(_list_key(user_id, key))
         if held is not None and (at_least is None or (held.synced or 0) >= at_least):
-            MEMORY_HITS.inc()
+            _MEMORY_HITS.inc()
             return held, None
         return None, memory.mark(user_id)
 

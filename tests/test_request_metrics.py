@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.metrics import RequestMetrics
 
@@ -63,3 +63,21 @@ def test_the_in_flight_gauge_shows_the_count_at_the_last_flush() -> None:
     metrics.in_flight -= 3
     metrics.flush()
     assert registry.get_sample_value("t_in_flight") == 0
+
+
+def test_a_deferred_counter_is_written_by_the_flush_as_counting_each_time_would() -> None:
+    registry = CollectorRegistry()
+    metrics = RequestMetrics(_histogram(registry), Gauge("t_in_flight", "test", registry=registry))
+    labelled = metrics.defer(Counter("t_reads", "test", ["model", "result"], registry=registry))
+    plain = metrics.defer(Counter("t_hits", "test", registry=registry))
+    for _ in range(3):
+        labelled.inc("dashboard", "hit")
+    labelled.inc("feed", "hit")
+    plain.inc()
+
+    assert registry.get_sample_value("t_reads_total", {"model": "dashboard", "result": "hit"}) is None
+    metrics.flush()
+    metrics.flush()  # nothing new: nothing counted twice
+    assert registry.get_sample_value("t_reads_total", {"model": "dashboard", "result": "hit"}) == 3
+    assert registry.get_sample_value("t_reads_total", {"model": "feed", "result": "hit"}) == 1
+    assert registry.get_sample_value("t_hits_total") == 1
