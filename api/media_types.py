@@ -6,6 +6,7 @@ Litestar decodes a JSON body whatever its Content-Type says. Refusing the rest a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from litestar.enums import RequestEncodingType
@@ -34,16 +35,19 @@ def accepts(declared: str, content_type: str) -> bool:
     return mime == declared
 
 
-def has_body(headers: dict[bytes, bytes]) -> bool:
+def has_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """Whether a request with these headers sends a body (HTTP/1.1: a length above 0, or chunks)."""
-    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"", b"0")
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
 
 
 def refuse_other_media_types(scope: Scope, declared: str, headers: dict[bytes, bytes]) -> None:
     """415 for a body whose Content-Type is not `declared`, the one the route reads; bodiless requests
     pass. Run by the request pipeline (api/request_context.py) on routes that read a body."""
     content_type = headers.get(b"content-type", b"").decode("latin-1")
-    if has_body(headers) and not accepts(declared, content_type):
+    if has_body(headers.items()) and not accepts(declared, content_type):
         method = scope.get("method", "")
         raise HTTPException(
             status_code=415,

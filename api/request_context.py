@@ -17,7 +17,7 @@ from api.auth.tokens import AccessTokens
 from api.body_deadline import receive_within
 from api.head import answer_head
 from api.media_types import declared_media_type, has_body, refuse_other_media_types
-from core.logs import request_log
+from core.logs import log_request
 from core.metrics import HTTP_METRICS, HTTP_UNMATCHED_REQUESTS
 
 #: Paths the pipeline does not authenticate, as it does routes with `opt={PUBLIC: True}`.
@@ -108,7 +108,8 @@ class RequestPipelineMiddleware:
             return
         # Bound for the request and reset after it (`...` is structlog's "unset": no user until the
         # authentication binds one). Cheaper than clearing every context variable twice.
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id_of(scope), user_id=...)
+        request_id = request_id_of(scope)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id, user_id=...)
         started = time.perf_counter()
         status = 500
         HTTP_METRICS.in_flight += 1
@@ -120,10 +121,9 @@ class RequestPipelineMiddleware:
                 and not _UNAUTHENTICATED.match(scope["path"])
             ):
                 authenticate(scope, self.tokens)
-            headers = dict(scope["headers"])
-            if has_body(headers):
+            if has_body(scope["headers"]):
                 if needs.media_type is not None:
-                    refuse_other_media_types(scope, needs.media_type, headers)
+                    refuse_other_media_types(scope, needs.media_type, dict(scope["headers"]))
                 receive = receive_within(receive, self.body_timeout_s)
             if scope["method"] == "HEAD":
                 await answer_head(self.app, scope, receive, send)
@@ -136,11 +136,11 @@ class RequestPipelineMiddleware:
             raise
         finally:
             HTTP_METRICS.in_flight -= 1
-            _record(scope, status, time.perf_counter() - started)
+            _record(scope, status, time.perf_counter() - started, request_id)
             structlog.contextvars.reset_contextvars(**bound)
 
 
-def _record(scope: Scope, status: int, seconds: float | None) -> None:
+def _record(scope: Scope, status: int, seconds: float | None, request_id: str | None = None) -> None:
     """One metric sample and the request's log line; `seconds` is None when no timing was possible.
     The line is at INFO (the access log, off with IRONLOG_ACCESS_LOG=0), and at WARNING for a server
     error or a request slower than IRONLOG_SLOW_REQUEST_MS, which are logged either way."""
@@ -154,22 +154,21 @@ def _record(scope: Scope, status: int, seconds: float | None) -> None:
     duration_ms = None if seconds is None else round(seconds * 1000, 2)
     slow = duration_ms is not None and duration_ms >= _LOGGING.slow_ms
     if status >= 500 or slow:
-        write = request_log().warning
+        level = "warning"
     elif _LOGGING.access_log:
-        write = request_log().info
+        level = "info"
     else:
         return
-    state = scope.get("state", {})
-    user_id = state.get(USER_ID_STATE_KEY)
-    write(
-        "request",
+    user_id = scope.get("state", {}).get(USER_ID_STATE_KEY)
+    log_request(
+        level,
         method=method,
         route=route,
         status=status,
         duration_ms=duration_ms,
         user_id=str(user_id) if user_id else None,
-        request_id=request_id_of(scope),
-        **({"slow": True} if slow else {}),
+        request_id=request_id or request_id_of(scope),
+        slow=slow,
     )
 
 

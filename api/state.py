@@ -21,6 +21,7 @@ from api.client_ip import ClientAddresses
 from api.draining import on_stop_signal
 from commands.passwords import PasswordHasher
 from core.db import close_pool, open_pool, report_pool_usage
+from core.logs import flush_request_lines
 from core.metrics import HTTP_METRICS, forget_process
 from core.redis import Keys, open_redis, open_subscriber
 from core.replicas import ReadPools
@@ -124,6 +125,7 @@ def services_lifespan(
             await services.reads.close()
             await close_pool(pool)
             forget_process()
+            flush_request_lines()
 
     return lifespan
 

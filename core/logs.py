@@ -9,6 +9,7 @@ structlog's bound logger, on the console by structlog alone. JSON is encoded by 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import sys
 import time
@@ -38,36 +39,73 @@ _SHARED_PROCESSORS: list[Any] = [
 ]
 
 
+#: The request lines wait at most this long to be written, and at most this many (nginx's access log
+#: does the same with `buffer=` and `flush=`): one write to stderr for many requests, not one per turn
+#: of the event loop. Lines at WARNING (server errors, slow requests) go out at the end of the turn.
+FLUSH_AFTER_S = 0.05
+LINES_HELD = 256
+
+
 class _LineWriter:
-    """The sink of `request_log`: rendered lines go to stderr together, once per turn of the event loop
-    (so requests answered in the same turn cost one write), or at once outside a loop."""
+    """The sink of `request_log`: rendered lines go to stderr together (`FLUSH_AFTER_S`, `LINES_HELD`),
+    and whatever waits when the API stops (`flush_request_lines`) or the process exits; outside an
+    event loop, at once."""
 
     def __init__(self, name: str) -> None:
         self.name = name  # for structlog.stdlib.add_logger_name
         self._lines: list[str] = []
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
 
-    def write(self, line: str) -> None:
+    def write(self, line: str, *, urgent: bool = False) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             sys.stderr.write(line + "\n")
             return
-        if not self._lines:
-            loop.call_soon(self.flush)
         self._lines.append(line)
+        if len(self._lines) >= LINES_HELD:
+            self.flush()
+        elif urgent:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_soon(self.flush)
+        elif self._timer is None:
+            self._timer = loop.call_later(FLUSH_AFTER_S, self.flush)
 
     def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         lines, self._lines = self._lines, []
         if lines:
             sys.stderr.write("\n".join(lines) + "\n")
 
-    debug = info = warning = error = critical = exception = msg = write
+    def _urgent(self, line: str) -> None:
+        self.write(line, urgent=True)
+
+    debug = info = msg = write
+    warning = error = critical = exception = _urgent
 
 
-def _request_line_fields(process: str) -> Any:
+class _Timestamps:
+    """ISO 8601 UTC times to the microsecond, as structlog's TimeStamper writes them; the date and
+    time of day are formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def now(self) -> str:
+        now = time.time()
+        whole = int(now)
+        if whole != self._second:
+            self._second, self._text = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        return f"{self._text}.{int((now - whole) * 1_000_000):06d}Z"
+
+
+def _request_line_fields(process: str, timestamps: _Timestamps) -> Any:
     """The fields `_SHARED_PROCESSORS` and `add_process` give every line, in one step for the line per
-    request: its context, level, logger, the time (formatted once per second) and the process."""
-    second = [-1, ""]
+    request: its context, level, logger, the time and the process."""
 
     def add_fields(
         logger: Any, method_name: str, event: MutableMapping[str, Any]
@@ -75,11 +113,7 @@ def _request_line_fields(process: str) -> Any:
         event = structlog.contextvars.merge_contextvars(logger, method_name, event)
         event["level"] = method_name
         event["logger"] = logger.name
-        now = time.time()
-        whole = int(now)
-        if whole != second[0]:
-            second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
-        event["timestamp"] = f"{second[1]}.{int((now - whole) * 1_000_000):06d}Z"
+        event["timestamp"] = timestamps.now()
         event.setdefault("process", process)
         return event
 
@@ -97,13 +131,47 @@ class _JsonRequestLines:
 
     def __init__(self, writer: _LineWriter, process: str, level: int) -> None:
         self._writer = writer
-        self._add_fields = _request_line_fields(process)
+        self._process = process
+        self._timestamps = _Timestamps()
+        self._add_fields = _request_line_fields(process, self._timestamps)
         self.info = self._info if level <= logging.INFO else _drop
         self.warning = self._warning if level <= logging.WARNING else _drop
+        self._levels = {"info": level <= logging.INFO, "warning": level <= logging.WARNING}
+
+    def request(
+        self,
+        level: str,
+        *,
+        method: str,
+        route: str,
+        status: int,
+        duration_ms: float | None,
+        user_id: str | None,
+        request_id: str,
+        slow: bool,
+    ) -> None:
+        """The request pipeline's line (`log_request`), as `_info` or `_warning` would write it."""
+        if self._levels[level]:
+            line = _RequestLine(
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=duration_ms,
+                user_id=user_id,
+                request_id=request_id,
+                slow=slow,
+                event="request",
+                level=level,
+                logger=self._writer.name,
+                timestamp=self._timestamps.now(),
+                process=self._process,
+            )
+            self._writer.write(_REQUEST_LINE.encode(line).decode(), urgent=level == "warning")
 
     def _write(self, method_name: str, event: str, fields: dict[str, Any]) -> None:
         fields["event"] = event
-        self._writer.write(_json_line(self._add_fields(self._writer, method_name, fields)))
+        line = _json_line(self._add_fields(self._writer, method_name, fields))
+        self._writer.write(line, urgent=method_name != "info")
 
     def _info(self, event: str, **fields: Any) -> None:
         self._write("info", event, fields)
@@ -112,8 +180,80 @@ class _JsonRequestLines:
         self._write("warning", event, fields)
 
 
+class _RequestLine(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The request line's fields in the order `_JsonRequestLines._info` writes them (`slow` only when
+    true)."""
+
+    method: str
+    route: str
+    status: int
+    duration_ms: float | None
+    user_id: str | None
+    request_id: str
+    slow: bool = False
+    event: str
+    level: str
+    logger: str
+    timestamp: str
+    process: str
+
+
+_REQUEST_LINE = msgspec.json.Encoder()
+
+
+def log_request(
+    level: str,
+    *,
+    method: str,
+    route: str,
+    status: int,
+    duration_ms: float | None,
+    user_id: str | None,
+    request_id: str,
+    slow: bool,
+) -> None:
+    """The API's line for one request, at `level` ("info" or "warning"). In JSON it is encoded from a
+    struct, without looking up the log context: the request's context, its id and user, are fields
+    of the line itself (api/request_context.py binds nothing else)."""
+    lines = _request_logs.get(REQUEST_LOGGER)
+    if type(lines) is _JsonRequestLines:
+        lines.request(
+            level,
+            method=method,
+            route=route,
+            status=status,
+            duration_ms=duration_ms,
+            user_id=user_id,
+            request_id=request_id,
+            slow=slow,
+        )
+        return
+    getattr(request_log(), level)(
+        "request",
+        method=method,
+        route=route,
+        status=status,
+        duration_ms=duration_ms,
+        user_id=user_id,
+        request_id=request_id,
+        **({"slow": True} if slow else {}),
+    )
+
+
+#: The sinks `configure_logging` made, so that what they hold is written when the API stops.
+_writers: list[_LineWriter] = []
+
 #: Set by `configure_logging`; until then (tests), the request line goes through the ordinary loggers.
 _request_logs: dict[str, Any] = {}
+
+
+def flush_request_lines() -> None:
+    """Write the request lines still waiting (the API's lifespan calls this when it stops)."""
+    for writer in _writers:
+        writer.flush()
+
+
+atexit.register(flush_request_lines)
 
 
 def request_log() -> Any:
@@ -158,12 +298,15 @@ def configure_logging(settings: Settings, *, process: str) -> None:
         ],
     )
     level = logging.getLevelName(settings.log_level)
+    flush_request_lines()  # a sink replaced writes what it holds first
+    writer = _LineWriter(REQUEST_LOGGER)
+    _writers[:] = [writer]
     if settings.log_format == "json":
-        _request_logs[REQUEST_LOGGER] = _JsonRequestLines(_LineWriter(REQUEST_LOGGER), process, level)
+        _request_logs[REQUEST_LOGGER] = _JsonRequestLines(writer, process, level)
     else:
         _request_logs[REQUEST_LOGGER] = structlog.wrap_logger(
-            _LineWriter(REQUEST_LOGGER),
-            processors=[_request_line_fields(process), *exception_processors, renderer],
+            writer,
+            processors=[_request_line_fields(process, _Timestamps()), *exception_processors, renderer],
             wrapper_class=structlog.make_filtering_bound_logger(level),
             cache_logger_on_first_use=True,
         )

@@ -54,16 +54,83 @@ def test_a_request_line_is_json_with_the_context_of_the_request(
     assert abs(time.time() - stamped.timestamp()) < 60
 
 
-def test_lines_written_in_one_turn_of_the_loop_all_arrive_in_order(
+def test_info_lines_wait_together_and_arrive_in_order(
     production_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def answer_three() -> None:
-        for status in (200, 404, 500):
+    async def answer_three() -> list[str]:
+        for status in (200, 404, 201):
             logs.request_log().info("request", status=status)
-        await asyncio.sleep(0)  # the turn ends: the lines are written
+        await asyncio.sleep(0)
+        waiting = capsys.readouterr().err  # the turn ended, the lines wait
+        await asyncio.sleep(logs.FLUSH_AFTER_S * 2)
+        return [waiting, capsys.readouterr().err]
 
-    asyncio.run(answer_three())
-    assert [line["status"] for line in _lines(capsys.readouterr().err)] == [200, 404, 500]
+    waiting, written = asyncio.run(answer_three())
+    assert _lines(waiting) == []
+    assert [line["status"] for line in _lines(written)] == [200, 404, 201]
+
+
+def test_a_warning_line_is_written_at_the_end_of_the_turn_with_those_before_it(
+    production_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def answer() -> str:
+        logs.request_log().info("request", status=200)
+        logs.request_log().warning("request", status=500)
+        await asyncio.sleep(0)
+        return capsys.readouterr().err
+
+    assert [line["status"] for line in _lines(asyncio.run(answer()))] == [200, 500]
+
+
+def test_many_lines_are_written_without_waiting(
+    production_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def answer_many() -> str:
+        for status in range(logs.LINES_HELD):
+            logs.request_log().info("request", status=status)
+        return capsys.readouterr().err  # no turn of the loop has ended yet
+
+    assert len(_lines(asyncio.run(answer_many()))) == logs.LINES_HELD
+
+
+def test_lines_still_waiting_are_written_when_the_api_stops(
+    production_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def answer_and_stop() -> str:
+        logs.request_log().info("request", status=200)
+        logs.flush_request_lines()
+        return capsys.readouterr().err
+
+    assert [line["status"] for line in _lines(asyncio.run(answer_and_stop()))] == [200]
+
+
+@pytest.mark.parametrize(
+    ("level", "fields"),
+    [
+        ("info", {"method": "GET", "route": "/v1/x", "status": 200, "duration_ms": 0.4, "user_id": "u-1"}),
+        (
+            "warning",
+            {"method": "PUT", "route": "unmatched", "status": 500, "duration_ms": None, "user_id": None},
+        ),
+        (
+            "warning",
+            {"method": "GET", "route": "/v1/y", "status": 200, "duration_ms": 612.5, "user_id": "u-2"},
+        ),
+    ],
+)
+def test_the_pipelines_line_is_the_line_the_request_logger_writes(
+    production_logging: None, capsys: pytest.CaptureFixture[str], level: str, fields: dict[str, object]
+) -> None:
+    slow = level == "warning" and fields["status"] == 200
+    structlog.contextvars.bind_contextvars(request_id="req-9", user_id=fields["user_id"])
+    getattr(logs.request_log(), level)(
+        "request", **fields, request_id="req-9", **({"slow": True} if slow else {})
+    )
+    logs.log_request(level, **fields, request_id="req-9", slow=slow)  # type: ignore[arg-type]
+    logged, fast = capsys.readouterr().err.splitlines()
+    assert fast.split('"timestamp":')[0] == logged.split('"timestamp":')[0]
+    assert json.loads(fast).keys() == json.loads(logged).keys()
+    assert json.loads(fast)["process"] == json.loads(logged)["process"] == "api"
 
 
 def test_below_the_configured_level_nothing_is_written(capsys: pytest.CaptureFixture[str]) -> None:
