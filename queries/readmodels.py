@@ -87,6 +87,7 @@ class _Loaded:
     ttl_s: int | None = None
     synced: int | None = None  # how far Postgres says the user's Redis documents were synced
     checkpoint: int = 0  # the user's projected version, when there is no body to carry it
+    stored: bytes | None = None  # the body as Postgres stores it (packed), to go to Redis as it is
 
     @property
     def version(self) -> int:
@@ -154,8 +155,9 @@ class ReadModels:
             if row["body"] is None:
                 return _Loaded(None, key, checkpoint=row["version"])
             # Only the hot set is pushed (projections/sync.py): a workout read through stays a while.
-            served = Served(unpack(row["body"]), f'"{row["workout_version"]}"', row["version"])
-            return _Loaded(served, key, ttl_s=READ_THROUGH_TTL_S)
+            stored = bytes(row["body"])
+            served = Served(unpack(stored), f'"{row["workout_version"]}"', row["version"])
+            return _Loaded(served, key, ttl_s=READ_THROUGH_TTL_S, stored=stored)
 
         def serve(at_least: int | None) -> Awaitable[Served | Absent]:
             return self._serve(
@@ -166,6 +168,7 @@ class ReadModels:
                 shows=outbox.workout(workout_id),
                 fresh=lambda cached: cached.version is not None,
                 load=load,
+                one_statement=True,
             )
 
         answer = await serve(at_least)
@@ -245,7 +248,10 @@ class ReadModels:
         shows: str,
         fresh: Callable[[Cached], bool],
         load: Callable[[asyncpg.Connection], Awaitable[_Loaded]],
+        one_statement: bool = False,
     ) -> Served | Absent:
+        """The document under `key`: from memory, Redis, or `load` (one statement when `one_statement`)
+        in a snapshot of Postgres, put back in Redis."""
         memory, mark = self.memory, None
         if memory is not None and memory.enabled:
             held = memory.get(key)
@@ -287,7 +293,9 @@ class ReadModels:
             return _served(cached)
         CACHE_REQUESTS.labels(model, "miss").inc()
         # Never older than what Redis knew was synced: a lagging replica's answer would go back in time.
-        loaded = await self._load(load, at_least=max(at_least or 0, cached.synced or 0) or None)
+        loaded = await self._load(
+            load, at_least=max(at_least or 0, cached.synced or 0) or None, one_statement=one_statement
+        )
         await self._fill(loaded, synced_key)
         return loaded.answer
 
@@ -296,6 +304,7 @@ class ReadModels:
         load: Callable[[asyncpg.Connection], Awaitable[_Loaded]],
         synced_of: uuid.UUID | None = None,
         at_least: int | None = None,
+        one_statement: bool = False,
     ) -> _Loaded:
         """One snapshot, so the version stored with a body is the version the body reflects; on a
         replica only if that version reached `at_least` (core/replicas.py)."""
@@ -311,7 +320,9 @@ class ReadModels:
 
         if synced_of is not None:  # how far Redis was synced is the primary's to say
             return await self.reads.snapshot(read, primary=True)
-        return await self.reads.snapshot(read, version=lambda loaded: loaded.version, at_least=at_least)
+        return await self.reads.snapshot(
+            read, version=lambda loaded: loaded.version, at_least=at_least, one_statement=one_statement
+        )
 
     async def _fill(self, loaded: _Loaded, synced_key: str, *, restore: bool = False) -> None:
         """Put what was read into Redis (refused there if the user's documents were synced past it);
@@ -325,11 +336,12 @@ class ReadModels:
                         loaded.key,
                         synced_key,
                         version=served.version,
-                        body=served.body,
+                        body=served.body if loaded.stored is None else loaded.stored,
                         etag=served.etag,
                         stamp=loaded.stamp,
                         zone=loaded.zone,
                         ttl_s=loaded.ttl_s or DOCUMENT_TTL_S,
+                        packed=loaded.stored is not None,
                     )
                 if restore and loaded.synced:
                     await self.cache.put_synced(pipe, synced_key, loaded.synced)

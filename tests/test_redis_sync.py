@@ -239,6 +239,11 @@ async def test_redis_holds_the_most_recent_workouts_and_reads_the_rest_through(
     assert read.status_code == 200 and e1rm_of(read.json()) == 70.0
     ttl = await redis.ttl(keys.user(user_id, "w", str(oldest)))
     assert 0 < ttl <= READ_THROUGH_TTL_S
+    # It went to Redis packed, the bytes Postgres stores.
+    stored = await pool.fetchval(
+        "SELECT body FROM rm_workout_documents WHERE user_id = $1 AND workout_id = $2", user_id, oldest
+    )
+    assert await redis.hget(keys.user(user_id, "w", str(oldest)), "b") == bytes(stored) != read.content
 
     changed = await client.patch("/v1/me", json={"e1rmFormula": "brzycki"}, headers=me)
     assert changed.status_code == 200, changed.text
