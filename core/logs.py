@@ -1,9 +1,10 @@
 """structlog configuration: JSON lines in production, a readable console in development.
 
 Everything goes through the standard library's logging (so third-party loggers and Sentry see it),
-except the API's one line per request (`request_log`): the hottest log line is written straight to
-stderr, in the same format and with the same context; in JSON by `_JsonRequestLines` without
-structlog's bound logger, on the console by structlog alone. JSON is encoded by msgspec.
+except the API's one line per request (`request_log`, `log_request`): the hottest log line is
+written straight to stderr, many lines at a time (`_LineWriter`), in the same format and with the same
+context; in JSON by `_JsonRequestLines` without structlog's bound logger, on the console by structlog
+alone. JSON is encoded by msgspec.
 """
 
 from __future__ import annotations
