@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
 
 from api.conditions import if_none_match
+from api.responses import StoredResponse
 from queries.readmodels import Absent, Served
 
 #: The paging parameters every list takes: an opaque cursor and a page size of at most 100.
@@ -26,28 +26,6 @@ _ETAG = b"etag"
 _VERSION = PROJECTION_VERSION.lower().encode()
 _CACHE_CONTROL = (b"cache-control", _CACHE_POLICY.encode())
 _STALE = (CONSISTENCY.lower().encode(), b"stale")
-_JSON = (b"content-type", b"application/json")
-_LENGTH = b"content-length"
-
-
-class StoredResponse(ASGIResponse):
-    """Stored bytes with headers encoded as they are built: what ASGIResponse's constructor would make
-    of them (a Content-Type and Content-Length by default, none for a 304), without adding each header
-    through a case-insensitive multidict look-up. It is sent as every ASGIResponse is."""
-
-    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]], status_code: int = 200) -> None:
-        if status_code == 200:
-            headers += (_JSON, (_LENGTH, str(len(body)).encode()))
-        else:
-            body = b""
-        self.headers = MutableScopeHeaders({"headers": headers})
-        self.background = None
-        self.body = body
-        self.content_length = len(body)
-        self._encoded_cookies = ()
-        self.encoding = "utf-8"
-        self.is_head_response = False
-        self.status_code = status_code
 
 
 def memory_key(request: Request[Any, Any, Any]) -> str:

@@ -30,6 +30,7 @@ T = TypeVar("T")
 _NO_BODY = frozenset({204, 304})
 _CONTENT_TYPE = b"content-type"
 _CONTENT_LENGTH = b"content-length"
+_JSON = MediaType.JSON.value.encode()
 
 
 class EncodedResponse(ASGIResponse):
@@ -73,16 +74,54 @@ class EncodedResponse(ASGIResponse):
                 encoded.append((_CONTENT_TYPE, kind.encode("latin-1")))
             if self._should_set_content_length and _CONTENT_LENGTH not in names:
                 encoded.append((_CONTENT_LENGTH, str(content_length).encode()))
+        self._assign(
+            encoded,
+            body,
+            status_code,
+            content_length=content_length,
+            background=background,
+            cookies=tuple(
+                cookie.to_encoded_header() for cookie in (cookies or ()) if not cookie.documentation_only
+            ),
+            encoding=encoding,
+            is_head_response=is_head_response,
+        )
+
+    def _assign(
+        self,
+        encoded: list[tuple[bytes, bytes]],
+        body: bytes,
+        status_code: int,
+        *,
+        content_length: int,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: tuple[tuple[bytes, bytes], ...] = (),
+        encoding: str = "utf-8",
+        is_head_response: bool = False,
+    ) -> None:
+        """What ASGIResponse's constructor sets, from headers already encoded."""
         self.headers = MutableScopeHeaders({"headers": encoded})
         self.background = background
         self.body = body
         self.content_length = content_length
-        self._encoded_cookies = tuple(
-            cookie.to_encoded_header() for cookie in (cookies or ()) if not cookie.documentation_only
-        )
+        self._encoded_cookies = cookies
         self.encoding = encoding
         self.is_head_response = is_head_response
         self.status_code = status_code
+
+
+class StoredResponse(EncodedResponse):
+    """Stored JSON bytes whose headers come encoded (names in lower case): what EncodedResponse gives
+    for them with the JSON media type (a Content-Type and Content-Length, neither on a 304)."""
+
+    __slots__ = ()
+
+    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]], status_code: int = 200) -> None:
+        if status_code in _NO_BODY:
+            body = b""
+        else:
+            headers += ((_CONTENT_TYPE, _JSON), (_CONTENT_LENGTH, str(len(body)).encode()))
+        self._assign(headers, body, status_code, content_length=len(body))
 
 
 class Response(LitestarResponse[T]):

@@ -137,30 +137,12 @@ class _JsonRequestLines:
         self._add_fields = _request_line_fields(process, self._timestamps)
         self.info = self._info if level <= logging.INFO else _drop
         self.warning = self._warning if level <= logging.WARNING else _drop
-        self._levels = {"info": level <= logging.INFO, "warning": level <= logging.WARNING}
 
-    def request(
-        self,
-        level: str,
-        *,
-        method: str,
-        route: str,
-        status: int,
-        duration_ms: float | None,
-        user_id: str | None,
-        request_id: str,
-        slow: bool,
-    ) -> None:
+    def request(self, level: str, **fields: Any) -> None:
         """The request pipeline's line (`log_request`), as `_info` or `_warning` would write it."""
-        if self._levels[level]:
+        if getattr(self, level) is not _drop:
             line = _RequestLine(
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=duration_ms,
-                user_id=user_id,
-                request_id=request_id,
-                slow=slow,
+                **fields,
                 event="request",
                 level=level,
                 logger=self._writer.name,
@@ -216,29 +198,19 @@ def log_request(
     """The API's line for one request, at `level` ("info" or "warning"). In JSON it is encoded from a
     struct, without looking up the log context: the request's context, its id and user, are fields
     of the line itself (api/request_context.py binds nothing else)."""
+    fields = {
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": duration_ms,
+        "user_id": user_id,
+        "request_id": request_id,
+    }
     lines = _request_logs.get(REQUEST_LOGGER)
     if type(lines) is _JsonRequestLines:
-        lines.request(
-            level,
-            method=method,
-            route=route,
-            status=status,
-            duration_ms=duration_ms,
-            user_id=user_id,
-            request_id=request_id,
-            slow=slow,
-        )
-        return
-    getattr(request_log(), level)(
-        "request",
-        method=method,
-        route=route,
-        status=status,
-        duration_ms=duration_ms,
-        user_id=user_id,
-        request_id=request_id,
-        **({"slow": True} if slow else {}),
-    )
+        lines.request(level, slow=slow, **fields)
+    else:
+        getattr(request_log(), level)("request", **fields, **({"slow": True} if slow else {}))
 
 
 #: The sinks `configure_logging` made, so that what they hold is written when the API stops.

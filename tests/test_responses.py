@@ -12,8 +12,7 @@ from litestar.enums import MediaType
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.response.base import ASGIResponse
 
-from api.reads import StoredResponse
-from api.responses import EncodedResponse, Response
+from api.responses import EncodedResponse, Response, StoredResponse
 
 
 class Body(msgspec.Struct):
