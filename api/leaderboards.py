@@ -9,9 +9,11 @@ from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
+from litestar.response.base import ASGIResponse
 
 from api.auth.middleware import principal_of
 from api.problems import problem_specs
+from api.responses import StoredResponse
 from api.state import services_of
 from core import clock
 from projections.leaderboards import BOARDS, WEEKLY, iso_week, week_bounds
@@ -83,13 +85,13 @@ class LeaderboardsController(Controller):
         period: Period = None,
         exercise_id: ExerciseId = None,
         limit: Top = 10,
-    ) -> Leaderboard:
+    ) -> ASGIResponse:
         services = services_of(request)
         if board not in BOARDS:
             raise NotFoundException(f"No board {board!r}; boards are {', '.join(BOARDS)}.")
         now = clock.now()
         key = board_key(board, period, exercise_id, now)
         user_id = principal_of(request).user_id
-        return await services.leaderboards.read(
-            board, key, scope=board_scope, me=user_id, limit=limit, now=now
-        )
+        leaderboards = services.leaderboards
+        body = await leaderboards.read(board, key, scope=board_scope, me=user_id, limit=limit, now=now)
+        return StoredResponse(body, [])

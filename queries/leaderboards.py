@@ -9,10 +9,11 @@ from Postgres instead.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import asyncpg
 import msgspec
@@ -40,6 +41,8 @@ log = structlog.get_logger(__name__)
 Scope = Literal["global", "friends"]
 #: How many places above and below the caller `around` shows.
 NEIGHBOURS = 2
+#: Encoded global boards kept per process, each as a caller saw it (about 2 KB each).
+VIEWS_HELD = 4096
 
 
 class Standing(ResponseBody):
@@ -84,6 +87,20 @@ def _rank(members: Sequence[tuple[uuid.UUID, float]], me: uuid.UUID, limit: int)
     return _Ranked(len(ordered), list(ordered[:limit]), around, mine)
 
 
+#: The memory cache's entries an answer was built from, by key (None: one that could not be kept).
+Used = list[tuple[str, Cached | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A global board as one caller was answered: valid while every entry it was built from (the
+    ranking, each profile shown) is still the memory cache's very entry. A board's announcement drops
+    its rankings, a profile's drops its names, and a new entry is a new object."""
+
+    used: tuple[tuple[str, Cached], ...]
+    body: bytes
+
+
 def _members(pairs: Sequence[Any]) -> list[tuple[uuid.UUID, float]]:
     """(member, score) pairs as Redis returns them, as user ids and scores."""
     return [(uuid.UUID(bytes(member).decode()), float(score)) for member, score in pairs]
@@ -101,19 +118,55 @@ class Leaderboards:
         #: Handles and display names, kept until their user's next announcement (a profile change, an
         #: erasure); None: read from Postgres every time.
         self.memory = memory
+        #: Global boards as answered, by the key of their ranking in memory: most recently used last.
+        self._views: OrderedDict[str, _View] = OrderedDict()
 
     async def read(
         self, board: str, key: str, *, scope: Scope, me: uuid.UUID, limit: int, now: datetime
+    ) -> bytes:
+        """The board as the caller sees it: a `Leaderboard`, encoded. A global board's answer is served
+        again as it was while neither its ranking nor a profile it shows has changed."""
+        memory = self.memory if self.memory is not None and self.memory.enabled else None
+        if memory is None or scope != "global":
+            return _ENCODER.encode(await self._board(board, key, scope, me, limit, now=now))
+        view_key = _held_key(board, key, me, limit)
+        view = self._views.get(view_key)
+        if view is not None:
+            if all(memory.get(held) is entry for held, entry in view.used):
+                self._views.move_to_end(view_key)
+                return view.body
+            del self._views[view_key]
+        used: Used = []
+        body = _ENCODER.encode(await self._board(board, key, scope, me, limit, now=now, used=used))
+        # Checked after the last await: an entry dropped or replaced meanwhile is not this object.
+        if used and all(entry is not None and memory.get(held) is entry for held, entry in used):
+            self._views[view_key] = _View(tuple(cast(list[tuple[str, Cached]], used)), body)
+            if len(self._views) > VIEWS_HELD:
+                self._views.popitem(last=False)
+        return body
+
+    async def _board(
+        self,
+        board: str,
+        key: str,
+        scope: Scope,
+        me: uuid.UUID,
+        limit: int,
+        *,
+        now: datetime,
+        used: Used | None = None,
     ) -> Leaderboard:
         try:
             if scope == "global":
-                ranked = await self._global_held(board, key, me, limit, now)
+                ranked = await self._global_held(board, key, me, limit, now=now, used=used)
             else:
                 ranked = await self._friends(board, key, me, limit, now)
         except RedisError as exc:
             log.warning("leaderboard_from_postgres", board=board, error=repr(exc))
+            if used is not None:
+                used.append(("", None))
             ranked = await self._from_postgres(board, key, scope, me, limit)
-        return await self._view(board, key, scope, ranked)
+        return await self._view(board, key, scope, ranked, used)
 
     async def _ensure(self, board: str, key: str, now: datetime) -> BoardKeys:
         """The board's keys, rebuilt from Postgres when Redis no longer has it."""
@@ -135,19 +188,26 @@ class Leaderboards:
         log.info("leaderboard_rebuilt", board=board, key=key, members=len(rows))
         return names
 
-    async def _global_held(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
+    async def _global_held(
+        self, board: str, key: str, me: uuid.UUID, limit: int, *, now: datetime, used: Used | None
+    ) -> _Ranked:
         """The caller's place on a global board, from memory until the board's next announcement."""
         memory = self.memory if self.memory is not None and self.memory.enabled else None
         if memory is None:
             return await self._global(board, key, me, limit, now)
         owner = board_owner(BoardKeys(self.keys, board, key).channel)
-        held_key = f"lb:{board}:{key}:{me}:{limit}"
+        held_key = _held_key(board, key, me, limit)
         held = memory.get(held_key)
         if held is not None:
+            if used is not None:
+                used.append((held_key, held))
             return _RANKED.decode(held.body)
         mark = memory.mark(owner)
         ranked = await self._global(board, key, me, limit, now)
-        memory.put(owner, held_key, Cached(None, None, 0, "", "", _ENCODER.encode(ranked)), mark)
+        entry = Cached(None, None, 0, "", "", _ENCODER.encode(ranked))
+        memory.put(owner, held_key, entry, mark)
+        if used is not None:
+            used.append((held_key, entry))
         return ranked
 
     async def _global(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
@@ -218,7 +278,9 @@ class Leaderboards:
         except RedisError as exc:
             log.warning("leaderboard_cleanup_failed", error=repr(exc))
 
-    async def _names(self, people: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    async def _names(
+        self, people: set[uuid.UUID], used: Used | None = None
+    ) -> dict[uuid.UUID, tuple[str, str]]:
         """Handle and display name of each of `people` who still has a profile."""
         known: dict[uuid.UUID, tuple[str, str]] = {}
         memory = self.memory if self.memory is not None and self.memory.enabled else None
@@ -227,11 +289,14 @@ class Leaderboards:
             held = memory.get(_name_key(user)) if memory is not None else None
             if held is not None:
                 known[user] = _NAMES.decode(held.body)
+                if used is not None:
+                    used.append((_name_key(user), held))
             elif memory is not None:
                 marks[user] = memory.mark(user)
         missing = people - set(known)
         if not missing:
             return known
+
         rows = await self.pool.fetch(
             "SELECT user_id, handle, display_name FROM rm_user_settings WHERE user_id = ANY($1::uuid[])",
             list(missing),
@@ -240,19 +305,17 @@ class Leaderboards:
             user, names = row["user_id"], (row["handle"], row["display_name"])
             known[user] = names
             if memory is not None and user in marks:
-                body = msgspec.json.encode(names)
-                memory.put(
-                    user,
-                    _name_key(user),
-                    Cached(None, None, 0, "", "", body),
-                    marks[user],
-                    shows=outbox.PROFILE,
-                )
+                entry = Cached(None, None, 0, "", "", msgspec.json.encode(names))
+                memory.put(user, _name_key(user), entry, marks[user], shows=outbox.PROFILE)
+                if used is not None:
+                    used.append((_name_key(user), entry))
         return known
 
-    async def _view(self, board: str, key: str, scope: Scope, ranked: _Ranked) -> Leaderboard:
+    async def _view(
+        self, board: str, key: str, scope: Scope, ranked: _Ranked, used: Used | None = None
+    ) -> Leaderboard:
         people = {user for user, _ in ranked.top} | {user for _, user, _ in ranked.around}
-        known = await self._names(people)
+        known = await self._names(people, used)
         gone = people - set(known)
         if gone:  # erased while a sync was under way: never shown, and taken off the board now
             await self._drop(board, key, gone)
@@ -285,6 +348,11 @@ _ENCODER = msgspec.json.Encoder()
 
 def _name_key(user: uuid.UUID) -> str:
     return f"names:{user}"
+
+
+def _held_key(board: str, key: str, me: uuid.UUID, limit: int) -> str:
+    """What names the caller's place on a global board in the memory cache."""
+    return f"lb:{board}:{key}:{me}:{limit}"
 
 
 async def boards_of(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[tuple[str, str]]:

@@ -221,6 +221,44 @@ async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, pr
     assert score == 2 * first
 
 
+async def test_a_board_as_answered_is_served_again_until_a_name_it_shows_changes(
+    client: Any, project: Any
+) -> None:
+    memory: MemoryCache = client.app.state.services.memory
+    views = client.app.state.services.leaderboards._views
+    await until(lambda: memory.enabled)
+    ann, bob = await sign_up(client), await sign_up(client)
+    for lifter in (ann, bob):
+        opted = await client.patch("/v1/me", json={"leaderboardOptIn": True}, headers=bearer(lifter))
+        assert opted.status_code == 200
+        logged = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(lifter))
+        assert logged.status_code == 201
+        await project(lifter["user"]["id"])
+
+    async def bobs_name() -> str:
+        response = await client.get(
+            "/v1/leaderboards/weekly-volume", params={"limit": 100}, headers=bearer(ann)
+        )
+        assert response.status_code == 200, response.text
+        names = {entry["userId"]: entry["displayName"] for entry in response.json()["top"]}
+        return names[bob["user"]["id"]]
+
+    first = await bobs_name()
+    deadline = time.monotonic() + 10
+    while not any(f":{ann['user']['id']}:100" in key for key in views):
+        assert time.monotonic() < deadline, "the answer was never kept"
+        assert await bobs_name() == first
+    assert await bobs_name() == first  # served as it was answered
+    renamed = await client.patch("/v1/me", json={"displayName": "Bob Renamed"}, headers=bearer(bob))
+    assert renamed.status_code == 200
+    await project(bob["user"]["id"])  # announces the profile's change; the board's scores are unchanged
+    deadline = time.monotonic() + 10
+    while (name := await bobs_name()) == first:
+        assert time.monotonic() < deadline, "the board kept the old name"
+        await asyncio.sleep(0.05)
+    assert name == "Bob Renamed"
+
+
 async def test_the_sync_writes_the_first_feed_page_so_the_next_look_is_a_hit(
     client: Any, project: Any, settings: Settings
 ) -> None:
