@@ -65,6 +65,7 @@ async def measure(args: argparse.Namespace, settings: Settings, stack: Stack, ba
                 (f"{label}: ceiling", port, pid, _get(READ_PATHS["ceiling"])),
                 (f"{label}: dashboard", port, pid, mix.kinds({"dashboard": 1.0})),
                 (f"{label}: workout", port, pid, mix.kinds({"workout": 1.0})),
+                (f"{label}: leaderboard", port, pid, mix.kinds({"leaderboard": 1.0})),
             ]
         for server in granian:
             if server.name.startswith("bare"):
