@@ -23,6 +23,7 @@ from commands.passwords import PasswordHasher
 from core.db import close_pool, open_pool, report_pool_usage
 from core.logs import flush_request_lines
 from core.metrics import HTTP_METRICS, forget_process
+from core.processes import freeze_heap
 from core.redis import Keys, open_redis, open_subscriber
 from core.replicas import ReadPools
 from core.settings import Settings
@@ -108,6 +109,7 @@ def services_lifespan(
             log.warning("signouts_unread", error=repr(exc))
         services.announcements.start()  # sign-outs, and the memory cache, which serves nothing before it
         stop_hearing = on_stop_signal(services.drain)
+        freeze_heap()
         log.info("api_started", env=settings.env)
         try:
             yield

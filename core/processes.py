@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import shutil
 import signal
@@ -12,6 +13,16 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 #: Where prometheus_client keeps per-process metric files in multiprocess mode.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def freeze_heap() -> None:
+    """Collect once, then hand every object alive to the collector's permanent generation: for a
+    long-running process once it has started (modules, the app, what startup filled), for a load
+    generator before each run. A full collection walks every tracked object while nothing else runs:
+    with the startup heap in view it paused an API process for about 70-90 ms, several times a minute
+    under load (about 7 ms afterwards), and the load generator likewise."""
+    gc.collect()
+    gc.freeze()
 
 
 def die_with_parent() -> None:

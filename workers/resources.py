@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from redis.asyncio import Redis
 
 from core.db import close_pool, open_pool, report_pool_usage
+from core.processes import freeze_heap
 from core.redis import Keys, open_redis
 from core.settings import Settings
 
@@ -63,6 +64,7 @@ class OpenResources(Middleware):
         if loop_thread is None:
             raise RuntimeError("the AsyncIO middleware must come before OpenResources")
         _open["current"] = loop_thread.run_coroutine(self._connect())
+        freeze_heap()
         log.info("worker_resources_opened")
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:

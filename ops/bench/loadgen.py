@@ -62,6 +62,8 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 from hdrh.histogram import HdrHistogram
 
+from core.processes import freeze_heap
+
 __all__ = [
     "CAPTURED_HEADERS",
     "Client",
@@ -1035,6 +1037,7 @@ async def run_open(
     Stops scheduling after `requests` requests or `duration_s` seconds, whichever comes first.
     """
     _validate_kinds(kinds)
+    freeze_heap()  # no pause of the generator's own collector in the measurement
     if not 0.0 <= jitter <= 1.0:
         raise ValueError("jitter must be within [0, 1]")
     n = _schedule_length(rate, duration_s, requests)
@@ -1118,6 +1121,7 @@ async def run_saturation(
 ) -> RunResult:
     """`connections` workers send the mix back to back; `duration_s` after `warmup_s` is recorded."""
     _validate_kinds(kinds)
+    freeze_heap()  # no pause of the generator's own collector in the measurement
     if connections < 1 or duration_s <= 0 or warmup_s < 0:
         raise ValueError("need connections >= 1, duration_s > 0 and warmup_s >= 0")
     picker = _Picker([kind.weight for kind in kinds], seed)
