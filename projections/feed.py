@@ -4,6 +4,7 @@ by the sync so that a user's next look at their feed after a change is already c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -35,10 +36,16 @@ async def feed_page(
         after.workout_id if after else None,
         limit + 1,
     )
+    return page_body([(row["workout_id"], row["started_at"], row["body"]) for row in rows], limit)
+
+
+def page_body(rows: Sequence[tuple[uuid.UUID, datetime, bytes]], limit: int) -> bytes:
+    """A page of `limit` from the summaries that follow the cursor, newest first, read one more than
+    the page to know whether another comes (workout id, start, summary)."""
     page = rows[:limit]
-    body = b'{"items":[' + b",".join(bytes(row["body"]) for row in page) + b"]"
+    body = b'{"items":[' + b",".join(bytes(summary) for _, _, summary in page) + b"]"
     if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor(FeedCursor(last["started_at"], last["workout_id"]))
+        workout_id, started_at, _ = page[-1]
+        next_cursor = encode_cursor(FeedCursor(started_at, workout_id))
         body += b',"nextCursor":"' + next_cursor.encode() + b'"'
     return body + b"}"

@@ -182,20 +182,6 @@ async def board_rows(connection: asyncpg.Connection | asyncpg.Pool, board: str, 
     return [ScoreRow(board, key, row["user_id"], row["version"], row["score"]) for row in rows]
 
 
-async def changed_rows(connection: asyncpg.Connection, user_id: uuid.UUID, after: int) -> list[ScoreRow]:
-    """The user's rows written after stream version `after` (what Redis has not seen)."""
-    rows = await connection.fetch(
-        """
-        SELECT s.board, s.board_key, s.version, CASE WHEN u.leaderboard_opt_in THEN s.score END AS score
-        FROM rm_leaderboard_scores s JOIN rm_user_settings u ON u.user_id = s.user_id
-        WHERE s.user_id = $1 AND s.version > $2
-        """,
-        user_id,
-        after,
-    )
-    return [ScoreRow(row["board"], row["board_key"], user_id, row["version"], row["score"]) for row in rows]
-
-
 async def sync_rows(
     redis: Redis, pipe: Pipeline, keys: Keys, rows: Sequence[ScoreRow], now: datetime
 ) -> None:

@@ -20,6 +20,8 @@ import uuid
 FEED = "feed"
 #: The dashboard.
 DASHBOARD = "dashboard"
+#: One workout's document: `workout:<id>`.
+WORKOUT = "workout"
 #: The handle and display name others see (on leaderboards).
 PROFILE = "profile"
 #: Lists: every exercise's records, the routines, the user's custom exercises, body weights, follows.
@@ -36,7 +38,7 @@ MAX_ANNOUNCED_KEYS = 200
 
 def workout(workout_id: uuid.UUID) -> str:
     """One workout's document."""
-    return f"workout:{workout_id}"
+    return f"{WORKOUT}:{workout_id}"
 
 
 def records(exercise_id: str) -> str:
@@ -60,7 +62,7 @@ def custom_exercise(exercise_id: uuid.UUID) -> str:
 def workout_of(key: str) -> uuid.UUID | None:
     """The workout a key names, or None."""
     family, _, rest = key.partition(":")
-    return uuid.UUID(rest) if family == "workout" and rest else None
+    return uuid.UUID(rest) if family == WORKOUT and rest else None
 
 
 def stale(changed: str) -> tuple[str, str]:

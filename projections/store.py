@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ import msgspec
 
 from commands.events import CustomExercise
 from core.catalog import Exercise
+from projections import outbox
 from projections.documents import (
     BodyweightEntry,
     Dashboard,
@@ -480,26 +482,89 @@ async def pending_changes(connection: asyncpg.Connection, user_id: uuid.UUID) ->
     return {row["key"]: row["change"] for row in rows}
 
 
-async def sync_start(
-    connection: asyncpg.Connection, user_id: uuid.UUID
-) -> tuple[int, int, dict[str, int]] | None:
-    """The user's checkpoint (projected, synced to Redis) and the outbox's pending keys with their change
-    numbers, in one round trip; None when the user has no checkpoint."""
+@dataclass(frozen=True, slots=True)
+class SyncSnapshot:
+    """What a Redis sync writes, read in one statement (so from one snapshot, with no transaction)."""
+
+    version: int  # projected
+    synced: int  # the user's documents in Redis
+    #: The outbox's pending keys with their change numbers.
+    changes: dict[str, int]
+    #: The workouts the outbox names: (id, version, still there, its packed body when in the hot set).
+    workouts: list[tuple[uuid.UUID, int | None, bool, bytes | None]]
+    #: Workouts the named ones pushed out of the hot set.
+    pushed_out: set[uuid.UUID]
+    #: The dashboard (version, as of, body, the user's zone) when the outbox names it.
+    dashboard: tuple[int, date, bytes, str | None] | None
+    #: The user's leaderboard rows Redis has not seen: (board, key, version, score or None).
+    scores: list[tuple[str, str, int, float | None]]
+    #: The feed's first rows (workout id, start, summary) when the version moved: one more than a page.
+    feed: list[tuple[uuid.UUID, datetime, bytes]] | None
+
+
+async def sync_snapshot(
+    connection: asyncpg.Connection, user_id: uuid.UUID, *, hot_workouts: int, page_size: int
+) -> SyncSnapshot | None:
+    """Everything a sync writes, in one round trip; None when the user has no checkpoint."""
     row = await connection.fetchrow(
-        """
-        SELECT c.version, c.redis_version, o.keys, o.changes
-        FROM projection_checkpoints c, LATERAL (
-            SELECT array_agg(key) AS keys, array_agg(change) AS changes
-            FROM projection_outbox WHERE user_id = $1
-        ) o
-        WHERE c.user_id = $1
-        """,
-        user_id,
+        _SYNC_SNAPSHOT, user_id, hot_workouts, page_size + 1, outbox.WORKOUT, outbox.DASHBOARD
     )
     if row is None:
         return None
-    changes = dict(zip(row["keys"] or (), row["changes"] or (), strict=True))
-    return row["version"], row["redis_version"], changes
+    return SyncSnapshot(
+        version=row["version"],
+        synced=row["redis_version"],
+        changes=dict(zip(row["keys"] or (), row["changes"] or (), strict=True)),
+        workouts=[(w[0], w[1], w[2], w[3]) for w in row["workouts"] or ()],
+        pushed_out=set(row["pushed_out"] or ()),
+        dashboard=(
+            (row["dashboard_version"], row["dashboard_as_of"], row["dashboard"], row["zone"])
+            if row["dashboard"] is not None
+            else None
+        ),
+        scores=[(s[0], s[1], s[2], s[3]) for s in row["scores"] or ()],
+        feed=[(f[0], f[1], f[2]) for f in row["feed"]] if row["feed"] is not None else None,
+    )
+
+
+# Workouts: those the outbox names; the hot set: the most recent `$2`, taken among as many more as
+# there are named ones (those are what a new one can push out), and only when one is named.
+_SYNC_SNAPSHOT = """
+    WITH c AS (
+        SELECT version, redis_version FROM projection_checkpoints WHERE user_id = $1
+    ), o AS (
+        SELECT key, change FROM projection_outbox WHERE user_id = $1
+    ), named AS (
+        SELECT DISTINCT split_part(key, ':', 2)::uuid AS workout_id FROM o
+        WHERE split_part(key, ':', 1) = $4
+    ), recent AS (
+        SELECT workout_id, row_number() OVER (ORDER BY started_at DESC, workout_id DESC) AS place
+        FROM rm_workout_summaries WHERE user_id = $1
+        ORDER BY started_at DESC, workout_id DESC
+        LIMIT CASE WHEN EXISTS (SELECT 1 FROM named) THEN $2 + (SELECT count(*) FROM named) ELSE 0 END
+    )
+    SELECT c.version, c.redis_version,
+        (SELECT array_agg(key) FROM o) AS keys,
+        (SELECT array_agg(change) FROM o) AS changes,
+        (SELECT array_agg(ROW(n.workout_id, d.workout_version, d.workout_id IS NOT NULL,
+                CASE WHEN r.place <= $2 THEN d.body END))
+            FROM named n
+            LEFT JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = n.workout_id
+            LEFT JOIN recent r ON r.workout_id = n.workout_id) AS workouts,
+        (SELECT array_agg(workout_id) FROM recent WHERE place > $2) AS pushed_out,
+        d.version AS dashboard_version, d.as_of AS dashboard_as_of, d.body AS dashboard,
+        (SELECT timezone FROM rm_user_settings WHERE user_id = $1) AS zone,
+        (SELECT array_agg(ROW(s.board, s.board_key, s.version,
+                CASE WHEN u.leaderboard_opt_in THEN s.score END))
+            FROM rm_leaderboard_scores s JOIN rm_user_settings u ON u.user_id = s.user_id
+            WHERE s.user_id = $1 AND s.version > c.redis_version) AS scores,
+        CASE WHEN c.version > c.redis_version THEN ARRAY(
+            SELECT ROW(workout_id, started_at, body) FROM rm_workout_summaries WHERE user_id = $1
+            ORDER BY started_at DESC, workout_id DESC LIMIT $3
+        ) END AS feed
+    FROM c
+    LEFT JOIN rm_dashboards d ON d.user_id = $1 AND EXISTS (SELECT 1 FROM o WHERE key = $5)
+"""
 
 
 async def clear_changes(

@@ -23,7 +23,7 @@ from core import clock
 from core.redis import Keys
 from projections import leaderboards, metrics, outbox, store
 from projections.cache import PAGE_TTL_S, DocumentCache, body_etag, changed_channel, projected_channel
-from projections.feed import FIRST_PAGE_SIZE, feed_page
+from projections.feed import FIRST_PAGE_SIZE, page_body
 
 log = structlog.get_logger(__name__)
 
@@ -40,87 +40,53 @@ async def sync_redis(
 
     Safe to repeat and to race with readers filling the cache: every write is version-guarded.
     """
-    async with (
-        pool.acquire() as connection,
-        connection.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        started = await store.sync_start(connection, user_id)
-        if started is None:
-            return True
-        version, synced, changes = started
-        workout_ids = [found for key in changes if (found := outbox.workout_of(key)) is not None]
-        recent = (
-            await connection.fetch(
-                """
-                SELECT workout_id FROM rm_workout_summaries WHERE user_id = $1
-                ORDER BY started_at DESC, workout_id DESC LIMIT $2
-                """,
-                user_id,
-                hot_workouts + len(workout_ids),
-            )
-            if workout_ids
-            else []
+    async with pool.acquire() as connection:
+        # One statement: one snapshot, without a transaction around it.
+        snapshot = await store.sync_snapshot(
+            connection, user_id, hot_workouts=hot_workouts, page_size=FIRST_PAGE_SIZE
         )
-        hot = {row["workout_id"] for row in recent[:hot_workouts]}
-        # Whoever the changed ones pushed out of the hot set goes too (a no-op when it was not held).
-        cold = {row["workout_id"] for row in recent[hot_workouts:]}
-        workouts = await connection.fetch(
-            """
-            SELECT w.workout_id, d.workout_version, d.workout_id IS NOT NULL AS present,
-                CASE WHEN w.workout_id = ANY($3::uuid[]) THEN d.body END AS body
-            FROM unnest($2::uuid[]) AS w(workout_id)
-            LEFT JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = w.workout_id
-            """,
-            user_id,
-            workout_ids,
-            list(hot),
-        )
-        dashboard = (
-            await connection.fetchrow(
-                """
-                SELECT version, as_of, body,
-                    (SELECT timezone FROM rm_user_settings WHERE user_id = $1) AS zone
-                FROM rm_dashboards WHERE user_id = $1
-                """,
-                user_id,
-            )
-            if outbox.DASHBOARD in changes
-            else None
-        )
-        scores = await leaderboards.changed_rows(connection, user_id, synced)
-        # Feed pages are valid only at the user's version they were read at (`ver` moves on every
-        # sync): the first page, the one the app opens, is written again so that it stays a hit.
-        first_page = await feed_page(connection, user_id, None, FIRST_PAGE_SIZE) if version > synced else None
+    if snapshot is None:
+        return True
+    version, changes, dashboard = snapshot.version, snapshot.changes, snapshot.dashboard
+    # Whoever the changed ones pushed out of the hot set goes too (a no-op when it was not held).
+    cold = set(snapshot.pushed_out)
+    scores = [
+        leaderboards.ScoreRow(board, key, user_id, at, score) for board, key, at, score in snapshot.scores
+    ]
+    # Feed pages are valid only at the user's version they were read at (`ver` moves on every sync):
+    # the first page, the one the app opens, is written again so that it stays a hit.
+    first_page = page_body(snapshot.feed, FIRST_PAGE_SIZE) if snapshot.feed is not None else None
     cache = DocumentCache(redis, keys)
     names = cache.keys_of(user_id)
     try:
         async with redis.pipeline(transaction=False) as pipe:
-            for row in workouts:
-                if not row["present"]:  # deleted: a tombstone, so a read knows without asking Postgres
-                    await cache.put(pipe, names.workout(row["workout_id"]), names.synced, version=version,
+            for workout_id, workout_version, present, body in snapshot.workouts:
+                if not present:  # deleted: a tombstone, so a read knows without asking Postgres
+                    await cache.put(pipe, names.workout(workout_id), names.synced, version=version,
                                     body=b"", etag="")  # fmt: skip
-                elif row["workout_id"] in hot:
+                elif body is not None:  # in the hot set
                     await cache.put(
                         pipe,
-                        names.workout(row["workout_id"]),
+                        names.workout(workout_id),
                         names.synced,
                         version=version,
-                        body=row["body"],  # as Postgres stores it: packed
-                        etag=f'"{row["workout_version"]}"',
+                        body=body,  # as Postgres stores it: packed
+                        etag=f'"{workout_version}"',
                         packed=True,
                     )
                 else:
-                    cold.add(row["workout_id"])
+                    cold.add(workout_id)
             if dashboard is not None:
+                dashboard_version, as_of, dashboard_body, zone = dashboard
                 await cache.put(
                     pipe,
                     names.dashboard,
                     names.synced,
-                    version=dashboard["version"],
-                    stamp=dashboard["as_of"].toordinal(),
-                    zone=dashboard["zone"] or "UTC",
-                    body=dashboard["body"],
-                    etag=body_etag(dashboard["body"]),
+                    version=dashboard_version,
+                    stamp=as_of.toordinal(),
+                    zone=zone or "UTC",
+                    body=dashboard_body,
+                    etag=body_etag(dashboard_body),
                 )
             if first_page is not None:
                 await cache.put(

@@ -170,7 +170,7 @@ async def test_a_sync_that_read_before_the_erasure_takes_back_what_it_wrote(
 ) -> None:
     """The Redis sync reads a snapshot, then writes: an erasure that commits and clears Redis between
     the two must not find the user's documents and scores back in Redis afterwards."""
-    from projections import sync
+    from projections import store
     from projections.runner import project_user
 
     pool, redis, keys = resources
@@ -185,16 +185,16 @@ async def test_a_sync_that_read_before_the_erasure_takes_back_what_it_wrote(
     assert (await client.put(f"/v1/workouts/{uuid.uuid4()}", json=heavier, headers=me)).status_code == 201
 
     read, go_on = asyncio.Event(), asyncio.Event()
-    first_page = sync.feed_page
+    snapshot = store.sync_snapshot
 
-    async def slow_first_page(*args: Any, **kwargs: Any) -> bytes:
-        """The last read of the sync's snapshot: stop there until the erasure is done."""
-        page = await first_page(*args, **kwargs)
+    async def slow_snapshot(*args: Any, **kwargs: Any) -> store.SyncSnapshot | None:
+        """The sync's snapshot: once read, stop there until the erasure is done."""
+        read_now = await snapshot(*args, **kwargs)
         read.set()
         await go_on.wait()
-        return page
+        return read_now
 
-    monkeypatch.setattr(sync, "feed_page", slow_first_page)
+    monkeypatch.setattr(store, "sync_snapshot", slow_snapshot)
     projecting = asyncio.create_task(project_user(pool, redis, keys, user_id))
     await asyncio.wait_for(read.wait(), 10)
     erased = await client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=me)
