@@ -455,7 +455,7 @@ async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asy
 
 
 async def _project_batch(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection,
     user_id: uuid.UUID,
     settings: RunnerSettings,
     now: datetime,
@@ -466,23 +466,20 @@ async def _project_batch(
 ) -> tuple[int, int, bool, int | None]:
     """One batch under the user's lease; (events applied, checkpoint version, more to do, failing
     version or None)."""
-    async with pool.acquire() as connection:
-        if shadow:  # the shadow's own leases too (the pool resets the search path on release)
-            await connection.execute(f"SET search_path = {SHADOW_SCHEMA}, public")
-        try:
-            lease = await leases.acquire(connection, user_id, owner, settings.lease_s, settings.lease_wait_s)
-        except asyncpg.ForeignKeyViolationError:
-            return 0, 0, False, None  # the account is gone (erased): nothing to project
-        if lease is None:
-            raise LeaseBusy(f"the projection lease of {user_id} stayed held")
-        try:
-            return await _project_leased(
-                connection, lease, settings, now, refresh_dashboard=refresh_dashboard, shadow=shadow
-            )
-        finally:
-            # A backend ended by a taker cannot hand back what is no longer ours anyway.
-            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                await leases.release(connection, lease)
+    try:
+        lease = await leases.acquire(connection, user_id, owner, settings.lease_s, settings.lease_wait_s)
+    except asyncpg.ForeignKeyViolationError:
+        return 0, 0, False, None  # the account is gone (erased): nothing to project
+    if lease is None:
+        raise LeaseBusy(f"the projection lease of {user_id} stayed held")
+    try:
+        return await _project_leased(
+            connection, lease, settings, now, refresh_dashboard=refresh_dashboard, shadow=shadow
+        )
+    finally:
+        # A backend ended by a taker cannot hand back what is no longer ours anyway.
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await leases.release(connection, lease)
 
 
 async def _project_leased(
@@ -608,37 +605,47 @@ async def project_user(
     settings = settings or RunnerSettings()
     owner = leases.new_owner()
     outcome = Outcome()
-    more = True
-    while more:
-        try:
-            applied, version, more, parked = await _project_batch(
-                pool,
-                user_id,
-                settings,
-                clock(),
-                refresh_dashboard=refresh_dashboard and outcome.applied == 0,
-                shadow=shadow,
-                owner=owner,
-            )
-        except ProjectionFailed as exc:
-            if shadow:  # a rebuild stops at the first failure; the live read models stay as they are
-                raise
-            if await _record_failure(pool, user_id, exc, settings, clock()):
-                metrics.PARKED.inc()
-                log.error("projection_parked", user_id=str(user_id), error=str(exc))
+    failed: ProjectionFailed | None = None
+    # One connection for every batch and the sync: each acquisition costs the pool's reset round trip.
+    async with pool.acquire() as connection:
+        if shadow:  # the shadow's own leases too (the pool resets the search path on release)
+            await connection.execute(f"SET search_path = {SHADOW_SCHEMA}, public")
+        more = True
+        while more:
+            try:
+                applied, version, more, parked = await _project_batch(
+                    connection,
+                    user_id,
+                    settings,
+                    clock(),
+                    refresh_dashboard=refresh_dashboard and outcome.applied == 0,
+                    shadow=shadow,
+                    owner=owner,
+                )
+            except ProjectionFailed as exc:
+                if shadow:  # a rebuild stops at the first failure; the live read models stay as they are
+                    raise
+                failed = exc
+                break
+            outcome.applied += applied
+            outcome.version = version
+            if parked is not None:
                 outcome.parked = True
                 return outcome
-            log.warning("projection_failed", user_id=str(user_id), error=str(exc))
-            raise
-        outcome.applied += applied
-        outcome.version = version
-        if parked is not None:
+            refresh_dashboard = False
+            if more and stopping is not None and stopping():
+                outcome.interrupted = True
+                break
+        if failed is None and not shadow:
+            outcome.synced = await sync_redis(
+                connection, redis, keys, user_id, hot_workouts=settings.hot_workouts
+            )
+    if failed is not None:  # on a connection of its own: the batch's may be what failed
+        if await _record_failure(pool, user_id, failed, settings, clock()):
+            metrics.PARKED.inc()
+            log.error("projection_parked", user_id=str(user_id), error=str(failed))
             outcome.parked = True
             return outcome
-        refresh_dashboard = False
-        if more and stopping is not None and stopping():
-            outcome.interrupted = True
-            break
-    if not shadow:
-        outcome.synced = await sync_redis(pool, redis, keys, user_id, hot_workouts=settings.hot_workouts)
+        log.warning("projection_failed", user_id=str(user_id), error=str(failed))
+        raise failed
     return outcome

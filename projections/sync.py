@@ -33,18 +33,22 @@ HOT_WORKOUTS = 10
 
 
 async def sync_redis(
-    pool: asyncpg.Pool, redis: Redis, keys: Keys, user_id: uuid.UUID, *, hot_workouts: int = HOT_WORKOUTS
+    connection: asyncpg.Connection,
+    redis: Redis,
+    keys: Keys,
+    user_id: uuid.UUID,
+    *,
+    hot_workouts: int = HOT_WORKOUTS,
 ) -> bool:
     """Write the documents the outbox names, announce them, then empty the outbox of what was written;
     False (and retried later) if Redis failed.
 
     Safe to repeat and to race with readers filling the cache: every write is version-guarded.
     """
-    async with pool.acquire() as connection:
-        # One statement: one snapshot, without a transaction around it.
-        snapshot = await store.sync_snapshot(
-            connection, user_id, hot_workouts=hot_workouts, page_size=FIRST_PAGE_SIZE
-        )
+    # One statement: one snapshot, without a transaction around it.
+    snapshot = await store.sync_snapshot(
+        connection, user_id, hot_workouts=hot_workouts, page_size=FIRST_PAGE_SIZE
+    )
     if snapshot is None:
         return True
     version, changes, dashboard = snapshot.version, snapshot.changes, snapshot.dashboard
@@ -111,7 +115,7 @@ async def sync_redis(
         metrics.REDIS_SYNC_FAILURES.inc()
         log.warning("redis_sync_failed", user_id=str(user_id), error=repr(exc))
         return False
-    if not await store.mark_synced(pool, user_id, version, changes):
+    if not await store.mark_synced(connection, user_id, version, changes):
         await _take_back(redis, keys, user_id, scores)
     return True
 

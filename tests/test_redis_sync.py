@@ -155,7 +155,8 @@ async def test_a_failed_sync_leaves_the_outbox_for_the_next(
     assert not outcome.synced
     async with pool.acquire() as connection:
         assert outbox.workout(workout_id) in await store.pending_changes(connection, user_id)
-    assert await sync_redis(pool, redis, keys, user_id)
+    async with pool.acquire() as connection:
+        assert await sync_redis(connection, redis, keys, user_id)
     async with pool.acquire() as connection:
         assert await store.pending_changes(connection, user_id) == {}
     assert await redis.hget(keys.user(user_id, "w", str(workout_id)), "b")
