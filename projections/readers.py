@@ -60,26 +60,7 @@ async def load_settings(connection: asyncpg.Connection, user_id: uuid.UUID) -> U
 CustomExercises = dict[str, Exercise]
 
 
-async def load_user_state(
-    connection: asyncpg.Connection, user_id: uuid.UUID
-) -> tuple[UserSettings, CustomExercises]:
-    """The user's settings and every custom exercise they defined, deleted ones too (their sets and
-    names remain), in one round trip: what every projection batch starts from."""
-    columns = ", ".join(f"s.{column}" for column in SETTINGS_COLUMNS)
-    row = await connection.fetchrow(
-        f"""
-        SELECT s.user_id IS NOT NULL AS found, {columns},
-            (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) AS custom
-        FROM (SELECT 1) one LEFT JOIN rm_user_settings s ON s.user_id = $1
-        """,  # noqa: S608
-        user_id,
-    )
-    if not row["found"]:
-        return UserSettings(), _custom_of(row["custom"])
-    return UserSettings(**{column: row[column] for column in SETTINGS_COLUMNS}), _custom_of(row["custom"])
-
-
-def _custom_of(bodies: Sequence[bytes] | None) -> CustomExercises:
+def custom_of(bodies: Sequence[bytes] | None) -> CustomExercises:
     entries = (EXERCISE_DECODER.decode(body) for body in bodies or ())
     return {entry.id: entry for entry in entries}
 
@@ -159,7 +140,7 @@ async def dashboard_as_of(
         today,
         custom is None,
     )
-    known = _custom_of(row["custom"]) if custom is None else custom
+    known = custom_of(row["custom"]) if custom is None else custom
 
     def muscles_of(exercise_id: str) -> tuple[Sequence[Muscle], Sequence[Muscle]]:
         built_in = exercise(exercise_id)

@@ -440,20 +440,6 @@ class _Records:
             ]
 
 
-async def _checkpoint(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
-    """The user's checkpoint row, created if need be and locked; None when their stream is gone."""
-    row: asyncpg.Record | None = await connection.fetchrow(
-        """
-        INSERT INTO projection_checkpoints AS c (user_id)
-        SELECT $1 WHERE EXISTS (SELECT 1 FROM streams WHERE user_id = $1)
-        ON CONFLICT (user_id) DO UPDATE SET version = c.version
-        RETURNING version, parked_version
-        """,
-        user_id,
-    )
-    return row
-
-
 async def _project_batch(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
@@ -504,37 +490,26 @@ async def _project_leased(
             shared_lock=None if shadow else REBUILD_GATE_KEY,
             user_lock=lock_key(user_id),
         )
-        checkpoint = await _checkpoint(connection, user_id)
-        if checkpoint is None:  # the account is gone (erased)
+        start = await store.start_batch(connection, user_id, settings.batch_size)
+        if start is None:  # the account is gone (erased)
             return 0, 0, False, None
-        if checkpoint["parked_version"] is not None:
-            return 0, checkpoint["version"], False, checkpoint["parked_version"]
-        rows = await connection.fetch(
-            """
-            SELECT version, type, payload, occurred_at FROM events
-            WHERE user_id = $1 AND version > $2 ORDER BY version LIMIT $3
-            """,
-            user_id,
-            checkpoint["version"],
-            settings.batch_size,
-        )
+        if start.parked_version is not None:
+            return 0, start.version, False, start.parked_version
+        rows = start.events
         if not rows and not refresh_dashboard:
             await connection.execute(
-                "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2",
-                user_id,
-                checkpoint["version"],
+                "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2", user_id, start.version
             )
-            return 0, checkpoint["version"], False, None
-        user_settings, custom = await readers.load_user_state(connection, user_id)
-        batch = _Batch(user_id, user_settings, custom=custom, shadow=shadow)
+            return 0, start.version, False, None
+        batch = _Batch(user_id, start.settings, custom=start.custom, shadow=shadow)
         started = time.perf_counter()
         try:
-            for row in rows:
-                failing = row["version"]
-                await _apply(connection, batch, EVENT_DECODER.decode(row["payload"]), row["occurred_at"])
-                metrics.EVENTS_PROJECTED.labels(row["type"]).inc()
+            for event_version, event_type, payload, occurred_at in rows:
+                failing = event_version
+                await _apply(connection, batch, EVENT_DECODER.decode(payload), occurred_at)
+                metrics.EVENTS_PROJECTED.labels(event_type).inc()
             failing = None
-            version = rows[-1]["version"] if rows else checkpoint["version"]
+            version = rows[-1][0] if rows else start.version
             await _finish(connection, batch, version, now)
             # The outbox, the pending marks and the checkpoint in one statement. Fenced: the
             # checkpoint is written only while the lease is still this batch's (projections/leases.py).
@@ -548,8 +523,8 @@ async def _project_leased(
         fault_point("mid_batch")
     fault_point("after_batch_commit")
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-    for row in rows:
-        metrics.observe_lag(row["occurred_at"])
+    for _, _, _, occurred_at in rows:
+        metrics.observe_lag(occurred_at)
     return len(rows), version, len(rows) == settings.batch_size, None
 
 

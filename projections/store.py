@@ -26,7 +26,7 @@ from projections.documents import (
     WorkoutSummary,
 )
 from projections.packing import pack, unpack
-from projections.readers import SETTINGS_COLUMNS, UserSettings
+from projections.readers import SETTINGS_COLUMNS, CustomExercises, UserSettings, custom_of
 from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
 
 ENCODER = msgspec.json.Encoder()
@@ -36,6 +36,61 @@ DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
 DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 SESSION_DECODER = msgspec.json.Decoder(ExerciseSession)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStart:
+    """What every projection batch starts from."""
+
+    version: int  # the checkpoint
+    parked_version: int | None
+    #: The events after the checkpoint, in version order: (version, type, payload, occurred at).
+    events: list[tuple[int, str, bytes | str, datetime]]
+    settings: UserSettings
+    #: Every custom exercise the user defined, deleted ones too (their sets and names remain).
+    custom: CustomExercises
+
+
+async def start_batch(connection: asyncpg.Connection, user_id: uuid.UUID, limit: int) -> BatchStart | None:
+    """The user's checkpoint row, created if need be and locked, the events after it (at most `limit`),
+    the user's settings and custom exercises, in one round trip; None when their stream is gone.
+
+    One statement has one snapshot, taken before the checkpoint's lock is waited for: events
+    committed meanwhile wait for the next batch (their pending marks stay), and nobody else moves this
+    checkpoint, since the batch holds the user's lock and lease already."""
+    row = await connection.fetchrow(_START_BATCH, user_id, limit)
+    if row is None:
+        return None
+    settings = (
+        UserSettings(**{column: row[column] for column in SETTINGS_COLUMNS})
+        if row["found"]
+        else UserSettings()
+    )
+    return BatchStart(
+        version=row["version"],
+        parked_version=row["parked_version"],
+        events=[(e[0], e[1], e[2], e[3]) for e in row["events"]],
+        settings=settings,
+        custom=custom_of(row["custom"]),
+    )
+
+
+_START_BATCH = f"""
+    WITH c AS (
+        INSERT INTO projection_checkpoints AS c (user_id)
+        SELECT $1 WHERE EXISTS (SELECT 1 FROM streams WHERE user_id = $1)
+        ON CONFLICT (user_id) DO UPDATE SET version = c.version
+        RETURNING version, parked_version
+    )
+    SELECT c.version, c.parked_version,
+        ARRAY(
+            SELECT ROW(e.version, e.type, e.payload, e.occurred_at) FROM events e
+            WHERE e.user_id = $1 AND e.version > c.version ORDER BY e.version LIMIT $2
+        ) AS events,
+        s.user_id IS NOT NULL AS found, {", ".join(f"s.{column}" for column in SETTINGS_COLUMNS)},
+        (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) AS custom
+    FROM c LEFT JOIN rm_user_settings s ON s.user_id = $1
+"""  # noqa: S608 - column names from the code
 
 
 async def save_settings(connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings) -> None:
