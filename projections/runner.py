@@ -118,7 +118,12 @@ class _Batch:
 
     user_id: uuid.UUID
     settings: readers.UserSettings
+    #: Each workout the batch's events name, as the batch goes: its summary (None: none) and the
+    #: exercises of its sessions; read for all of them before the first event is applied.
     summaries: dict[uuid.UUID, WorkoutSummary | None] = field(default_factory=dict)
+    session_exercises: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: Each workout the batch changed, as it leaves it (None: deleted): written once, in bulk.
+    workouts: dict[uuid.UUID, store.WorkoutRows | None] = field(default_factory=dict)
     week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
     rebucketed: bool = False
     reformulated: bool = False
@@ -164,14 +169,6 @@ class _Batch:
         self.activity_days.add(summary.started_at.astimezone(UTC).date())
 
 
-async def _old_summary(
-    connection: asyncpg.Connection, batch: _Batch, workout_id: uuid.UUID
-) -> WorkoutSummary | None:
-    if workout_id in batch.summaries:
-        return batch.summaries[workout_id]
-    return await store.load_summary(connection, batch.user_id, workout_id)
-
-
 async def _apply(
     connection: asyncpg.Connection, batch: _Batch, event: AnyEvent, occurred_at: datetime
 ) -> None:
@@ -183,7 +180,7 @@ async def _apply(
             if isinstance(event, UserRegistered):
                 batch.registered_at = occurred_at
         case WorkoutLogged() | WorkoutAmended() | WorkoutDeleted():
-            await _apply_workout(connection, batch, event)
+            _apply_workout(batch, event)
         case (
             ExerciseDefined()
             | ExerciseDeleted()
@@ -219,35 +216,41 @@ async def _apply_profile(
     await store.save_settings(connection, batch.user_id, batch.settings)
 
 
-async def _apply_workout(
-    connection: asyncpg.Connection, batch: _Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted
-) -> None:
-    batch.changed |= {outbox.workout(event.workout_id), outbox.FEED}
-    old = await _old_summary(connection, batch, event.workout_id)
+def _apply_workout(batch: _Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted) -> None:
+    """A workout's new rows, kept in the batch: written in bulk when the batch finishes."""
+    workout_id = event.workout_id
+    batch.changed |= {outbox.workout(workout_id), outbox.FEED}
+    old = batch.summaries[workout_id]
     if old is not None:
         batch.shift_week(old, -1)
+    # The exercises whose history changes: those of the sessions it had, and those of its new ones.
+    stored = batch.session_exercises[workout_id]
     if isinstance(event, WorkoutDeleted):
-        await store.delete_workout(connection, batch.user_id, event.workout_id)
-        touched = await store.replace_sessions(connection, batch.user_id, event.workout_id, [])
-        batch.touched_exercises |= touched
-        batch.recomputed |= touched
-        batch.summaries[event.workout_id] = None
+        batch.touched_exercises |= stored
+        batch.recomputed |= stored
+        batch.summaries[workout_id] = None
+        batch.session_exercises[workout_id] = set()
+        batch.workouts[workout_id] = None
         return
-    sessions = sessions_of(event.workout_id, event.workout, batch.formula)
-    touched = await store.replace_sessions(connection, batch.user_id, event.workout_id, sessions)
+    sessions = sessions_of(workout_id, event.workout, batch.formula)
+    logged = {session.exercise_id for session in sessions}
+    touched = stored | logged
     batch.touched_exercises |= touched
     if isinstance(event, WorkoutLogged) and old is None:
         for session in sessions:
             batch.appended.setdefault(session.exercise_id, []).append(session)
-        batch.recomputed |= touched - {session.exercise_id for session in sessions}
+        batch.recomputed |= touched - logged
     else:
         batch.recomputed |= touched
-    new = summarize(event.workout_id, event.workout_version, event.workout)
-    detail = document(event.workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
-    await store.save_workout(connection, batch.user_id, new, detail, EVENT_ENCODER.encode(event.workout))
+    new = summarize(workout_id, event.workout_version, event.workout)
+    detail = document(workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
+    batch.workouts[workout_id] = store.WorkoutRows(new, detail, EVENT_ENCODER.encode(event.workout), sessions)
     batch.shift_week(new, 1)
-    batch.summaries[event.workout_id] = new
+    batch.summaries[workout_id] = new
+    batch.session_exercises[workout_id] = logged
 
+
+WORKOUT_EVENTS = (WorkoutLogged, WorkoutAmended, WorkoutDeleted)
 
 LibraryEvent = (
     ExerciseDefined
@@ -310,6 +313,7 @@ async def _apply_bodyweight(
 async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime) -> None:
     """Write what depends on the whole batch: weekly totals, re-derived documents, the dashboard."""
     settings = batch.settings
+    await store.write_workouts(connection, batch.user_id, batch.workouts)
     if batch.rebucketed:
         summaries = await store.load_summaries(connection, batch.user_id)
         await store.save_weeks(
@@ -320,16 +324,18 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         merged = {week: add(current.get(week, ZERO), delta) for week, delta in batch.week_deltas.items()}
         await store.save_weeks(connection, batch.user_id, merged)
     if batch.reformulated:
+        rewritten: dict[uuid.UUID, store.WorkoutRows | None] = {}
         for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):
             workout = WORKOUT_DECODER.decode(source)
             summary = summarize(workout_id, workout_version, workout)
             detail = document(workout_id, workout_version, workout, batch.formula, batch.name_of)
-            await store.save_workout(connection, batch.user_id, summary, detail, source)
-            batch.changed |= {outbox.workout(workout_id), outbox.FEED}
             sessions = sessions_of(workout_id, workout, batch.formula)
-            touched = await store.replace_sessions(connection, batch.user_id, workout_id, sessions)
+            rewritten[workout_id] = store.WorkoutRows(summary, detail, source, sessions)
+            batch.changed |= {outbox.workout(workout_id), outbox.FEED}
+            touched = {session.exercise_id for session in sessions}
             batch.touched_exercises |= touched
             batch.recomputed |= touched
+        await store.write_workouts(connection, batch.user_id, rewritten)
     work = _Records()
     exercises = sorted(batch.touched_exercises)
     # A newly logged session that is its exercise's latest updates the stored records by itself.
@@ -504,9 +510,20 @@ async def _project_leased(
         batch = _Batch(user_id, start.settings, custom=start.custom, shadow=shadow)
         started = time.perf_counter()
         try:
-            for event_version, event_type, payload, occurred_at in rows:
+            events = []
+            for event_version, _, payload, _ in rows:
                 failing = event_version
-                await _apply(connection, batch, EVENT_DECODER.decode(payload), occurred_at)
+                events.append(EVENT_DECODER.decode(payload))
+            failing = None
+            named = list(dict.fromkeys(e.workout_id for e in events if isinstance(e, WORKOUT_EVENTS)))
+            for workout_id, (summary, exercises) in (
+                await store.workouts_before(connection, user_id, named)
+            ).items():
+                batch.summaries[workout_id] = summary
+                batch.session_exercises[workout_id] = exercises
+            for event, (event_version, event_type, _, occurred_at) in zip(events, rows, strict=True):
+                failing = event_version
+                await _apply(connection, batch, event, occurred_at)
                 metrics.EVENTS_PROJECTED.labels(event_type).inc()
             failing = None
             version = rows[-1][0] if rows else start.version

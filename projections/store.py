@@ -107,56 +107,121 @@ async def save_settings(connection: asyncpg.Connection, user_id: uuid.UUID, sett
     )
 
 
-async def load_summary(
-    connection: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID
-) -> WorkoutSummary | None:
-    body = await connection.fetchval(
-        "SELECT body FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = $2", user_id, workout_id
+async def workouts_before(
+    connection: asyncpg.Connection, user_id: uuid.UUID, workout_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[WorkoutSummary | None, set[str]]]:
+    """Each workout's stored summary (None: none) and the exercises of its stored sessions, in one
+    round trip: what a batch's events on those workouts start from."""
+    if not workout_ids:
+        return {}
+    rows = await connection.fetch(
+        """
+        SELECT w.workout_id, s.body,
+            ARRAY(SELECT x.exercise_id FROM rm_exercise_sessions x
+                WHERE x.user_id = $1 AND x.workout_id = w.workout_id) AS exercises
+        FROM unnest($2::uuid[]) AS w(workout_id)
+        LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
+        """,
+        user_id,
+        list(workout_ids),
     )
-    return None if body is None else SUMMARY_DECODER.decode(body)
+    return {
+        row["workout_id"]: (
+            None if row["body"] is None else SUMMARY_DECODER.decode(row["body"]),
+            set(row["exercises"]),
+        )
+        for row in rows
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkoutRows:
+    """A workout's read-model rows as a batch leaves them."""
+
+    summary: WorkoutSummary
+    document: WorkoutDocument
+    source: bytes  # the workout as logged
+    sessions: list[ExerciseSession]
+
+
+async def write_workouts(
+    connection: asyncpg.Connection, user_id: uuid.UUID, workouts: Mapping[uuid.UUID, WorkoutRows | None]
+) -> None:
+    """Store each workout as a batch leaves it (None: deleted): its summary, document and exercise
+    sessions, in three round trips whatever the number of workouts."""
+    if not workouts:
+        return
+    gone = [workout_id for workout_id, rows in workouts.items() if rows is None]
+    await connection.execute(
+        """
+        WITH sessions AS (
+            DELETE FROM rm_exercise_sessions WHERE user_id = $1 AND workout_id = ANY($2::uuid[])
+        ), summaries AS (
+            DELETE FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
+        )
+        DELETE FROM rm_workout_documents WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
+        """,
+        user_id,
+        list(workouts),
+        gone,
+    )
+    kept = [rows for rows in workouts.values() if rows is not None]
+    if not kept:
+        return
+    await connection.executemany(
+        _SAVE_WORKOUT,
+        [
+            (
+                user_id,
+                rows.summary.id,
+                rows.summary.started_at,
+                ENCODER.encode(rows.summary),
+                rows.document.version,
+                pack(rows.source),
+                pack(ENCODER.encode(rows.document)),
+            )
+            for rows in kept
+        ],
+    )
+    sessions = [session for rows in kept for session in rows.sessions]
+    if sessions:
+        await connection.executemany(
+            """
+            INSERT INTO rm_exercise_sessions
+                (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """,
+            [
+                (
+                    user_id,
+                    s.exercise_id,
+                    s.workout_id,
+                    s.started_at,
+                    pack(ENCODER.encode(s)),
+                    s.working_sets or 0,
+                    Decimal(repr(s.volume_kg)),  # the stored 2-decimal value, as its JSON reads
+                )
+                for s in sessions
+            ],
+        )
+
+
+_SAVE_WORKOUT = """
+    WITH summary AS (
+        INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (user_id, workout_id) DO UPDATE
+            SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
+    )
+    INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
+    VALUES ($1, $2, $5, $6, $7)
+    ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
+        source = EXCLUDED.source, body = EXCLUDED.body
+"""
 
 
 async def load_summaries(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[WorkoutSummary]:
     rows = await connection.fetch("SELECT body FROM rm_workout_summaries WHERE user_id = $1", user_id)
     return [SUMMARY_DECODER.decode(row["body"]) for row in rows]
-
-
-async def save_workout(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    summary: WorkoutSummary,
-    document: WorkoutDocument,
-    source: bytes,
-) -> None:
-    await connection.execute(
-        """
-        WITH summary AS (
-            INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (user_id, workout_id) DO UPDATE
-                SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
-        )
-        INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
-        VALUES ($1, $2, $5, $6, $7)
-        ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
-            source = EXCLUDED.source, body = EXCLUDED.body
-        """,
-        user_id,
-        summary.id,
-        summary.started_at,
-        ENCODER.encode(summary),
-        document.version,
-        pack(source),
-        pack(ENCODER.encode(document)),
-    )
-
-
-async def delete_workout(connection: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID) -> None:
-    await connection.execute(
-        "DELETE FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = $2", user_id, workout_id
-    )
-    await connection.execute(
-        "DELETE FROM rm_workout_documents WHERE user_id = $1 AND workout_id = $2", user_id, workout_id
-    )
 
 
 async def workout_sources(
@@ -324,37 +389,6 @@ async def delete_routine(connection: asyncpg.Connection, user_id: uuid.UUID, rou
     await connection.execute(
         "DELETE FROM rm_routines WHERE user_id = $1 AND routine_id = $2", user_id, routine_id
     )
-
-
-async def replace_sessions(
-    connection: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID, sessions: list[ExerciseSession]
-) -> set[str]:
-    """Swap a workout's exercise sessions; the exercises whose history changed."""
-    removed = await connection.fetch(
-        "DELETE FROM rm_exercise_sessions WHERE user_id = $1 AND workout_id = $2 RETURNING exercise_id",
-        user_id,
-        workout_id,
-    )
-    await connection.executemany(
-        """
-        INSERT INTO rm_exercise_sessions
-            (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        """,
-        [
-            (
-                user_id,
-                s.exercise_id,
-                workout_id,
-                s.started_at,
-                pack(ENCODER.encode(s)),
-                s.working_sets or 0,
-                Decimal(repr(s.volume_kg)),  # the stored 2-decimal value, as its JSON reads
-            )
-            for s in sessions
-        ],
-    )
-    return {row["exercise_id"] for row in removed} | {s.exercise_id for s in sessions}
 
 
 async def exercise_sessions(

@@ -312,13 +312,13 @@ async def put_workout(
     """Write a workout's read models as the runner does."""
     workout = msgspec.convert(body, Workout)
     detail = document(workout_id, 1, workout, "epley", str)
-    await store.save_workout(db, user_id, summarize(workout_id, 1, workout), detail, b"{}")
-    await store.replace_sessions(db, user_id, workout_id, sessions_of(workout_id, workout, "epley"))
+    sessions = sessions_of(workout_id, workout, "epley")
+    rows = store.WorkoutRows(summarize(workout_id, 1, workout), detail, b"{}", sessions)
+    await store.write_workouts(db, user_id, {workout_id: rows})
 
 
 async def drop_workout(db: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID) -> None:
-    await store.delete_workout(db, user_id, workout_id)
-    await store.replace_sessions(db, user_id, workout_id, [])
+    await store.write_workouts(db, user_id, {workout_id: None})
 
 
 async def counts(db: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
