@@ -364,9 +364,8 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
     await store.save_records(connection, batch.user_id, work.records)
     await store.save_session_records(connection, batch.user_id, work.remarked)
     records, marks = work.records, work.marks
-    for workout_id, marked in sorted(marks.items()):
-        if await store.mark_workout_records(connection, batch.user_id, workout_id, marked):
-            batch.changed |= {outbox.workout(workout_id), outbox.FEED}
+    for workout_id in await store.mark_workout_records(connection, batch.user_id, marks):
+        batch.changed |= {outbox.workout(workout_id), outbox.FEED}
     await leaderboards.project_scores(
         connection,
         batch.user_id,

@@ -484,45 +484,53 @@ async def save_session_records(
 async def mark_workout_records(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
-    workout_id: uuid.UUID,
-    marks: Mapping[str, list[RecordMark]],
-) -> bool:
-    """Put the records the workout set in `marks`' exercises into its feed entry and document; whether
-    that changed them."""
-    row = await connection.fetchrow(
+    marks: Mapping[uuid.UUID, Mapping[str, list[RecordMark]]],
+) -> set[uuid.UUID]:
+    """Put the records each workout set in `marks`' exercises into its feed entry and document, in two
+    round trips whatever their number; the workouts that changed."""
+    if not marks:
+        return set()
+    rows = await connection.fetch(
         """
-        SELECT s.body AS summary, d.body AS document FROM rm_workout_summaries s
-        JOIN rm_workout_documents d ON d.user_id = s.user_id AND d.workout_id = s.workout_id
-        WHERE s.user_id = $1 AND s.workout_id = $2
+        SELECT s.workout_id, s.body AS summary, d.body AS document
+        FROM unnest($2::uuid[]) AS w(workout_id)
+        JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
+        JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = w.workout_id
         """,
         user_id,
-        workout_id,
+        list(marks),
     )
-    if row is None:
-        return False
-    summary = SUMMARY_DECODER.decode(row["summary"])
-    document = DOCUMENT_DECODER.decode(unpack(row["document"]))
-    order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
-    kept = [mark for mark in summary.records if mark.exercise_id not in marks]
-    merged = sorted(
-        [*kept, *(mark for listed in marks.values() for mark in listed)],
-        key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
-    )
-    if merged == summary.records:
-        return False
-    await connection.execute(
-        "UPDATE rm_workout_summaries SET body = $3 WHERE user_id = $1 AND workout_id = $2",
-        user_id,
-        workout_id,
-        ENCODER.encode(msgspec.structs.replace(summary, records=merged)),
-    )
-    await connection.execute(
-        "UPDATE rm_workout_documents SET body = $3 WHERE user_id = $1 AND workout_id = $2",
-        user_id,
-        workout_id,
-        pack(ENCODER.encode(msgspec.structs.replace(document, records=merged))),
-    )
-    return True
+    changed: list[tuple[uuid.UUID, uuid.UUID, bytes, bytes]] = []
+    for row in rows:
+        summary = SUMMARY_DECODER.decode(row["summary"])
+        document = DOCUMENT_DECODER.decode(unpack(row["document"]))
+        marked = marks[row["workout_id"]]
+        order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
+        kept = [mark for mark in summary.records if mark.exercise_id not in marked]
+        merged = sorted(
+            [*kept, *(mark for listed in marked.values() for mark in listed)],
+            key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
+        )
+        if merged != summary.records:
+            changed.append(
+                (
+                    user_id,
+                    row["workout_id"],
+                    ENCODER.encode(msgspec.structs.replace(summary, records=merged)),
+                    pack(ENCODER.encode(msgspec.structs.replace(document, records=merged))),
+                )
+            )
+    if changed:
+        await connection.executemany(
+            """
+            WITH summary AS (
+                UPDATE rm_workout_summaries SET body = $3 WHERE user_id = $1 AND workout_id = $2
+            )
+            UPDATE rm_workout_documents SET body = $4 WHERE user_id = $1 AND workout_id = $2
+            """,
+            changed,
+        )
+    return {workout_id for _, workout_id, _, _ in changed}
 
 
 async def advance(
