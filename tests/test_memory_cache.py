@@ -186,7 +186,8 @@ async def test_nothing_comes_from_memory_across_a_lost_subscription(
     assert memory_hits() == hits + 1
 
 
-async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, project: Any) -> None:
+async def two_on_the_weekly_board(client: Any, project: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ann and Bob, opted in, with one projected workout each this week, once memory serves."""
     memory: MemoryCache = client.app.state.services.memory
     await until(lambda: memory.enabled)
     ann, bob = await sign_up(client), await sign_up(client)
@@ -196,14 +197,25 @@ async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, pr
         logged = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(lifter))
         assert logged.status_code == 201
         await project(lifter["user"]["id"])
+    return ann, bob
+
+
+async def standing_of(client: Any, viewer: dict[str, Any], lifter: dict[str, Any]) -> dict[str, Any]:
+    """The lifter's entry on this week's board, as the viewer is served it."""
+    board = "/v1/leaderboards/weekly-volume"
+    response = await client.get(board, params={"limit": 100}, headers=bearer(viewer))
+    assert response.status_code == 200, response.text
+    entries = {entry["userId"]: entry for entry in response.json()["top"]}
+    found: dict[str, Any] = entries[lifter["user"]["id"]]
+    return found
+
+
+async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, project: Any) -> None:
+    memory: MemoryCache = client.app.state.services.memory
+    ann, bob = await two_on_the_weekly_board(client, project)
 
     async def bobs_score() -> float:
-        response = await client.get(
-            "/v1/leaderboards/weekly-volume", params={"limit": 100}, headers=bearer(ann)
-        )
-        assert response.status_code == 200, response.text
-        scores = {entry["userId"]: entry["score"] for entry in response.json()["top"]}
-        return float(scores[bob["user"]["id"]])
+        return float((await standing_of(client, ann, bob))["score"])
 
     first = await bobs_score()
     # Kept once no announcement of the board lands during the read (the projections' may still be).
@@ -224,24 +236,11 @@ async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, pr
 async def test_a_board_as_answered_is_served_again_until_a_name_it_shows_changes(
     client: Any, project: Any
 ) -> None:
-    memory: MemoryCache = client.app.state.services.memory
     views = client.app.state.services.leaderboards._views
-    await until(lambda: memory.enabled)
-    ann, bob = await sign_up(client), await sign_up(client)
-    for lifter in (ann, bob):
-        opted = await client.patch("/v1/me", json={"leaderboardOptIn": True}, headers=bearer(lifter))
-        assert opted.status_code == 200
-        logged = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(lifter))
-        assert logged.status_code == 201
-        await project(lifter["user"]["id"])
+    ann, bob = await two_on_the_weekly_board(client, project)
 
     async def bobs_name() -> str:
-        response = await client.get(
-            "/v1/leaderboards/weekly-volume", params={"limit": 100}, headers=bearer(ann)
-        )
-        assert response.status_code == 200, response.text
-        names = {entry["userId"]: entry["displayName"] for entry in response.json()["top"]}
-        return names[bob["user"]["id"]]
+        return str((await standing_of(client, ann, bob))["displayName"])
 
     first = await bobs_name()
     deadline = time.monotonic() + 10
