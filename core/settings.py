@@ -15,6 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 Environment = Literal["development", "test", "production"]
+#: The identity providers whose ID tokens sign in (api/auth/oauth.py).
+Provider = Literal["apple", "google"]
+PROVIDERS: tuple[Provider, ...] = ("apple", "google")
 
 DEVELOPMENT_JWT_SECRET = "ironlog-development-secret-change-me-0000000000"  # noqa: S105
 _ENVIRONMENTS: tuple[Environment, ...] = ("development", "test", "production")
@@ -126,6 +129,43 @@ class RateLimitSettings(msgspec.Struct, frozen=True):
     client_ip_header: str = "x-forwarded-for"
 
 
+class ProviderSettings(msgspec.Struct, frozen=True):
+    """One identity provider: this app's client ids (the `aud` an ID token must name, one per platform),
+    where its signing keys are published, and the `iss` values it signs with."""
+
+    client_ids: tuple[str, ...]
+    jwks_url: str
+    issuers: tuple[str, ...]
+
+
+#: Apple's and Google's published key sets and issuers (Google uses two spellings of one issuer).
+PROVIDER_DEFAULTS: dict[Provider, ProviderSettings] = {
+    "apple": ProviderSettings((), "https://appleid.apple.com/auth/keys", ("https://appleid.apple.com",)),
+    "google": ProviderSettings(
+        (),
+        "https://www.googleapis.com/oauth2/v3/certs",
+        ("https://accounts.google.com", "accounts.google.com"),
+    ),
+}
+
+
+class OAuthSettings(msgspec.Struct, frozen=True):
+    """Signing in with a provider's ID token: a provider is offered when enabled and given client ids."""
+
+    enabled: tuple[Provider, ...] = ()
+    apple: ProviderSettings = PROVIDER_DEFAULTS["apple"]
+    google: ProviderSettings = PROVIDER_DEFAULTS["google"]
+    #: A PEM file of the certificate authorities trusted for the key sets, in place of the system's.
+    ca_file: str | None = None
+    jwks_timeout_s: float = 5.0
+
+    def provider(self, name: Provider) -> ProviderSettings:
+        return self.apple if name == "apple" else self.google
+
+    def offers(self, name: Provider) -> bool:
+        return name in self.enabled and bool(self.provider(name).client_ids)
+
+
 #: OWASP's argon2id floor: any (memory KiB, iterations) pair at least as strong as one of these.
 OWASP_ARGON2ID = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
 
@@ -148,6 +188,7 @@ class Settings(msgspec.Struct, frozen=True):
     #: Tests only: seconds between the product's clock (core.clock) and the machine's.
     clock_offset_s: float = 0.0
     sentry: SentrySettings = msgspec.field(default_factory=SentrySettings)
+    oauth: OAuthSettings = msgspec.field(default_factory=OAuthSettings)
 
     @property
     def is_production(self) -> bool:
@@ -260,12 +301,16 @@ class _Env:
             raise SettingsError(f"{name} must be a {' or '.join(schemes)} URL, got scheme {scheme!r}")
         return raw
 
-    def urls(self, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
-        """A comma-separated list of URLs, each checked as `url` does."""
+    def names(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """A comma-separated list of names, blanks dropped."""
         raw = self.text(name)
         if raw is None:
-            return ()
-        urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+            return default
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def urls(self, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated list of URLs, each checked as `url` does."""
+        urls = self.names(name)
         for url in urls:
             scheme = urlsplit(url).scheme
             if scheme not in schemes:
@@ -412,10 +457,38 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             environment=env.text("SENTRY_ENVIRONMENT"),
             traces_sample_rate=env.fraction("SENTRY_TRACES_SAMPLE_RATE", 0.0),
         ),
+        oauth=_oauth_settings(env),
     )
     if production:
         _refuse_unsafe_production(settings)
     return settings
+
+
+def _oauth_settings(env: _Env) -> OAuthSettings:
+    enabled = env.names("IRONLOG_OAUTH_PROVIDERS")
+    unknown = [name for name in enabled if name not in PROVIDERS]
+    if unknown:
+        raise SettingsError(
+            f"IRONLOG_OAUTH_PROVIDERS must list {' or '.join(PROVIDERS)}, got {', '.join(map(repr, unknown))}"
+        )
+    providers: dict[Provider, ProviderSettings] = {}
+    for name, defaults in PROVIDER_DEFAULTS.items():
+        variable = f"IRONLOG_OAUTH_{name.upper()}"
+        providers[name] = ProviderSettings(
+            client_ids=env.names(f"{variable}_CLIENT_IDS"),
+            jwks_url=env.url(f"{variable}_JWKS_URL", ("https",)) or defaults.jwks_url,
+            issuers=env.names(f"{variable}_ISSUERS", defaults.issuers),
+        )
+    ca_file = env.text("IRONLOG_OAUTH_CA_FILE")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise SettingsError(f"IRONLOG_OAUTH_CA_FILE must name a PEM file, got {ca_file!r}")
+    return OAuthSettings(
+        enabled=tuple(name for name in PROVIDERS if name in enabled),
+        apple=providers["apple"],
+        google=providers["google"],
+        ca_file=ca_file,
+        jwks_timeout_s=env.number("IRONLOG_OAUTH_JWKS_TIMEOUT_S", 5.0),
+    )
 
 
 def _refuse_unsafe_production(settings: Settings) -> None:
@@ -431,6 +504,12 @@ def _refuse_unsafe_production(settings: Settings) -> None:
         raise SettingsError("IRONLOG_FAULT is a test-only switch and must not be set in production")
     if settings.clock_offset_s:
         raise SettingsError("IRONLOG_CLOCK_OFFSET_S is a test-only switch and must not be set in production")
+    for name in settings.oauth.enabled:
+        if not settings.oauth.provider(name).client_ids:
+            raise SettingsError(
+                f"IRONLOG_OAUTH_{name.upper()}_CLIENT_IDS must be set in production: IRONLOG_OAUTH_PROVIDERS "
+                f"enables {name}, whose ID tokens are checked against this app's client ids"
+            )
     auth = settings.auth
     if not any(
         auth.argon2_memory_kib >= memory and auth.argon2_time_cost >= iterations

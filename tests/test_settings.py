@@ -76,6 +76,10 @@ def test_production_refuses_a_shifted_clock() -> None:
         ("IRONLOG_ARGON2_MEMORY_KIB", "4"),
         ("IRONLOG_ANALYST_ROLE", "Analysts; DROP ROLE postgres"),
         ("IRONLOG_ANALYST_ROLE", "pg_read_all_data"),
+        ("IRONLOG_OAUTH_PROVIDERS", "apple, facebook"),
+        ("IRONLOG_OAUTH_GOOGLE_JWKS_URL", "http://www.googleapis.com/oauth2/v3/certs"),
+        ("IRONLOG_OAUTH_CA_FILE", "/nonexistent/ca.pem"),
+        ("IRONLOG_OAUTH_JWKS_TIMEOUT_S", "0"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
@@ -141,3 +145,39 @@ def test_production_accepts_argon2_at_the_owasp_floor(memory_kib: str, iteration
 def test_trusted_proxies_are_normalised_networks() -> None:
     settings = load_settings({"IRONLOG_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7 ,::1"})
     assert settings.rate_limits.trusted_proxies == ("10.0.0.0/8", "192.168.1.7/32", "::1/128")
+
+
+def test_identity_providers_default_to_apples_and_googles_public_values_and_are_off() -> None:
+    oauth = load_settings({}).oauth
+    assert oauth.enabled == ()
+    assert oauth.apple.jwks_url == "https://appleid.apple.com/auth/keys"
+    assert oauth.apple.issuers == ("https://appleid.apple.com",)
+    assert oauth.google.jwks_url == "https://www.googleapis.com/oauth2/v3/certs"
+    assert set(oauth.google.issuers) == {"https://accounts.google.com", "accounts.google.com"}
+    assert not oauth.offers("apple") and not oauth.offers("google")
+
+
+def test_a_provider_is_offered_when_enabled_with_client_ids_for_each_platform() -> None:
+    oauth = load_settings(
+        {
+            "IRONLOG_OAUTH_PROVIDERS": "google,apple",
+            "IRONLOG_OAUTH_GOOGLE_CLIENT_IDS": "ios.apps, android.apps,web.apps",
+            "IRONLOG_OAUTH_APPLE_ISSUERS": "https://issuer.test",
+        }
+    ).oauth
+    assert oauth.enabled == ("apple", "google")
+    assert oauth.google.client_ids == ("ios.apps", "android.apps", "web.apps")
+    assert oauth.offers("google")
+    assert oauth.apple.issuers == ("https://issuer.test",)
+    assert not oauth.offers("apple")  # enabled, but no client id: nothing could match `aud`
+
+
+def test_production_refuses_an_enabled_provider_without_client_ids() -> None:
+    with pytest.raises(SettingsError, match="IRONLOG_OAUTH_APPLE_CLIENT_IDS"):
+        load_settings({**PRODUCTION, "IRONLOG_OAUTH_PROVIDERS": "apple"})
+    configured = {
+        **PRODUCTION,
+        "IRONLOG_OAUTH_PROVIDERS": "apple",
+        "IRONLOG_OAUTH_APPLE_CLIENT_IDS": "app.id",
+    }
+    assert load_settings(configured).oauth.offers("apple")
