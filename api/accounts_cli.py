@@ -1,25 +1,23 @@
-"""What `ironlog createuser` does: create an account with a role, or grant the role."""
+"""What `ironlog createuser` and `ironlog disableuser` do: create an account with a role, or grant the
+role; disable an account, or enable it again."""
 
 from __future__ import annotations
 
-import re
+import uuid
 from collections.abc import Callable
 
 import msgspec
 
 from api.auth.routes import enforce_password_policy
+from api.auth.signouts import publish_sign_out
 from commands.accounts import Account, RegisterUser, Role, register_user, set_role
+from commands.disabling import set_disabled
 from commands.passwords import PasswordHasher
 from core import clock
 from core.db import close_pool, open_pool
 from core.errors import DomainError
+from core.redis import Keys, open_redis
 from core.settings import Settings
-
-
-def default_handle(email: str) -> str:
-    """A handle from the email's local part: letters, digits and underscores, 3 to 30 of them."""
-    local = re.sub(r"[^a-z0-9_]", "_", email.partition("@")[0].lower())[:30]
-    return local if len(local) >= 3 else (local + "_user")[:30]
 
 
 async def create_or_promote(
@@ -58,4 +56,23 @@ async def create_or_promote(
         return registered.account, True
     finally:
         hasher.close()
+        await close_pool(pool)
+
+
+async def disable_or_enable(settings: Settings, *, email: str, disabled: bool) -> uuid.UUID | None:
+    """Disable (or enable) the account with `email`; its id, None when there is none. A disabled
+    account's access tokens end at once on every API process."""
+    pool = await open_pool(settings.with_pool_size(1, 2), "cli")
+    redis = open_redis(settings)
+    try:
+        now = clock.now()
+        async with pool.acquire() as connection, connection.transaction():
+            user_id = await set_disabled(
+                connection, email, disabled=disabled, now=now, settings=settings.auth
+            )
+        if user_id is not None and disabled:
+            await publish_sign_out(redis, Keys(settings.redis.prefix), user_id, now)
+        return user_id
+    finally:
+        await redis.aclose()
         await close_pool(pool)

@@ -180,7 +180,8 @@ def createuser(
 
     For the first admin and for analysts; everyone else registers through the API.
     """
-    from api.accounts_cli import create_or_promote, default_handle
+    from api.accounts_cli import create_or_promote
+    from commands.accounts import default_handle
 
     settings = _settings("cli")
     with running_services(settings) as resolved:
@@ -204,6 +205,22 @@ def createuser(
             raise click.ClickException(str(exc)) from exc
     verb = "created" if created else "updated"
     click.echo(f"{verb} {account.email} (handle {account.handle}) with role {account.role}")
+
+
+@main.command()
+@click.option("--email", required=True, help="The account's email.")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def disableuser(email: str, enable: bool) -> None:
+    """Disable an account: it signs in no more, with a password or a provider, and every session and
+    access token it has ends at once. --enable undoes it (signing in again is up to its owner)."""
+    from api.accounts_cli import disable_or_enable
+
+    settings = _settings("cli")
+    with running_services(settings) as resolved:
+        user_id = asyncio.run(disable_or_enable(resolved, email=email, disabled=not enable))
+    if user_id is None:
+        raise click.ClickException(f"no account has the email {email}")
+    click.echo(f"{'enabled' if enable else 'disabled'} {email}")
 
 
 @main.command()

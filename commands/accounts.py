@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 import uuid
 import zoneinfo
@@ -115,14 +116,19 @@ class PublicUser(ResponseBody):
 
 class Credentials(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
-    password_hash: str
+    password_hash: str | None  # None: the account signs in with a provider only
     role: Role
+    disabled: bool
 
 
 # SQL below is assembled only from these constant column names, never from input.
 _ACCOUNT_COLUMNS = ", ".join(Account.__struct_fields__)
 _PROFILE_COLUMNS = frozenset(UpdateProfile.__struct_fields__)
 _SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM users"  # noqa: S608
+_SELECT_CREDENTIALS = (
+    "SELECT id AS user_id, password_hash, role, disabled_at IS NOT NULL AS disabled FROM users"
+)
+_OF_IDENTITY = " WHERE id = (SELECT user_id FROM identities WHERE provider = $1 AND subject = $2)"
 _SET_ROLE = f"""
     UPDATE users SET role = $2, updated_at = $3 WHERE email_normalised = $1 RETURNING {_ACCOUNT_COLUMNS}
 """  # noqa: S608
@@ -143,6 +149,13 @@ def _display_name(value: str) -> str:
     if not cleaned:
         raise InvalidInput("The display name must not be blank.", field="displayName")
     return cleaned
+
+
+def default_handle(text: str) -> str:
+    """A handle from an email's local part or a name: letters, digits and underscores, 3 to 30 of them."""
+    folded = unicodedata.normalize("NFKD", text.partition("@")[0]).encode("ascii", "ignore").decode()
+    local = re.sub(r"[^a-z0-9_]+", "_", folded.lower())[:30]
+    return local if len(local) >= 3 else (local + "_user")[:30]
 
 
 def _conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
@@ -169,6 +182,30 @@ async def register_user(
 
     Runs inside the caller's transaction, so the session it starts commits with it.
     """
+    return await create_account(
+        connection,
+        email=command.email,
+        display_name=command.display_name,
+        handle=command.handle,
+        password_hash=password_hash,
+        now=now,
+        request_id=request_id,
+        role=role,
+    )
+
+
+async def create_account(
+    connection: asyncpg.Connection,
+    *,
+    email: str,
+    display_name: str,
+    handle: str,
+    password_hash: str | None,
+    now: datetime,
+    request_id: str | None,
+    role: Role = "user",
+) -> Registered:
+    """`register_user` for any origin of the account: without a password, it signs in with a provider."""
     try:
         record = await connection.fetchrow(
             f"""
@@ -178,11 +215,11 @@ async def register_user(
             RETURNING {_ACCOUNT_COLUMNS}
             """,  # noqa: S608
             uuid.uuid4(),
-            command.email.strip(),
-            normalise_email(command.email),
+            email.strip(),
+            normalise_email(email),
             password_hash,
-            _display_name(command.display_name),
-            command.handle.lower(),
+            _display_name(display_name),
+            handle.lower(),
             role,
             now,
         )
@@ -213,8 +250,7 @@ async def credentials_by_email(
     connection: asyncpg.Connection | asyncpg.Pool, email: str
 ) -> Credentials | None:
     record = await connection.fetchrow(
-        "SELECT id AS user_id, password_hash, role FROM users WHERE email_normalised = $1",
-        normalise_email(email),
+        _SELECT_CREDENTIALS + " WHERE email_normalised = $1", normalise_email(email)
     )
     return None if record is None else Credentials(**record)
 
@@ -222,8 +258,18 @@ async def credentials_by_email(
 async def credentials_by_id(
     connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
 ) -> Credentials | None:
+    record = await connection.fetchrow(_SELECT_CREDENTIALS + " WHERE id = $1", user_id)
+    return None if record is None else Credentials(**record)
+
+
+async def credentials_by_identity(
+    connection: asyncpg.Connection | asyncpg.Pool, provider: str, subject: str
+) -> Credentials | None:
+    """The credentials of the account a provider's user (commands/identities.py) is linked to."""
     record = await connection.fetchrow(
-        "SELECT id AS user_id, password_hash, role FROM users WHERE id = $1", user_id
+        _SELECT_CREDENTIALS + _OF_IDENTITY,
+        provider,
+        subject,
     )
     return None if record is None else Credentials(**record)
 

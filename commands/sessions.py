@@ -6,7 +6,8 @@ within the grace window, and only while its successor is still unused, the same 
 returned (a phone retrying a refresh whose answer it lost); otherwise the family is revoked.
 
 Access tokens are not stored: they end when they expire, or earlier at the user's "not before"
-instant, which signing out everywhere, a password change, reuse of a refresh token and erasure set.
+instant, which signing out everywhere, a password change, reuse of a refresh token, disabling and
+erasure set.
 Every API process keeps a copy of the recent instants and refuses the tokens issued until them.
 """
 
@@ -31,7 +32,7 @@ _TOKEN_BYTES = 32
 PRUNE_AFTER = timedelta(days=7)
 _SEAL_CONTEXT = b"ironlog refresh successor"
 
-RevokeReason = Literal["logout", "logout_all", "reuse", "password_changed"]
+RevokeReason = Literal["logout", "logout_all", "reuse", "password_changed", "disabled"]
 RejectReason = Literal["unknown", "revoked", "expired", "reused"]
 
 

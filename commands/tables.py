@@ -23,7 +23,7 @@ class Users(Table, db=ENGINE, tablename="users"):
     id = UUID(primary_key=True)
     email = Text()
     email_normalised = Text(unique=True)
-    password_hash = Text(secret=True)
+    password_hash = Text(secret=True, null=True, default=None)  # None: signs in with a provider only
     display_name = Text()
     handle = Text(unique=True)
     role = Text(default="user")
@@ -34,6 +34,7 @@ class Users(Table, db=ENGINE, tablename="users"):
     leaderboard_opt_in = Boolean(default=False)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    disabled_at = Timestamptz(null=True, default=None)
 
 
 class RefreshFamilies(Table, db=ENGINE, tablename="refresh_families"):
@@ -55,6 +56,16 @@ class RefreshTokens(Table, db=ENGINE, tablename="refresh_tokens"):
     access_token_id = UUID()
     used_at = Timestamptz(null=True, default=None)
     successor_sealed = Bytea(null=True, default=None, secret=True)
+
+
+class IdTokenNonces(Table, db=ENGINE, tablename="id_token_nonces"):
+    digest = Bytea(primary_key=True)
+    expires_at = Timestamptz()
+
+
+class ErasedIdentities(Table, db=ENGINE, tablename="erased_identities"):
+    digest = Bytea(primary_key=True)
+    erased_at = Timestamptz()
 
 
 class Streams(Table, db=ENGINE, tablename="streams"):
@@ -95,13 +106,15 @@ class AccessTokenCutoffs(Table, db=ENGINE, tablename="access_token_cutoffs"):
     not_before = Timestamptz()
 
 
-# workout_exercises and workout_sets have composite keys, which Piccolo tables cannot declare;
-# they are written with SQL in commands/workouts.py.
+# identities, workout_exercises and workout_sets have composite keys, which Piccolo tables cannot declare;
+# they are written with SQL in commands/identities.py and commands/workouts.py.
 WRITE_TABLES: tuple[type[Table], ...] = (
     Users,
     RefreshFamilies,
     RefreshTokens,
     AccessTokenCutoffs,
+    IdTokenNonces,
+    ErasedIdentities,
     Streams,
     Events,
     Workouts,

@@ -17,6 +17,7 @@ from api.cli import main
         ["worker"],
         ["migrate"],
         ["createuser"],
+        ["disableuser"],
         ["seed"],
         ["projections", "retry"],
         ["projections", "status"],

@@ -21,6 +21,7 @@ from api.state import AppServices
 from api.writes import announce, consistency_headers
 from commands.accounts import (
     Account,
+    Credentials,
     RegisterUser,
     credentials_by_email,
     get_account,
@@ -91,6 +92,13 @@ def enforce_password_policy(password: str, *, field: str, email: str = "", handl
         raise InvalidInput(str(exc), field=field) from None
 
 
+def refuse_disabled(credentials: Credentials) -> None:
+    """A disabled account signs in by no means (401)."""
+    if credentials.disabled:
+        log.info("disabled_account_refused", user_id=str(credentials.user_id))
+        raise NotAuthorizedException("This account is disabled.")
+
+
 _INVALID_REFRESH = "The refresh token is invalid, expired or revoked."
 
 
@@ -157,9 +165,17 @@ class AuthController(Controller):
         credentials = await credentials_by_email(services.pool, data.email)
         password_hash = credentials.password_hash if credentials else None
         matches = await services.passwords.verify(password_hash, data.password)
-        if credentials is None or not matches:
+        if credentials is not None and credentials.password_hash is None:
+            # After the time a wrong password takes; that an email has an account is no secret (register).
+            log.info("login_failed", user_id=str(credentials.user_id), reason="no password")
+            raise NotAuthorizedException(
+                "This account has no password: it signs in with Apple or Google "
+                "(POST /v1/auth/oauth/{provider})."
+            )
+        if credentials is None or credentials.password_hash is None or not matches:
             log.info("login_failed", user_id=str(credentials.user_id) if credentials else None)
             raise NotAuthorizedException("The email or password is not correct.")
+        refuse_disabled(credentials)
         # Hashes made with older parameters are upgraded while the password is at hand.
         rehashed = None
         if services.passwords.needs_rehash(credentials.password_hash):

@@ -24,11 +24,28 @@ from core.settings import AuthSettings
 
 log = structlog.get_logger(__name__)
 
+KIND = "signout"
+
+
+def sign_out_channel(keys: Keys, user_id: uuid.UUID) -> str:
+    """Where the end of the user's access tokens is announced."""
+    return keys.channel(KIND, token_subject(user_id).hex())
+
+
+async def publish_sign_out(redis: Redis, keys: Keys, user_id: uuid.UUID, not_before: datetime) -> None:
+    """Tell every API process that the user's access tokens issued until `not_before` are ended (after
+    the commit that stored it); a process that misses it re-reads Postgres when its subscription returns."""
+    try:
+        await redis.publish(sign_out_channel(keys, user_id), repr(not_before.timestamp()))
+    except RedisError as exc:
+        # The others re-read when their subscription comes back, or at their next retry meanwhile.
+        log.warning("signout_announcement_failed", error=repr(exc))
+
 
 class SignOuts:
     """Keeps `tokens` refusing what each user's "not before" refuses; a follower of the announcements."""
 
-    kind = "signout"
+    kind = KIND
 
     def __init__(
         self, tokens: AccessTokens, pool: asyncpg.Pool, redis: Redis, keys: Keys, settings: AuthSettings
@@ -40,18 +57,12 @@ class SignOuts:
         self._settings = settings
 
     def channel_of(self, user_id: uuid.UUID) -> str:
-        """Where the end of the user's access tokens is announced."""
-        return self._keys.channel(self.kind, token_subject(user_id).hex())
+        return sign_out_channel(self._keys, user_id)
 
     async def announce(self, user_id: uuid.UUID, not_before: datetime) -> None:
         """After the commit that ended the user's tokens: refuse them here now, and tell the others."""
-        instant = not_before.timestamp()
-        self._tokens.sign_out(token_subject(user_id), instant)
-        try:
-            await self._redis.publish(self.channel_of(user_id), repr(instant))
-        except RedisError as exc:
-            # The others re-read when their subscription comes back, or at their next retry meanwhile.
-            log.warning("signout_announcement_failed", error=repr(exc))
+        self._tokens.sign_out(token_subject(user_id), not_before.timestamp())
+        await publish_sign_out(self._redis, self._keys, user_id, not_before)
 
     def heard(self, key: str, data: bytes) -> None:
         try:
