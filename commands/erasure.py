@@ -9,6 +9,7 @@ import asyncpg
 
 from commands.events import Unfollowed
 from commands.eventstore import append, lock_stream
+from commands.identities import forget_identities
 from commands.sessions import end_access_tokens
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.settings import AuthSettings
@@ -74,8 +75,9 @@ async def erase_account(
     for table in tables:
         await connection.execute(f'DELETE FROM "{table["table_name"]}" WHERE user_id = $1', user_id)  # noqa: S608
     await connection.execute("DELETE FROM rm_follows WHERE followee_id = $1", user_id)
+    await forget_identities(connection, user_id, now=now)
     # Cascades to streams, events, checkpoints, workouts, exercises, routines, body weights,
-    # follows and sessions.
+    # follows, sessions and identities.
     await connection.execute("DELETE FROM users WHERE id = $1", user_id)
     await end_access_tokens(connection, user_id, now, settings)
     return followers
