@@ -14,6 +14,7 @@ from litestar import Litestar, Request
 from litestar.datastructures import State
 from redis.asyncio import Redis
 
+from api.auth.idtokens import IdTokenVerifier, open_key_client
 from api.auth.ratelimits import RateLimiter
 from api.auth.signouts import SignOuts
 from api.auth.tokens import AccessTokens
@@ -56,6 +57,8 @@ class AppServices:
         self.enqueuer = enqueuer
         self.passwords = PasswordHasher(settings.auth)
         self.tokens = tokens
+        self.key_client = open_key_client(settings.oauth)  # providers' signing keys, over HTTPS
+        self.id_tokens = IdTokenVerifier(settings.oauth, settings.auth, self.key_client)
         self.sign_outs = SignOuts(self.tokens, pool, redis, self.keys, settings.auth)
         self.limiter = RateLimiter(redis, self.keys)
         self.client_addresses = ClientAddresses(
@@ -122,6 +125,7 @@ def services_lifespan(
             await services.notifications.stop()
             await services.announcements.stop()
             services.passwords.close()
+            await services.key_client.aclose()
             enqueuer.close()
             await redis.aclose()
             await services.reads.close()

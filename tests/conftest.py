@@ -202,6 +202,43 @@ def start_worker(start_ironlog: object) -> object:
     return start
 
 
+@pytest.fixture(scope="session")
+def key_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An HTTPS server on loopback publishing the stand-in providers' keys (tests/identity_provider.py)."""
+    from tests.identity_provider import KeyServer
+
+    with KeyServer(tmp_path_factory.mktemp("identity-provider")) as server:
+        yield server
+
+
+@pytest.fixture
+def apple(key_server: Any) -> Any:
+    """A stand-in Apple: an RS256 key of its own, published at a path of its own."""
+    from tests.identity_provider import Provider, SigningKey
+
+    return Provider("apple", key_server, [SigningKey("RS256")])
+
+
+@pytest.fixture
+def google(key_server: Any) -> Any:
+    """A stand-in Google: an RS256 key of its own, published at a path of its own."""
+    from tests.identity_provider import Provider, SigningKey
+
+    return Provider("google", key_server, [SigningKey("RS256")])
+
+
+@pytest.fixture
+async def oauth_client(settings: Settings, apple: Any, google: Any) -> AsyncIterator[object]:
+    """`client`, with Apple and Google sign-in offered by the stand-in providers."""
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from tests.identity_provider import with_providers
+
+    async with AsyncTestClient(app=create_app(with_providers(settings, apple, google))) as test_client:
+        yield test_client
+
+
 def _run_privately(server: Any) -> Iterator[Any]:
     server.start()
     yield server

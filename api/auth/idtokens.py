@@ -1,0 +1,148 @@
+"""Checking a provider's ID token: signature against its published keys, issuer, audience, times, nonce.
+
+Claims are read leniently where the providers differ (Apple sends `email_verified` as the string
+"true", times as numbers or strings), strictly where it matters: the algorithm is RS256 or ES256 and
+the key's own (never `none`, never HS256 with a public key as the secret), and every time claim is
+checked against the product's clock (core.clock) with the access tokens' leeway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ssl
+from datetime import UTC, datetime
+
+import httpx
+import jwt
+import msgspec
+
+from api.auth.jwks import ALGORITHMS, KeySet
+from commands.identities import MAX_ID_TOKEN_LIFETIME, ProviderIdentity
+from core import clock
+from core.settings import PROVIDERS, AuthSettings, OAuthSettings, Provider
+
+#: Apple puts the SHA-256 (hex) of the app's nonce in the token; Google the nonce itself.
+_HASHED_NONCE: dict[Provider, bool] = {"apple": True, "google": False}
+_REQUIRED = ["iss", "aud", "sub", "exp", "iat"]
+
+
+class InvalidIdToken(Exception):
+    """The ID token is refused; the message says why, for the client (a 401 problem's detail)."""
+
+
+class _Claims(msgspec.Struct):
+    """The claims read from a verified token, in lax mode: "true" is a bool, "1700000000" a time."""
+
+    sub: str
+    exp: float
+    iat: float
+    nbf: float | None = None
+    nonce: str | None = None
+    email: str | None = None
+    email_verified: bool = False
+    name: str | None = None
+
+
+class VerifiedIdToken(msgspec.Struct, frozen=True):
+    """What a valid ID token proves."""
+
+    identity: ProviderIdentity
+    email_verified: bool
+    name: str | None
+    nonce: str | None  # the claim, as the token holds it
+    issued_at: datetime
+    expires_at: datetime
+
+
+def open_key_client(settings: OAuthSettings) -> httpx.AsyncClient:
+    """The HTTPS client that fetches key sets: certificates verified, against `ca_file` when set."""
+    verify: ssl.SSLContext | bool = True
+    if settings.ca_file is not None:
+        verify = ssl.create_default_context(cafile=settings.ca_file)
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=settings.jwks_timeout_s,
+        follow_redirects=False,
+        headers={"User-Agent": "ironlog"},
+    )
+
+
+class IdTokenVerifier:
+    """Verifies ID tokens of the providers the settings offer; one key set per provider."""
+
+    def __init__(self, settings: OAuthSettings, auth: AuthSettings, http: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._leeway_s = auth.leeway_s
+        self._key_sets = {name: KeySet(settings.provider(name).jwks_url, http) for name in PROVIDERS}
+
+    def offers(self, provider: Provider) -> bool:
+        return self._settings.offers(provider)
+
+    async def verify(self, provider: Provider, token: str, nonce: str | None) -> VerifiedIdToken:
+        """The identity `token` proves; InvalidIdToken saying why it is refused. The nonce, when the app
+        sent one, must be the token's (Apple's: its SHA-256); a token issued for a nonce needs it sent."""
+        name = provider.capitalize()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidIdToken("The ID token is not a JWT.") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidIdToken(f"The ID token must be signed with {' or '.join(ALGORITHMS)}.")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidIdToken("The ID token names no signing key (kid).")
+        key = await self._key_sets[provider].key(kid)
+        if key is None:
+            raise InvalidIdToken(f"The ID token is signed with a key {name} does not publish.")
+        configured = self._settings.provider(provider)
+        try:
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALGORITHMS),
+                audience=list(configured.client_ids),
+                issuer=configured.issuers,
+                # The times are checked below, against the product's clock, not the machine's.
+                options={"require": _REQUIRED, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+            )
+            claims = msgspec.convert(payload, _Claims, strict=False)
+        except jwt.InvalidAudienceError:
+            raise InvalidIdToken("The ID token was issued for another app (aud).") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidIdToken(f"The ID token was not issued by {name} (iss).") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidIdToken("The ID token's signature does not verify.") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidIdToken(f"The ID token has no {exc.claim} claim.") from None
+        except (jwt.PyJWTError, msgspec.ValidationError):
+            raise InvalidIdToken("The ID token is malformed.") from None
+        self._check_times(claims)
+        self._check_nonce(provider, claims.nonce, nonce)
+        return VerifiedIdToken(
+            identity=ProviderIdentity(provider, claims.sub, claims.email),
+            email_verified=claims.email_verified,
+            name=claims.name,
+            nonce=claims.nonce,
+            issued_at=datetime.fromtimestamp(claims.iat, UTC),
+            expires_at=datetime.fromtimestamp(claims.exp, UTC),
+        )
+
+    def _check_times(self, claims: _Claims) -> None:
+        now, leeway = clock.timestamp(), self._leeway_s
+        if now >= claims.exp + leeway:
+            raise InvalidIdToken("The ID token has expired.")
+        if claims.iat > now + leeway or (claims.nbf is not None and claims.nbf > now + leeway):
+            raise InvalidIdToken("The ID token is not valid yet.")
+        if claims.exp - claims.iat > MAX_ID_TOKEN_LIFETIME.total_seconds():
+            raise InvalidIdToken("The ID token is valid for too long.")
+
+    @staticmethod
+    def _check_nonce(provider: Provider, claim: str | None, sent: str | None) -> None:
+        if sent is None:
+            if claim is not None:
+                raise InvalidIdToken("The ID token was issued for a nonce: send it.")
+            return
+        expected = hashlib.sha256(sent.encode()).hexdigest() if _HASHED_NONCE[provider] else sent
+        if claim is None or not hmac.compare_digest(claim.encode(), expected.encode()):
+            raise InvalidIdToken("The nonce is not the one the ID token was issued for.")
