@@ -15,7 +15,9 @@ from litestar.openapi.spec import Example
 from litestar.params import JSONBody, QueryParameter
 from redis.exceptions import RedisError
 
+from api.auth.idtokens import VerifiedIdToken
 from api.auth.middleware import principal_of
+from api.auth.oauth import ProviderIdToken, prove, provider_of, spend_nonce
 from api.auth.routes import enforce_password_policy
 from api.problems import problem_specs
 from api.reads import Cursor, Limit
@@ -25,19 +27,23 @@ from api.state import AppServices
 from api.writes import announce, consistency_headers
 from commands.accounts import (
     Account,
+    Credentials,
     Password,
     PublicUser,
     UpdateProfile,
     credentials_by_id,
+    credentials_by_identity,
     find_users,
     get_account,
     set_password_hash,
     update_profile,
 )
 from commands.erasure import erase_account
+from commands.identities import identities_of
 from commands.sessions import revoke_user_families
 from core import clock
 from core.cursors import decode_cursor, encode_cursor
+from core.errors import Conflict, InvalidInput
 from core.structs import RequestBody, ResponseBody
 from projections.cache import projected_channel
 from projections.leaderboards import remove_user
@@ -60,7 +66,10 @@ class ChangePassword(RequestBody):
 
 
 class EraseAccount(RequestBody):
-    password: Annotated[str, msgspec.Meta(max_length=256)]
+    """The account's password; or, for an account without one, an ID token of an identity linked to it."""
+
+    password: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    identity: ProviderIdToken | None = None
 
 
 class UserPage(ResponseBody):
@@ -109,7 +118,7 @@ class MeController(Controller):
         operation_id="changePassword",
         status_code=204,
         summary="Change the password; every other session is signed out, every access token ended",
-        responses=problem_specs(403, 404, 429),
+        responses=problem_specs(403, 404, 409, 429),
     )
     async def change_password(
         self,
@@ -125,6 +134,11 @@ class MeController(Controller):
         account = await get_account(services.pool, principal.user_id)
         if credentials is None or account is None:
             raise NotFoundException(_GONE)
+        if credentials.password_hash is None:
+            raise Conflict(
+                "This account has no password to change: it signs in with Apple or Google.",
+                field="currentPassword",
+            )
         if not await services.passwords.verify(credentials.password_hash, data.current_password):
             raise PermissionDeniedException("The current password is not correct.")
         enforce_password_policy(
@@ -147,8 +161,12 @@ class MeController(Controller):
     @delete(
         operation_id="eraseMe",
         summary="Erase the account: everything the user owns, at once (the password is asked again)",
+        description=(
+            "Takes the account's `password`; an account without one takes an `identity`: a fresh ID token "
+            "of an identity linked to it."
+        ),
         status_code=204,
-        responses=problem_specs(403, 404),
+        responses=problem_specs(401, 403, 404, 429, 503),
     )
     async def erase_me(
         self,
@@ -160,10 +178,11 @@ class MeController(Controller):
         credentials = await credentials_by_id(services.pool, principal.user_id)
         if credentials is None:
             raise NotFoundException(_GONE)
-        if not await services.passwords.verify(credentials.password_hash, data.password):
-            raise PermissionDeniedException("The password is not correct.")
+        verified = await _prove_owner(request, services, credentials, data)
         now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
+            if verified is not None:
+                await spend_nonce(connection, services, verified)
             boards = await boards_of(connection, principal.user_id)
             followers = await erase_account(
                 connection,
@@ -198,7 +217,8 @@ class MeController(Controller):
         account = await get_account(services.pool, user_id)
         if account is None:
             raise NotFoundException(_GONE)
-        body = await export_account(services.pool, user_id, msgspec.json.encode(account))
+        identities = msgspec.json.encode(await identities_of(services.pool, user_id))
+        body = await export_account(services.pool, user_id, msgspec.json.encode(account), identities)
         headers = {"Content-Disposition": 'attachment; filename="ironlog-export.json"'}
         return Response(content=body, media_type="application/json", headers=headers)
 
@@ -235,6 +255,30 @@ class MeController(Controller):
         )
         headers = {"Content-Disposition": 'attachment; filename="ironlog-workouts.csv"'}
         return Response(content=body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def _prove_owner(
+    request: Request[Any, Any, Any], services: AppServices, credentials: Credentials, data: EraseAccount
+) -> VerifiedIdToken | None:
+    """That the caller holds the account: its password, or for an account without one an ID token of an
+    identity linked to it (returned, its nonce to be spent with the erasure)."""
+    if credentials.password_hash is not None:
+        if data.password is None:
+            raise InvalidInput("The account's password is required.", field="password")
+        if not await services.passwords.verify(credentials.password_hash, data.password):
+            raise PermissionDeniedException("The password is not correct.")
+        return None
+    if data.identity is None:
+        raise InvalidInput(
+            "This account has no password: send an ID token of an identity linked to it.", field="identity"
+        )
+    verified = await prove(services, request, provider_of(services, data.identity.provider), data.identity)
+    owner = await credentials_by_identity(
+        services.pool, verified.identity.provider, verified.identity.subject
+    )
+    if owner is None or owner.user_id != credentials.user_id:
+        raise PermissionDeniedException("The ID token is not of an identity linked to this account.")
+    return verified
 
 
 async def _forget_cache(services: AppServices, user_id: uuid.UUID, boards: list[tuple[str, str]]) -> None:

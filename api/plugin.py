@@ -28,6 +28,7 @@ from litestar.typing import FieldDefinition
 from api.accounts import MeController, UsersController
 from api.analytics import AnalyticsController
 from api.auth.middleware import PUBLIC
+from api.auth.oauth import OAuthController
 from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
 from api.bench import BenchController
@@ -36,6 +37,7 @@ from api.conditions import CONDITIONAL_HEADERS, CONSISTENCY_TOKEN, IF_MATCH, IF_
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
 from api.health import HealthController, metrics
+from api.identities import IdentitiesController
 from api.imports import ImportsController
 from api.inputs import refuse_unreadable_input
 from api.leaderboards import LeaderboardsController
@@ -77,7 +79,9 @@ def openapi_config() -> OpenAPIConfig:
                     type="http",
                     scheme="bearer",
                     bearer_format="JWT",
-                    description="Access token from /v1/auth/login or /v1/auth/refresh.",
+                    description=(
+                        "Access token from /v1/auth/login, /v1/auth/oauth/{provider} or /v1/auth/refresh."
+                    ),
                 )
             }
         ),
@@ -118,7 +122,9 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
                 HealthController,
                 metrics,
                 AuthController,
+                OAuthController,
                 MeController,
+                IdentitiesController,
                 UsersController,
                 WorkoutsController,
                 StatsController,

@@ -41,6 +41,8 @@ ProblemType = Literal[
     "urn:ironlog:problem:conflict",
     "urn:ironlog:problem:email-taken",
     "urn:ironlog:problem:handle-taken",
+    "urn:ironlog:problem:link-required",
+    "urn:ironlog:problem:last-sign-in",
     "urn:ironlog:problem:version-mismatch",
     "urn:ironlog:problem:gone",
     "urn:ironlog:problem:too-large",
@@ -74,7 +76,9 @@ _TYPE_DESCRIPTION = (
     "The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: "
     "unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), "
     "`method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and "
-    "`handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with "
+    "`handle-taken` (409, registration or profile), `link-required` (409: an account has the email of an "
+    "ID token; its password links them), `last-sign-in` (409: unlinking the account's only way to sign in), "
+    "`version-mismatch` (409 without If-Match, 412 with "
     "a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` "
     "(415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), "
     "`internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status."

@@ -65,6 +65,7 @@ class AccountExport(msgspec.Struct, rename="camel"):
     """The shape of the export (documentation: the body is assembled from stored bytes)."""
 
     account: dict[str, Any]
+    identities: list[dict[str, Any]]
     workouts: list[WorkoutDocument]
     routines: list[RoutineDocument]
     exercises: list[dict[str, Any]]
@@ -72,9 +73,10 @@ class AccountExport(msgspec.Struct, rename="camel"):
     follows: list[FollowEntry]
 
 
-async def export_account(pool: asyncpg.Pool, user_id: uuid.UUID, account: bytes) -> bytes:
-    """`{"account": …, "workouts": […], …}` from one consistent snapshot."""
-    body = b'{"account":' + account
+async def export_account(pool: asyncpg.Pool, user_id: uuid.UUID, account: bytes, identities: bytes) -> bytes:
+    """`{"account": …, "identities": […], "workouts": […], …}`, the read models from one consistent snapshot;
+    the account and its identities (JSON) are the write side's, read by the caller."""
+    body = b'{"account":' + account + b',"identities":' + identities
     async with (
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=True),

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from core import clock
 from core.redis import Keys
 from core.settings import Settings
 from projections.packing import unpack
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem, read_fresh
+from tests.identity_provider import Provider, apple_nonce
+from tests.test_oauth_sign_in import sign_in
 from tests.workouts import workout
 
 pytestmark = pytest.mark.e2e
@@ -155,14 +159,64 @@ async def test_the_export_holds_everything_the_user_owns(client: Any, start_work
     assert "attachment" in export.headers["content-disposition"]
     body = export.json()
     assert body["account"]["id"] == signed_in["user"]["id"]
-    assert [len(body[part]) for part in ("workouts", "routines", "exercises", "bodyweight", "follows")] == [
-        1,
-        1,
-        1,
-        1,
-        0,
-    ]
+    assert [
+        len(body[part])
+        for part in ("identities", "workouts", "routines", "exercises", "bodyweight", "follows")
+    ] == [0, 1, 1, 1, 1, 0]
     assert "passwordHash" not in export.text and "password" not in export.text
+
+
+async def test_an_account_without_a_password_is_erased_with_an_id_token_and_stays_erased(
+    oauth_client: Any, settings: Settings, apple: Provider, google: Provider, travel: Any
+) -> None:
+    subject = "apple-" + uuid.uuid4().hex
+    first_token = apple.token(sub=subject)
+    signed_in = (await sign_in(oauth_client, "apple", first_token)).json()
+    me, user_id, handle = bearer(signed_in), uuid.UUID(signed_in["user"]["id"]), signed_in["user"]["handle"]
+    await oauth_client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=me)
+    nonce = "n-" + uuid.uuid4().hex
+    proof = {
+        "provider": "apple",
+        "idToken": apple.token(sub=subject, nonce=apple_nonce(nonce)),
+        "nonce": nonce,
+    }
+    stranger = {"provider": "google", "idToken": google.token()}
+
+    unproven = await oauth_client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=me)
+    not_its_own = await oauth_client.request("DELETE", "/v1/me", json={"identity": stranger}, headers=me)
+    assert assert_problem(unproven, 422)["errors"][0]["field"] == "identity"
+    assert "not of an identity linked" in assert_problem(not_its_own, 403)["detail"]
+
+    erased = await oauth_client.request("DELETE", "/v1/me", json={"identity": proof}, headers=me)
+
+    assert erased.status_code == 204, erased.text
+    assert settings.database.url
+    db = await asyncpg.connect(settings.database.url)
+    try:
+        assert await traces(db, user_id, handle) == []
+        assert await traces(db, user_id, subject) == []  # the identity went with the account
+    finally:
+        await db.close()
+    # A token issued before the erasure would bring the account back: refused.
+    assert "erased" in assert_problem(await sign_in(oauth_client, "apple", first_token), 401)["detail"]
+    travel(clock.now() + timedelta(seconds=settings.auth.leeway_s + 2))
+    anew = await sign_in(oauth_client, "apple", apple.token(sub=subject))
+    assert anew.status_code == 201, anew.text  # signing in again afterwards makes a new account
+    assert anew.json()["user"]["id"] != str(user_id)
+
+
+async def test_the_export_lists_the_identities(oauth_client: Any, google: Provider) -> None:
+    signed_in = await sign_up(oauth_client)
+    me = bearer(signed_in)
+    token = google.token(email="relay-address@example.com")
+    linked = await oauth_client.post("/v1/me/identities/google", json={"idToken": token}, headers=me)
+    assert linked.status_code == 201, linked.text
+
+    export = await oauth_client.get("/v1/me/export", headers=me)
+
+    assert export.status_code == 200
+    assert export.json()["identities"] == [linked.json()]
+    assert linked.json()["email"] == "relay-address@example.com"
 
 
 async def test_a_sync_that_read_before_the_erasure_takes_back_what_it_wrote(
