@@ -200,7 +200,8 @@ export interface ClientOptions {
 const CONSISTENCY = "X-Consistency-Token";
 const STREAM = "/v1/stream";
 const RECONNECT_MS = 3000;
-const PUBLIC = new Set<string>(["/v1/auth/register", "/v1/auth/login", "/v1/auth/refresh"]);
+const SIGN_IN_WITH = "/v1/auth/oauth/{provider}";
+const PUBLIC = new Set<string>(["/v1/auth/register", "/v1/auth/login", "/v1/auth/refresh", SIGN_IN_WITH]);
 export type AnyOptions = CallOptions & { path?: object; query?: object; body?: unknown };
 type Data<P extends PathsFor<M>, M extends Method> = ResponseData<Operation<P, M>>;
 /** One HTTP method: the path picks the operation, which types the options and the answer. */
@@ -209,6 +210,8 @@ export type Call<M extends Method> = <P extends PathsFor<M>>(
   ...args: Args<Operation<P, M>>
 ) => Promise<ApiResult<Data<P, M>>>;
 type Body<P extends PathsFor<"post">> = RequestOptions<Operation<P, "post">>["body"];
+/** An identity provider: `"apple"` or `"google"`. */
+export type IdentityProvider = RequestOptions<Operation<typeof SIGN_IN_WITH, "post">>["path"]["provider"];
 
 export class IronlogClient {
   private readonly baseUrl: string;
@@ -261,6 +264,17 @@ export class IronlogClient {
   }
   async login(body: Body<"/v1/auth/login">): Promise<Data<"/v1/auth/login", "post">> {
     return this.signIn(() => this.post("/v1/auth/login", { body }));
+  }
+  /**
+   * Signs in with the ID token Sign in with Apple or Google gave the app; the first sign-in makes the
+   * account. A `link-required` problem (409) means an account has the token's email: send the same
+   * body again with that account's `password` to link them.
+   */
+  async signInWith(
+    provider: IdentityProvider,
+    body: Body<typeof SIGN_IN_WITH>,
+  ): Promise<Data<typeof SIGN_IN_WITH, "post">> {
+    return this.signIn(() => this.post(SIGN_IN_WITH, { path: { provider }, body }));
   }
   /** Revokes this session on the server (when reachable) and forgets its tokens. */
   async logout(): Promise<void> {

@@ -167,6 +167,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oauth/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with an Apple or Google ID token
+         * @description The same tokens as login. The identity the token names signs in to its account. A new identity creates an account without a password (201), its handle made from the name or the email and changeable with PATCH /v1/me, unless the token's verified email is an existing account's: that is a 409 `link-required`, and the same request with that account's `password` links the identity to it. Limited like login.
+         */
+        post: operations["signInWithProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -406,7 +426,10 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
-        /** Erase the account: everything the user owns, at once (the password is asked again) */
+        /**
+         * Erase the account: everything the user owns, at once (the password is asked again)
+         * @description Takes the account's `password`; an account without one takes an `identity`: a fresh ID token of an identity linked to it.
+         */
         delete: operations["eraseMe"];
         options?: never;
         head?: never;
@@ -448,6 +471,41 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identities the account signs in with */
+        get: operations["listIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/identities/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Link the identity of an ID token to the account (again: nothing changes) */
+        post: operations["linkIdentity"];
+        /** Unlink the account's identity of a provider, unless it is the only way left to sign in */
+        delete: operations["unlinkIdentity"];
         options?: never;
         head?: never;
         patch?: never;
@@ -678,6 +736,9 @@ export interface components {
                 [key: string]: unknown;
             }[];
             follows: components["schemas"]["FollowEntry"][];
+            identities: {
+                [key: string]: unknown;
+            }[];
             routines: components["schemas"]["RoutineDocument"][];
             workouts: components["schemas"]["WorkoutDocument"][];
         };
@@ -827,7 +888,8 @@ export interface components {
         };
         /** EraseAccount */
         EraseAccount: {
-            password: string;
+            identity?: components["schemas"]["ProviderIdToken"] | null;
+            password?: string | null;
         };
         /** Exercise */
         Exercise: {
@@ -939,6 +1001,28 @@ export interface components {
             items: components["schemas"]["ExerciseSession"][];
             nextCursor?: string | null;
         };
+        /** IdToken */
+        IdToken: {
+            /** @description The ID token the provider gave the app */
+            idToken: string;
+            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); required when the token carries one, and usable once */
+            nonce?: string | null;
+        };
+        /** Identity */
+        Identity: {
+            /** Format: date-time */
+            createdAt: DateTime;
+            email: string | null;
+            /** @enum {string} */
+            provider: "apple" | "google";
+            subject: string;
+        };
+        /** IdentityList */
+        IdentityList: {
+            /** @description Whether the account has a password; without one, its last identity stays */
+            hasPassword: boolean;
+            items: components["schemas"]["Identity"][];
+        };
         /** ImportForm */
         ImportForm: {
             /** Format: binary */
@@ -1008,11 +1092,11 @@ export interface components {
             status: number;
             title: string;
             /**
-             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
+             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `link-required` (409: an account has the email of an ID token; its password links them), `last-sign-in` (409: unlinking the account's only way to sign in), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
              * @default about:blank
              * @enum {string}
              */
-            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
+            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:link-required" | "urn:ironlog:problem:last-sign-in" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
         };
         /** ProfileChanged */
         ProfileChanged: {
@@ -1028,6 +1112,32 @@ export interface components {
             unit?: "kg" | "lb" | null;
             /** @enum {null|string} */
             weekStart?: "monday" | "sunday" | "saturday" | null;
+        };
+        /** ProviderIdToken */
+        ProviderIdToken: {
+            /** @description The ID token the provider gave the app */
+            idToken: string;
+            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); required when the token carries one, and usable once */
+            nonce?: string | null;
+            /**
+             * @description The provider that issued the ID token
+             * @enum {string}
+             */
+            provider: "apple" | "google";
+        };
+        /** ProviderSignIn */
+        ProviderSignIn: {
+            /**
+             * @description For a new account: the name the provider gave the app (Apple gives it once)
+             * @example Sam
+             */
+            displayName?: string | null;
+            /** @description The ID token the provider gave the app */
+            idToken: string;
+            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); required when the token carries one, and usable once */
+            nonce?: string | null;
+            /** @description The password of the account with the token's email, to link the identity to it */
+            password?: string | null;
         };
         /** PublicUser */
         PublicUser: {
@@ -1115,11 +1225,11 @@ export interface components {
             status: number;
             title: string;
             /**
-             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
+             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `link-required` (409: an account has the email of an ID token; its password links them), `last-sign-in` (409: unlinking the account's only way to sign in), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
              * @default about:blank
              * @enum {string}
              */
-            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
+            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:link-required" | "urn:ironlog:problem:last-sign-in" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
         };
         /** Routine */
         Routine: {
@@ -1391,11 +1501,11 @@ export interface components {
             status: number;
             title: string;
             /**
-             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
+             * @description The kind of problem, a stable URI to switch on: `urn:ironlog:problem:` and `malformed` (400: unreadable JSON or header), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed` (405), `request-timeout` (408), `conflict` (409), `email-taken` and `handle-taken` (409, registration or profile), `link-required` (409: an account has the email of an ID token; its password links them), `last-sign-in` (409: unlinking the account's only way to sign in), `version-mismatch` (409 without If-Match, 412 with a stale one; `currentVersion`), `gone` (410: deleted), `too-large` (413), `unsupported-media-type` (415), `validation` (422; `errors` names the fields), `rate-limited` (429; `retryAfter`), `internal` (500), `unavailable` (503; `retryAfter`). `about:blank` for any other status.
              * @default about:blank
              * @enum {string}
              */
-            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
+            type?: "urn:ironlog:problem:malformed" | "urn:ironlog:problem:unauthorized" | "urn:ironlog:problem:forbidden" | "urn:ironlog:problem:not-found" | "urn:ironlog:problem:method-not-allowed" | "urn:ironlog:problem:request-timeout" | "urn:ironlog:problem:conflict" | "urn:ironlog:problem:email-taken" | "urn:ironlog:problem:handle-taken" | "urn:ironlog:problem:link-required" | "urn:ironlog:problem:last-sign-in" | "urn:ironlog:problem:version-mismatch" | "urn:ironlog:problem:gone" | "urn:ironlog:problem:too-large" | "urn:ironlog:problem:unsupported-media-type" | "urn:ironlog:problem:validation" | "urn:ironlog:problem:rate-limited" | "urn:ironlog:problem:internal" | "urn:ironlog:problem:unavailable" | "about:blank";
         };
         /** WeekPoint */
         WeekPoint: {
@@ -1910,6 +2020,132 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signInWithProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The identity provider */
+                provider: "apple" | "google";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderSignIn"];
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description An account was created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
                 };
             };
         };
@@ -3229,6 +3465,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
+                };
+            };
         };
     };
     updateMe: {
@@ -3412,6 +3666,227 @@ export interface operations {
             };
         };
     };
+    listIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    linkIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The identity provider */
+                provider: "apple" | "google";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdToken"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identity"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
+                };
+            };
+        };
+    };
+    unlinkIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The identity provider */
+                provider: "apple" | "google";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     changePassword: {
         parameters: {
             query?: never;
@@ -3466,6 +3941,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionProblem"];
                 };
             };
             /** @description Request Entity Too Large */

@@ -99,3 +99,35 @@ describe("queue.replay()", () => {
     assert.equal(storage.entries.get("ironlog.consistencyToken"), String(relaunched.consistencyToken));
   });
 });
+
+describe("signInWith()", () => {
+  it("sends the ID token without a bearer token and keeps the pair; link-required is a problem to switch on", async () => {
+    let linked = false;
+    const { fetch, sent } = scripted((url, init) => {
+      if (url.pathname === "/v1/auth/oauth/google") {
+        const body = JSON.parse(String(init.body)) as { password?: string };
+        if (body.password === undefined && !linked) {
+          return json(409, { title: "Conflict", status: 409, type: "urn:ironlog:problem:link-required", detail: "send its password" });
+        }
+        linked = true;
+        return json(200, { ...PAIR, user: { id: "u-1" } });
+      }
+      if (url.pathname === "/v1/auth/refresh") return json(200, { ...PAIR, accessToken: "access-old", refreshToken: "refresh-old-2" });
+      return json(200, {});
+    });
+    const tokens = memoryTokenStore("refresh-old"); // a previous session's, kept from an earlier launch
+    const api = new IronlogClient({ baseUrl: "http://api.test", fetch, tokens });
+
+    await assert.rejects(api.signInWith("google", { idToken: "eyJ.id.token" }), { name: "ApiProblem", kind: "link-required" });
+    const signedIn = await api.signInWith("google", { idToken: "eyJ.id.token", password: "plates-and-chalk-42" });
+    await api.get("/v1/me");
+
+    assert.equal(signedIn.refreshToken, "refresh-2");
+    assert.equal(await tokens.get(), "refresh-2");
+    const signIns = sent.filter((s) => s.url.pathname === "/v1/auth/oauth/google");
+    assert.equal(signIns.length, 2);
+    assert.ok(signIns.every((s) => s.headers.get("Authorization") === null));
+    assert.equal(sent.filter((s) => s.url.pathname === "/v1/auth/refresh").length, 0);
+    assert.equal(sent.find((s) => s.url.pathname === "/v1/me")?.headers.get("Authorization"), "Bearer access-2");
+  });
+});
