@@ -62,6 +62,10 @@ _PER_USER_LIMIT = "at most so many per user, counting those stored"
 UNSTATED_RULES: dict[str, dict[str, str]] = {
     "POST /v1/auth/register": {"password": _STRENGTH},
     "POST /v1/me/password": {"newPassword": _STRENGTH},
+    "DELETE /v1/me": {
+        "password": "required when the account has one (stored data)",
+        "identity": "required when the account has no password (stored data)",
+    },
     "PATCH /v1/me": {"timezone": "a zone of the tz database, a list that changes with its releases"},
     "PUT /v1/workouts/{workout_id}": {
         "startedAt": "at most 24 h after the server's clock; in 1900-9998 (no keyword bounds a date-time)",
