@@ -107,6 +107,7 @@ def concrete(path: str, /, **values: object) -> str:
         "board": "weekly-volume",
         "token": uuid.uuid4().hex,
         "path": "nothing-here",
+        "provider": "google",
     }
     return path.format(**{**defaults, **values})
 

@@ -28,12 +28,14 @@ def _ids(operations: list[Operation]) -> list[str]:
 
 
 def test_only_the_documented_routes_are_public() -> None:
-    # docs/architecture.md#the-api-contract: register, login, refresh, /health/*, /metrics and the docs.
+    # docs/architecture.md#the-api-contract: register, login, refresh, signing in with a provider,
+    # /health/*, /metrics and the docs.
     public = {op.label for op in OPERATIONS if op.public}
     assert public == {
         "POST /v1/auth/register",
         "POST /v1/auth/login",
         "POST /v1/auth/refresh",
+        "POST /v1/auth/oauth/{provider}",
         "GET /health/live",
         "GET /health/ready",
         "GET /metrics",
