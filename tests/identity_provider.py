@@ -103,6 +103,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (its own authority) and its key, as PEM files."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    # The machine's time, not the product's clock: OpenSSL checks a certificate's dates against it.
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
