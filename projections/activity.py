@@ -90,15 +90,19 @@ def sum_days(workouts: Iterable[tuple[datetime, int, Decimal]]) -> dict[date, Da
     return days
 
 
-def sum_exercises(
-    sessions: Iterable[tuple[str, datetime, int, Decimal]],
-) -> dict[ExerciseWeek, ExerciseTotals]:
-    """Week totals per counted exercise of (exercise_id, started_at, working sets, volume kg) sessions."""
+def merge_exercises(totals: Iterable[tuple[date, str, ExerciseTotals]]) -> dict[ExerciseWeek, ExerciseTotals]:
+    """Week totals per counted exercise of (week, exercise_id, totals): custom exercises add up as one."""
     weeks: dict[ExerciseWeek, ExerciseTotals] = {}
-    for exercise_id, started_at, sets, volume_kg in sessions:
-        key = (week_of(utc_day(started_at)), exercise_key(exercise_id))
-        current = weeks.get(key, ExerciseTotals())
-        weeks[key] = ExerciseTotals(current.sessions + 1, current.sets + sets, current.volume_kg + volume_kg)
+    for week, exercise_id, part in totals:
+        key = (week, exercise_key(exercise_id))
+        current = weeks.get(key)
+        weeks[key] = (
+            part
+            if current is None
+            else ExerciseTotals(
+                current.sessions + part.sessions, current.sets + part.sets, current.volume_kg + part.volume_kg
+            )
+        )
     return weeks
 
 

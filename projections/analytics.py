@@ -26,9 +26,9 @@ from projections.activity import (
     RetentionChange,
     day_changes,
     exercise_changes,
+    merge_exercises,
     retention_changes,
     sum_days,
-    sum_exercises,
     utc_day,
     week_of,
     with_days,
@@ -136,10 +136,15 @@ async def _load(
                 WHERE user_id = $1 AND week >= $2 AND week <= $5) AS stored_exercises,
             -- through the weeks' workouts (a session starts when its workout does): the sessions'
             -- own index leads with the exercise, and would read the user's whole history
-            (SELECT array_agg(ROW(x.exercise_id, x.started_at, x.working_sets, x.volume_kg))
+            -- summed by ISO week (of the UTC date) and exercise; Python merges custom exercises
+            (SELECT array_agg(ROW(week, exercise_id, sessions, sets, volume_kg)) FROM (
+                SELECT date_trunc('week', s.started_at AT TIME ZONE 'UTC')::date AS week, x.exercise_id,
+                    count(*) AS sessions, sum(x.working_sets) AS sets, sum(x.volume_kg) AS volume_kg
                 FROM rm_workout_summaries s
                 JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
-                WHERE s.user_id = $1 AND s.started_at >= $6 AND s.started_at < $7) AS sessions,
+                WHERE s.user_id = $1 AND s.started_at >= $6 AND s.started_at < $7
+                GROUP BY 1, 2
+            ) e) AS exercise_weeks,
             (SELECT registered_on FROM rm_signups WHERE user_id = $1) AS registered_on
         """,
         user_id,
@@ -165,16 +170,16 @@ async def _load(
         for week, exercise_id, sessions, sets, volume in row["stored_exercises"] or ()
         if week in wanted_weeks
     }
-    sessions = []
-    for exercise_id, started_at, working_sets, volume_kg in row["sessions"] or ():
-        if week_of(utc_day(started_at)) not in wanted_weeks:
-            continue
-        sessions.append((exercise_id, started_at, working_sets or 0, volume_kg))
+    exercise_weeks = (
+        (week, exercise_id, ExerciseTotals(sessions, sets, volume_kg))
+        for week, exercise_id, sessions, sets, volume_kg in row["exercise_weeks"] or ()
+        if week in wanted_weeks
+    )
     return _State(
         stored_days=stored_days,
         summed_days=sum_days(workouts),
         stored_exercises=stored_exercises,
-        summed_exercises=sum_exercises(sessions),
+        summed_exercises=merge_exercises(exercise_weeks),
         registered_on=row["registered_on"],
     )
 

@@ -8,30 +8,33 @@ own code (`projections.dashboard`) rather than a copy.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from typing import NamedTuple, cast
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import cast
 
 import asyncpg
 import msgspec
 
 from commands.events import WeekStart
 from core.catalog import Exercise, Muscle, exercise
-from projections.dashboard import MUSCLE_DAYS, bodyweight_trend, build_dashboard, local_date, muscle_sets
+from projections.dashboard import (
+    BODYWEIGHT_AVERAGED,
+    BODYWEIGHT_CHANGES,
+    WeeksRead,
+    bodyweight_charted_since,
+    bodyweight_trend,
+    build_dashboard,
+    charted_since,
+    local_date,
+    sets_per_muscle,
+    window_bounds,
+)
 from projections.documents import BodyweightEntry, Dashboard, WeekTotals, WorkoutSummary
 
 ENCODER = msgspec.json.Encoder()
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 BODYWEIGHT_DECODER = msgspec.json.Decoder(BodyweightEntry)
-
-
-class _WorkingSets(NamedTuple):
-    """A session as the dashboard's muscle sets read it: rm_exercise_sessions' columns, not its body."""
-
-    exercise_id: str
-    started_at: datetime
-    working_sets: int | None
 
 
 class UserSettings(msgspec.Struct, frozen=True):
@@ -74,21 +77,6 @@ def _totals(row: Mapping[str, object]) -> WeekTotals:
     )
 
 
-async def load_weeks(
-    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: Iterable[date] | None = None
-) -> dict[date, WeekTotals]:
-    """The user's weekly totals (only `weeks` when given)."""
-    rows = await connection.fetch(
-        """
-        SELECT week_start, workouts, sets, volume_kg, duration_s FROM rm_weekly_totals
-        WHERE user_id = $1 AND ($2::date[] IS NULL OR week_start = ANY($2::date[]))
-        """,
-        user_id,
-        None if weeks is None else list(weeks),
-    )
-    return {row["week_start"]: _totals(row) for row in rows}
-
-
 async def custom_exercises(
     connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
 ) -> list[Exercise]:
@@ -110,8 +98,11 @@ async def dashboard_as_of(
     and the read side's one computation, the refresh of a dashboard whose day has passed (DESIGN §3).
     One round trip; `custom`, when the caller has the user's custom exercises, spares them."""
     today = local_date(now, settings.timezone)
-    # A day of slack covers every zone's offset; muscle_sets keeps the exact local days.
-    since = now - timedelta(days=MUSCLE_DAYS[-1] + 1)
+    week_start = cast(WeekStart, settings.week_start)
+    month_from, week_from, until = window_bounds(today, settings.timezone)
+    # Postgres sums what the dashboard shows of the user's history: the totals of every week, the
+    # weeks with a workout, the charted weeks' rows, and working sets per exercise in the muscle
+    # windows. The rest (streaks, muscles, the body-weight trend) is the projectors' own code.
     row = await connection.fetchrow(
         """
         SELECT w.*,
@@ -119,26 +110,47 @@ async def dashboard_as_of(
                 ORDER BY started_at DESC, workout_id DESC LIMIT 1) AS latest,
             -- through the workouts (a session starts when its workout does), whose index leads
             -- with the start; the sessions' own leads with the exercise
-            (SELECT array_agg(ROW(x.exercise_id, x.started_at, x.working_sets)) FROM rm_workout_summaries s
+            (SELECT array_agg(ROW(exercise_id, last_7, last_30)) FROM (
+                SELECT x.exercise_id, sum(x.working_sets) FILTER (WHERE s.started_at >= $6) AS last_7,
+                    sum(x.working_sets) AS last_30
+                FROM rm_workout_summaries s
                 JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
-                WHERE s.user_id = $1 AND s.started_at >= $2) AS sessions,
-            (SELECT array_agg(body ORDER BY day) FROM rm_bodyweights WHERE user_id = $1 AND day <= $3)
-                AS bodyweights,
+                WHERE s.user_id = $1 AND s.started_at >= $2 AND s.started_at < $7
+                GROUP BY x.exercise_id
+            ) e) AS exercise_sets,
+            -- what bodyweight_trend reads of the entries up to today (its docstring says which)
+            (SELECT array_agg(body ORDER BY day) FROM (
+                SELECT day, body FROM rm_bodyweights WHERE user_id = $1 AND day <= $3 AND day >= least($8,
+                    (SELECT max(day) FROM rm_bodyweights WHERE user_id = $1 AND day <= $3) - $9::int)
+                UNION
+                (SELECT day, body FROM rm_bodyweights WHERE user_id = $1 AND day < least($8,
+                    (SELECT max(day) FROM rm_bodyweights WHERE user_id = $1 AND day <= $3) - $9::int)
+                    ORDER BY day DESC LIMIT 1)
+                UNION
+                (SELECT day, body FROM rm_bodyweights WHERE user_id = $1 AND day <= $3
+                    ORDER BY day DESC LIMIT $10)
+            ) b) AS bodyweights,
             CASE WHEN $4 THEN (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) END
                 AS custom
         FROM (
-            SELECT array_agg(week_start ORDER BY week_start) AS week_starts,
-                array_agg(workouts ORDER BY week_start) AS workouts,
-                array_agg(sets ORDER BY week_start) AS sets,
-                array_agg(volume_kg ORDER BY week_start) AS volumes,
-                array_agg(duration_s ORDER BY week_start) AS durations
+            SELECT coalesce(sum(workouts), 0)::bigint AS workouts, coalesce(sum(sets), 0)::bigint AS sets,
+                coalesce(sum(volume_kg), 0) AS volume_kg, coalesce(sum(duration_s), 0)::bigint AS duration_s,
+                array_agg(week_start) FILTER (WHERE workouts > 0) AS active,
+                array_agg(ROW(week_start, workouts, sets, volume_kg, duration_s))
+                    FILTER (WHERE week_start >= $5) AS recent
             FROM rm_weekly_totals WHERE user_id = $1
         ) w
         """,
         user_id,
-        since,
+        month_from,
         today,
         custom is None,
+        charted_since(today, week_start),
+        week_from,
+        until,
+        bodyweight_charted_since(today),
+        BODYWEIGHT_CHANGES[-1],
+        BODYWEIGHT_AVERAGED,
     )
     known = custom_of(row["custom"]) if custom is None else custom
 
@@ -149,18 +161,17 @@ async def dashboard_as_of(
         found = known.get(exercise_id)
         return (found.primary_muscles, found.secondary_muscles) if found is not None else ((), ())
 
-    weeks = {
-        week: WeekTotals(workouts=workouts, sets=sets, volume_kg=float(volume), duration_s=duration)
-        for week, workouts, sets, volume, duration in zip(
-            row["week_starts"] or (),
-            row["workouts"] or (),
-            row["sets"] or (),
-            row["volumes"] or (),
-            row["durations"] or (),
-            strict=True,
-        )
+    weeks = WeeksRead(
+        totals=_totals(row),
+        active=row["active"] or (),
+        recent={
+            week: WeekTotals(workouts=workouts, sets=sets, volume_kg=float(volume), duration_s=duration)
+            for week, workouts, sets, volume, duration in row["recent"] or ()
+        },
+    )
+    per_exercise = {
+        exercise_id: (last_7 or 0, last_30) for exercise_id, last_7, last_30 in row["exercise_sets"] or ()
     }
-    sessions = [_WorkingSets(*session) for session in row["sessions"] or ()]
     entries = [BODYWEIGHT_DECODER.decode(body) for body in row["bodyweights"] or ()]
     latest = None if row["latest"] is None else SUMMARY_DECODER.decode(row["latest"])
     return build_dashboard(
@@ -168,7 +179,7 @@ async def dashboard_as_of(
         latest,
         today,
         settings.timezone,
-        cast(WeekStart, settings.week_start),
-        muscle_sets=muscle_sets(sessions, today, settings.timezone, muscles_of),
+        week_start,
+        muscle_sets=sets_per_muscle(per_exercise, muscles_of),
         bodyweight=bodyweight_trend(entries, today),
     )

@@ -316,13 +316,10 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
     await store.write_workouts(connection, batch.user_id, batch.workouts)
     if batch.rebucketed:
         summaries = await store.load_summaries(connection, batch.user_id)
-        await store.save_weeks(
-            connection, batch.user_id, rebucket(summaries, settings.timezone, batch.week_start), replace=True
-        )
-    elif batch.week_deltas:
-        current = await readers.load_weeks(connection, batch.user_id, batch.week_deltas)
-        merged = {week: add(current.get(week, ZERO), delta) for week, delta in batch.week_deltas.items()}
-        await store.save_weeks(connection, batch.user_id, merged)
+        weeks = rebucket(summaries, settings.timezone, batch.week_start)
+        await store.replace_weeks(connection, batch.user_id, weeks)
+    else:
+        await store.add_to_weeks(connection, batch.user_id, batch.week_deltas)
     if batch.reformulated:
         rewritten: dict[uuid.UUID, store.WorkoutRows | None] = {}
         for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):

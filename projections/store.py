@@ -28,6 +28,7 @@ from projections.documents import (
 from projections.packing import pack, unpack
 from projections.readers import SETTINGS_COLUMNS, CustomExercises, UserSettings, custom_of
 from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
+from projections.workouts import ZERO
 
 ENCODER = msgspec.json.Encoder()
 RECORDS_DECODER = msgspec.json.Decoder(RecordsDetail)
@@ -234,27 +235,15 @@ async def workout_sources(
     return [(row["workout_id"], row["workout_version"], unpack(row["source"])) for row in rows]
 
 
-async def save_weeks(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    weeks: Mapping[date, WeekTotals],
-    *,
-    replace: bool = False,
+async def replace_weeks(
+    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: Mapping[date, WeekTotals]
 ) -> None:
-    """Write weekly totals; weeks with no workouts left are removed. `replace` drops all others first."""
-    if replace:
-        await connection.execute("DELETE FROM rm_weekly_totals WHERE user_id = $1", user_id)
-    empty = [week for week, totals in weeks.items() if totals.workouts <= 0]
-    if empty:
-        await connection.execute(
-            "DELETE FROM rm_weekly_totals WHERE user_id = $1 AND week_start = ANY($2::date[])", user_id, empty
-        )
+    """The user's weekly totals, all of them anew (after a new timezone or week start)."""
+    await connection.execute("DELETE FROM rm_weekly_totals WHERE user_id = $1", user_id)
     await connection.executemany(
         """
         INSERT INTO rm_weekly_totals (user_id, week_start, workouts, sets, volume_kg, duration_s)
         VALUES ($1, $2, $3, $4, $5, $6)
-        ON CONFLICT (user_id, week_start) DO UPDATE SET workouts = EXCLUDED.workouts, sets = EXCLUDED.sets,
-            volume_kg = EXCLUDED.volume_kg, duration_s = EXCLUDED.duration_s
         """,
         [
             (user_id, week, t.workouts, t.sets, Decimal(repr(t.volume_kg)), t.duration_s)
@@ -262,6 +251,37 @@ async def save_weeks(
             if t.workouts > 0
         ],
     )
+
+
+async def add_to_weeks(
+    connection: asyncpg.Connection, user_id: uuid.UUID, deltas: Mapping[date, WeekTotals]
+) -> None:
+    """Add each week's change to its totals, in one round trip (two when a week is left without
+    workouts: its row goes)."""
+    changed = [(week, t) for week, t in sorted(deltas.items()) if t != ZERO]
+    if not changed:
+        return
+    emptied = await connection.fetch(
+        """
+        INSERT INTO rm_weekly_totals AS t (user_id, week_start, workouts, sets, volume_kg, duration_s)
+        SELECT $1, * FROM unnest($2::date[], $3::int[], $4::int[], $5::numeric[], $6::bigint[])
+        ON CONFLICT (user_id, week_start) DO UPDATE SET workouts = t.workouts + EXCLUDED.workouts,
+            sets = t.sets + EXCLUDED.sets, volume_kg = t.volume_kg + EXCLUDED.volume_kg,
+            duration_s = t.duration_s + EXCLUDED.duration_s
+        RETURNING week_start, workouts
+        """,
+        user_id,
+        [week for week, _ in changed],
+        [t.workouts for _, t in changed],
+        [t.sets for _, t in changed],
+        [Decimal(repr(t.volume_kg)) for _, t in changed],
+        [t.duration_s for _, t in changed],
+    )
+    gone = [row["week_start"] for row in emptied if row["workouts"] <= 0]
+    if gone:
+        await connection.execute(
+            "DELETE FROM rm_weekly_totals WHERE user_id = $1 AND week_start = ANY($2::date[])", user_id, gone
+        )
 
 
 async def save_dashboard(

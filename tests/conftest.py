@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from core import clock
@@ -125,6 +126,21 @@ def settings(server_settings: Settings) -> Iterator[Settings]:
             else:
                 os.environ[key] = value
         get_settings.cache_clear()
+
+
+@pytest.fixture
+async def rolled_back(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction that is rolled back after the test: what it writes leaves
+    no trace (read models written for users that do not exist, say)."""
+    assert settings.database.url
+    connection = await asyncpg.connect(settings.database.url)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        yield connection
+    finally:
+        await transaction.rollback()
+        await connection.close()
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from projections.activity import (
     day_changes,
     exercise_changes,
     exercise_key,
+    merge_exercises,
     retention_changes,
     sum_days,
-    sum_exercises,
     week_of,
     with_days,
     with_signup,
@@ -55,20 +55,20 @@ def test_workouts_add_up_per_utc_day() -> None:
     }
 
 
-def test_sessions_add_up_per_iso_week_with_custom_exercises_counted_together() -> None:
-    weeks = sum_exercises(
+def test_exercise_weeks_merge_custom_exercises_into_one() -> None:
+    next_monday = MONDAY + timedelta(days=7)
+    weeks = merge_exercises(
         [
-            ("barbell-bench-press", at(MONDAY), 2, Decimal("1220")),
-            ("barbell-bench-press", at(MONDAY + timedelta(days=6), 23), 1, Decimal("315")),
-            (CUSTOM_ID, at(MONDAY), 3, Decimal("600")),
-            ("8e6e2d0c-0f0b-4a53-8c53-1b2b1f0a9e11", at(MONDAY), 1, Decimal("20")),
-            ("barbell-bench-press", at(MONDAY + timedelta(days=7)), 1, Decimal("100")),
+            (MONDAY, "barbell-bench-press", ExerciseTotals(2, 3, Decimal("1535"))),
+            (MONDAY, CUSTOM_ID, ExerciseTotals(1, 3, Decimal("600"))),
+            (MONDAY, "8e6e2d0c-0f0b-4a53-8c53-1b2b1f0a9e11", ExerciseTotals(1, 1, Decimal("20"))),
+            (next_monday, "barbell-bench-press", ExerciseTotals(1, 1, Decimal("100"))),
         ]
     )
     assert weeks == {
         (MONDAY, "barbell-bench-press"): ExerciseTotals(2, 3, Decimal("1535")),
         (MONDAY, CUSTOM): ExerciseTotals(2, 4, Decimal("620")),
-        (MONDAY + timedelta(days=7), "barbell-bench-press"): ExerciseTotals(1, 1, Decimal("100")),
+        (next_monday, "barbell-bench-press"): ExerciseTotals(1, 1, Decimal("100")),
     }
 
 

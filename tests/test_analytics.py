@@ -7,7 +7,6 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -293,49 +292,36 @@ async def test_a_year_of_days_and_the_default_reports(client: Any, settings: Set
 MONDAY = date(2001, 1, 1)
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    transaction = connection.transaction()
-    await transaction.start()
-    try:
-        yield connection
-    finally:
-        await transaction.rollback()
-        await connection.close()
-
-
 async def put_workout(
-    db: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID, body: dict[str, Any]
+    rolled_back: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID, body: dict[str, Any]
 ) -> None:
     """Write a workout's read models as the runner does."""
     workout = msgspec.convert(body, Workout)
     detail = document(workout_id, 1, workout, "epley", str)
     sessions = sessions_of(workout_id, workout, "epley")
     rows = store.WorkoutRows(summarize(workout_id, 1, workout), detail, b"{}", sessions)
-    await store.write_workouts(db, user_id, {workout_id: rows})
+    await store.write_workouts(rolled_back, user_id, {workout_id: rows})
 
 
-async def drop_workout(db: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID) -> None:
-    await store.write_workouts(db, user_id, {workout_id: None})
+async def drop_workout(rolled_back: asyncpg.Connection, user_id: uuid.UUID, workout_id: uuid.UUID) -> None:
+    await store.write_workouts(rolled_back, user_id, {workout_id: None})
 
 
-async def counts(db: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+async def counts(rolled_back: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every count of January 2001, as plain tuples."""
-    daily = await db.fetch(
+    daily = await rolled_back.fetch(
         """
         SELECT day, active_users, workouts, sets, volume_kg, new_users FROM analytics.daily_activity
         WHERE day BETWEEN '2001-01-01' AND '2001-01-31' ORDER BY day
         """
     )
-    popularity = await db.fetch(
+    popularity = await rolled_back.fetch(
         """
         SELECT week, exercise_id, users, sessions, sets, volume_kg FROM analytics.exercise_popularity
         WHERE week BETWEEN '2001-01-01' AND '2001-01-31' ORDER BY week, exercise_id
         """
     )
-    retention = await db.fetch(
+    retention = await rolled_back.fetch(
         """
         SELECT cohort_week, weeks_since_signup, users FROM analytics.retention
         WHERE cohort_week BETWEEN '2001-01-01' AND '2001-01-31' ORDER BY 1, 2
@@ -357,24 +343,32 @@ def at(iso: str) -> datetime:
 
 
 async def test_the_counts_are_differences_of_state_so_a_repeat_changes_nothing(
-    db: asyncpg.Connection,
+    rolled_back: asyncpg.Connection,
 ) -> None:
     me, other = uuid.uuid4(), uuid.uuid4()
     first, second, others = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     wednesday = MONDAY + timedelta(days=2)
     heavy = (BENCH, [{"reps": 5, "weight": kg(100)}, {"reps": 8, "weight": kg(90)}])  # 2 sets, 1220 kg
-    await analytics.project_activity(db, me, days=set(), registered_at=at(on(3, 9)), count=True)
-    await analytics.project_activity(db, other, days=set(), registered_at=at(on(2, 9)), count=True)
-    await put_workout(db, me, first, logged(on(3), heavy))
-    await put_workout(db, me, second, logged(on(16), (BENCH, [{"reps": 1, "weight": kg(120)}])))  # week 2
-    await put_workout(db, other, others, logged(on(3, 20), (BENCH, [{"reps": 10, "weight": kg(50)}])))
+    await analytics.project_activity(rolled_back, me, days=set(), registered_at=at(on(3, 9)), count=True)
+    await analytics.project_activity(rolled_back, other, days=set(), registered_at=at(on(2, 9)), count=True)
+    await put_workout(rolled_back, me, first, logged(on(3), heavy))
+    await put_workout(
+        rolled_back, me, second, logged(on(16), (BENCH, [{"reps": 1, "weight": kg(120)}]))
+    )  # week 2
+    await put_workout(
+        rolled_back, other, others, logged(on(3, 20), (BENCH, [{"reps": 10, "weight": kg(50)}]))
+    )
     for _ in range(2):  # the second pass is a redelivery: it must find nothing to change
         await analytics.project_activity(
-            db, me, days={wednesday, MONDAY + timedelta(days=15)}, registered_at=at(on(3, 9)), count=True
+            rolled_back,
+            me,
+            days={wednesday, MONDAY + timedelta(days=15)},
+            registered_at=at(on(3, 9)),
+            count=True,
         )
-        await analytics.project_activity(db, other, days={wednesday}, registered_at=None, count=True)
+        await analytics.project_activity(rolled_back, other, days={wednesday}, registered_at=None, count=True)
 
-        assert await counts(db) == {
+        assert await counts(rolled_back) == {
             "daily": [
                 (date(2001, 1, 2), 0, 0, 0, 0, 1),
                 (wednesday, 2, 2, 3, 1720, 1),
@@ -384,13 +378,13 @@ async def test_the_counts_are_differences_of_state_so_a_repeat_changes_nothing(
             "retention": [(MONDAY, 0, 2), (MONDAY, 2, 1)],
         }
 
-    await drop_workout(db, me, first)
-    await drop_workout(db, me, second)
+    await drop_workout(rolled_back, me, first)
+    await drop_workout(rolled_back, me, second)
     await analytics.project_activity(
-        db, me, days={wednesday, MONDAY + timedelta(days=15)}, registered_at=None, count=True
+        rolled_back, me, days={wednesday, MONDAY + timedelta(days=15)}, registered_at=None, count=True
     )
 
-    assert await counts(db) == {
+    assert await counts(rolled_back) == {
         "daily": [
             (date(2001, 1, 2), 0, 0, 0, 0, 1),
             (wednesday, 1, 1, 1, 500, 1),
@@ -399,15 +393,35 @@ async def test_the_counts_are_differences_of_state_so_a_repeat_changes_nothing(
         "popularity": [(MONDAY, BENCH, 1, 1, 1, 500)],  # rows nobody counts in any more go
         "retention": [(MONDAY, 0, 1)],
     }
-    assert await db.fetchval("SELECT count(*) FROM rm_activity_days WHERE user_id = $1", me) == 0
+    assert await rolled_back.fetchval("SELECT count(*) FROM rm_activity_days WHERE user_id = $1", me) == 0
+
+
+async def test_an_exercise_counts_in_the_iso_week_of_its_utc_date(rolled_back: asyncpg.Connection) -> None:
+    me = uuid.uuid4()
+    monday_in_athens = "2001-01-08T01:00:00+02:00"  # Sunday 23:00 UTC: the first week
+    await put_workout(
+        rolled_back, me, uuid.uuid4(), logged(monday_in_athens, (BENCH, [{"reps": 5, "weight": kg(100)}]))
+    )
+    await put_workout(
+        rolled_back, me, uuid.uuid4(), logged(on(8, 0), (BENCH, [{"reps": 1, "weight": kg(100)}]))
+    )
+
+    await analytics.project_activity(
+        rolled_back, me, days={date(2001, 1, 7), date(2001, 1, 8)}, registered_at=None, count=True
+    )
+
+    assert (await counts(rolled_back))["popularity"] == [
+        (MONDAY, BENCH, 1, 1, 1, 500),
+        (date(2001, 1, 8), BENCH, 1, 1, 1, 100),
+    ]
 
 
 SHADOW = "analytics_test_shadow"
 
 
-async def shadow_tables(db: asyncpg.Connection) -> None:
+async def shadow_tables(rolled_back: asyncpg.Connection) -> None:
     """Empty copies of the read models the projection touches, in SHADOW, as a rebuild makes them."""
-    await db.execute(f"CREATE SCHEMA {SHADOW}")
+    await rolled_back.execute(f"CREATE SCHEMA {SHADOW}")
     for table in (
         "rm_activity_days",
         "rm_activity_exercises",
@@ -416,53 +430,55 @@ async def shadow_tables(db: asyncpg.Connection) -> None:
         "rm_workout_documents",
         "rm_exercise_sessions",
     ):
-        await db.execute(f"CREATE TABLE {SHADOW}.{table} (LIKE public.{table} INCLUDING ALL)")
+        await rolled_back.execute(f"CREATE TABLE {SHADOW}.{table} (LIKE public.{table} INCLUDING ALL)")
 
 
-async def rows_of(db: asyncpg.Connection, table: str, user_id: uuid.UUID) -> int:
-    count: int = await db.fetchval(f"SELECT count(*) FROM {table} WHERE user_id = $1", user_id)
+async def rows_of(rolled_back: asyncpg.Connection, table: str, user_id: uuid.UUID) -> int:
+    count: int = await rolled_back.fetchval(f"SELECT count(*) FROM {table} WHERE user_id = $1", user_id)
     return count
 
 
 async def test_a_rebuild_writes_the_users_state_in_the_shadow_tables_and_no_counts(
-    db: asyncpg.Connection,
+    rolled_back: asyncpg.Connection,
 ) -> None:
     me = uuid.uuid4()
-    await shadow_tables(db)
-    await db.execute(f"SET LOCAL search_path = {SHADOW}, public")
-    await put_workout(db, me, uuid.uuid4(), logged(on(3), (BENCH, [{"reps": 5, "weight": kg(100)}])))
+    await shadow_tables(rolled_back)
+    await rolled_back.execute(f"SET LOCAL search_path = {SHADOW}, public")
+    await put_workout(rolled_back, me, uuid.uuid4(), logged(on(3), (BENCH, [{"reps": 5, "weight": kg(100)}])))
 
     await analytics.project_activity(
-        db, me, days={MONDAY + timedelta(days=2)}, registered_at=at(on(3, 9)), count=False
+        rolled_back, me, days={MONDAY + timedelta(days=2)}, registered_at=at(on(3, 9)), count=False
     )
 
-    assert await counts(db) == {"daily": [], "popularity": [], "retention": []}
+    assert await counts(rolled_back) == {"daily": [], "popularity": [], "retention": []}
     for table in ("rm_activity_days", "rm_activity_exercises", "rm_signups"):
-        assert await rows_of(db, f"{SHADOW}.{table}", me) == 1
-        assert await rows_of(db, f"public.{table}", me) == 0
+        assert await rows_of(rolled_back, f"{SHADOW}.{table}", me) == 1
+        assert await rows_of(rolled_back, f"public.{table}", me) == 0
 
 
 async def test_a_rebuilds_swap_moves_the_counts_by_what_the_rebuilt_state_differs(
-    db: asyncpg.Connection,
+    rolled_back: asyncpg.Connection,
 ) -> None:
     me = uuid.uuid4()
     squat = "barbell-back-squat"
-    await put_workout(db, me, uuid.uuid4(), logged(on(3), (BENCH, [{"reps": 5, "weight": kg(100)}])))
+    await put_workout(rolled_back, me, uuid.uuid4(), logged(on(3), (BENCH, [{"reps": 5, "weight": kg(100)}])))
     await analytics.project_activity(
-        db, me, days={MONDAY + timedelta(days=2)}, registered_at=at(on(3, 9)), count=True
+        rolled_back, me, days={MONDAY + timedelta(days=2)}, registered_at=at(on(3, 9)), count=True
     )
-    await shadow_tables(db)
-    await db.execute(f"SET LOCAL search_path = {SHADOW}, public")
-    await put_workout(db, me, uuid.uuid4(), logged(on(3), (squat, [{"reps": 3, "weight": kg(100)}])))
-    await put_workout(db, me, uuid.uuid4(), logged(on(10), (BENCH, [{"reps": 1, "weight": kg(100)}])))
+    await shadow_tables(rolled_back)
+    await rolled_back.execute(f"SET LOCAL search_path = {SHADOW}, public")
+    await put_workout(rolled_back, me, uuid.uuid4(), logged(on(3), (squat, [{"reps": 3, "weight": kg(100)}])))
+    await put_workout(
+        rolled_back, me, uuid.uuid4(), logged(on(10), (BENCH, [{"reps": 1, "weight": kg(100)}]))
+    )
     await analytics.project_activity(
-        db, me, days={date(2001, 1, 3), date(2001, 1, 10)}, registered_at=at(on(3, 9)), count=False
+        rolled_back, me, days={date(2001, 1, 3), date(2001, 1, 10)}, registered_at=at(on(3, 9)), count=False
     )
-    await db.execute("SET LOCAL search_path = public")
+    await rolled_back.execute("SET LOCAL search_path = public")
 
-    await analytics_rebuild.reconcile_rebuilt(db, SHADOW, me)
+    await analytics_rebuild.reconcile_rebuilt(rolled_back, SHADOW, me)
 
-    assert await counts(db) == {
+    assert await counts(rolled_back) == {
         "daily": [(date(2001, 1, 3), 1, 1, 1, 300, 1), (date(2001, 1, 10), 1, 1, 1, 100, 0)],
         "popularity": [(MONDAY, squat, 1, 1, 1, 300), (date(2001, 1, 8), BENCH, 1, 1, 1, 100)],
         "retention": [(MONDAY, 0, 1), (MONDAY, 1, 1)],
