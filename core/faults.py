@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def fault_point(name: str) -> None:
         Path(settings.fault_marker).write_text(f"{name} {os.getpid()}\n")
     print(f"fault_point_reached name={name} pid={os.getpid()}", file=sys.stderr, flush=True)
     if mode == "pause":
-        os.kill(os.getpid(), signal.SIGSTOP)  # frozen here until SIGCONT, then on from this line
+        # Sent to this thread: the whole process stops before this thread runs another line. Sent to
+        # the process, the kernel may pick another thread to take it, and this one runs on meanwhile.
+        signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)  # frozen here until SIGCONT
         return
     while True:  # a test kills us here
         time.sleep(3600)
