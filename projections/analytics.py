@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import asyncpg
 import msgspec
@@ -68,25 +69,28 @@ async def project_activity(
     stored_days, stored_exercises = state.stored_days, state.stored_exercises
     current_days = with_days(stored_days, days, state.summed_days)
     current_exercises = state.summed_exercises
-    await _save(
+    day_counts: list[DayChange] = []
+    exercise_counts: list[ExerciseChange] = []
+    retention_counts: list[RetentionChange] = []
+    if count:
+        day_counts = day_changes(stored_days, current_days)
+        if signed_up and registered_on is not None:
+            day_counts = with_signup(day_counts, registered_on)
+        else:
+            registered_on = state.registered_on
+        exercise_counts = exercise_changes(stored_exercises, current_exercises)
+        if registered_on is not None:
+            retention_counts = retention_changes(registered_on, stored_days, current_days, weeks)
+    emptied = await _save(
         connection,
         user_id,
         days=days,
         current_days=current_days,
         weeks=weeks,
         current_exercises=current_exercises,
+        counts=_Counts(day_counts, exercise_counts, retention_counts),
     )
-    if not count:
-        return
-    changes = day_changes(stored_days, current_days)
-    if signed_up and registered_on is not None:
-        changes = with_signup(changes, registered_on)
-    else:
-        registered_on = state.registered_on
-    await _count_days(connection, changes)
-    await _count_exercises(connection, exercise_changes(stored_exercises, current_exercises))
-    if registered_on is not None:
-        await _count_retention(connection, retention_changes(registered_on, stored_days, current_days, weeks))
+    await _drop_emptied(connection, *emptied)
 
 
 async def _sign_up(connection: asyncpg.Connection, user_id: uuid.UUID, registered_on: date) -> bool:
@@ -184,6 +188,14 @@ async def _load(
     )
 
 
+class _Counts(NamedTuple):
+    """What the shared counts change by (all empty in a rebuild)."""
+
+    days: list[DayChange]
+    exercises: list[ExerciseChange]
+    retention: list[RetentionChange]
+
+
 async def _save(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
@@ -192,13 +204,17 @@ async def _save(
     current_days: Mapping[date, DayTotals],
     weeks: list[date],
     current_exercises: Mapping[ExerciseWeek, ExerciseTotals],
-) -> None:
-    """The user's activity on `days` and in `weeks` as `current_*` says, in one round trip: rows no
-    longer there are deleted, the others upserted (disjoint rows, so the four parts cannot collide)."""
+    counts: _Counts,
+) -> tuple[list[tuple[date, str]], list[tuple[date, int]]]:
+    """The user's activity on `days` and in `weeks` as `current_*` says, and the shared counts moved
+    by `counts`, in one round trip: rows no longer there are deleted, the others upserted (disjoint
+    rows, so the parts cannot collide). Shared rows are changed in key order. The popularity and
+    retention rows the counts left without users are returned: a statement cannot delete rows its own
+    parts wrote."""
     touched = sorted(days)
     kept_days = [(day, t) for day in touched if (t := current_days.get(day))]
     kept_exercises = sorted(current_exercises.items())
-    await connection.execute(
+    row = await connection.fetchrow(
         """
         WITH gone_days AS (
             DELETE FROM rm_activity_days
@@ -213,11 +229,43 @@ async def _save(
             DELETE FROM rm_activity_exercises
             WHERE user_id = $1 AND week >= $15 AND week <= $16 AND week = ANY($7::date[])
                 AND (week, exercise_id) NOT IN (SELECT * FROM unnest($8::date[], $9::text[]))
+        ), kept_exercises AS (
+            INSERT INTO rm_activity_exercises (user_id, week, exercise_id, sessions, sets, volume_kg)
+            SELECT $1, * FROM unnest($8::date[], $9::text[], $10::int[], $11::int[], $12::numeric[])
+            ON CONFLICT (user_id, week, exercise_id) DO UPDATE
+                SET sessions = EXCLUDED.sessions, sets = EXCLUDED.sets, volume_kg = EXCLUDED.volume_kg
+        ), daily AS (
+            INSERT INTO analytics.daily_activity AS counts
+                (day, active_users, workouts, sets, volume_kg, new_users)
+            SELECT * FROM unnest($17::date[], $18::int[], $19::int[], $20::int[], $21::numeric[], $22::int[])
+            ORDER BY 1
+            ON CONFLICT (day) DO UPDATE SET
+                active_users = counts.active_users + EXCLUDED.active_users,
+                workouts = counts.workouts + EXCLUDED.workouts,
+                sets = counts.sets + EXCLUDED.sets,
+                volume_kg = counts.volume_kg + EXCLUDED.volume_kg,
+                new_users = counts.new_users + EXCLUDED.new_users
+        ), popularity AS (
+            INSERT INTO analytics.exercise_popularity AS counts
+                (week, exercise_id, users, sessions, sets, volume_kg)
+            SELECT * FROM unnest($23::date[], $24::text[], $25::int[], $26::int[], $27::int[], $28::numeric[])
+            ORDER BY 1, 2
+            ON CONFLICT (week, exercise_id) DO UPDATE SET
+                users = counts.users + EXCLUDED.users,
+                sessions = counts.sessions + EXCLUDED.sessions,
+                sets = counts.sets + EXCLUDED.sets,
+                volume_kg = counts.volume_kg + EXCLUDED.volume_kg
+            RETURNING week, exercise_id, users
+        ), retention AS (
+            INSERT INTO analytics.retention AS counts (cohort_week, weeks_since_signup, users)
+            SELECT * FROM unnest($29::date[], $30::int[], $31::int[]) ORDER BY 1, 2
+            ON CONFLICT (cohort_week, weeks_since_signup) DO UPDATE SET users = counts.users + EXCLUDED.users
+            RETURNING cohort_week, weeks_since_signup, users
         )
-        INSERT INTO rm_activity_exercises (user_id, week, exercise_id, sessions, sets, volume_kg)
-        SELECT $1, * FROM unnest($8::date[], $9::text[], $10::int[], $11::int[], $12::numeric[])
-        ON CONFLICT (user_id, week, exercise_id) DO UPDATE
-            SET sessions = EXCLUDED.sessions, sets = EXCLUDED.sets, volume_kg = EXCLUDED.volume_kg
+        SELECT
+            (SELECT array_agg(ROW(week, exercise_id)) FROM popularity WHERE users = 0) AS popularity,
+            (SELECT array_agg(ROW(cohort_week, weeks_since_signup)) FROM retention WHERE users = 0)
+                AS retention
         """,
         user_id,
         touched,
@@ -236,86 +284,42 @@ async def _save(
         touched[-1] if touched else None,
         weeks[0] if weeks else None,
         weeks[-1] if weeks else None,
+        [c.day for c in counts.days],
+        [c.active_users for c in counts.days],
+        [c.workouts for c in counts.days],
+        [c.sets for c in counts.days],
+        [c.volume_kg for c in counts.days],
+        [c.new_users for c in counts.days],
+        [c.week for c in counts.exercises],
+        [c.exercise_id for c in counts.exercises],
+        [c.users for c in counts.exercises],
+        [c.sessions for c in counts.exercises],
+        [c.sets for c in counts.exercises],
+        [c.volume_kg for c in counts.exercises],
+        [c.cohort_week for c in counts.retention],
+        [c.weeks_since_signup for c in counts.retention],
+        [c.users for c in counts.retention],
     )
+    return [tuple(r) for r in row["popularity"] or ()], [tuple(r) for r in row["retention"] or ()]
 
 
-async def _count_days(connection: asyncpg.Connection, changes: list[DayChange]) -> None:
-    if not changes:
+async def _drop_emptied(
+    connection: asyncpg.Connection, popularity: list[tuple[date, str]], retention: list[tuple[date, int]]
+) -> None:
+    """Shared rows nobody counts in any more go (another round trip, only when there are some)."""
+    if not popularity and not retention:
         return
     await connection.execute(
         """
-        INSERT INTO analytics.daily_activity AS counts
-            (day, active_users, workouts, sets, volume_kg, new_users)
-        SELECT * FROM unnest($1::date[], $2::int[], $3::int[], $4::int[], $5::numeric[], $6::int[])
-        ORDER BY 1
-        ON CONFLICT (day) DO UPDATE SET
-            active_users = counts.active_users + EXCLUDED.active_users,
-            workouts = counts.workouts + EXCLUDED.workouts,
-            sets = counts.sets + EXCLUDED.sets,
-            volume_kg = counts.volume_kg + EXCLUDED.volume_kg,
-            new_users = counts.new_users + EXCLUDED.new_users
-        """,
-        [c.day for c in changes],
-        [c.active_users for c in changes],
-        [c.workouts for c in changes],
-        [c.sets for c in changes],
-        [c.volume_kg for c in changes],
-        [c.new_users for c in changes],
-    )
-
-
-async def _count_exercises(connection: asyncpg.Connection, changes: list[ExerciseChange]) -> None:
-    if not changes:
-        return
-    weeks, exercise_ids = [c.week for c in changes], [c.exercise_id for c in changes]
-    await connection.execute(
-        """
-        INSERT INTO analytics.exercise_popularity AS counts
-            (week, exercise_id, users, sessions, sets, volume_kg)
-        SELECT * FROM unnest($1::date[], $2::text[], $3::int[], $4::int[], $5::int[], $6::numeric[])
-        ORDER BY 1, 2
-        ON CONFLICT (week, exercise_id) DO UPDATE SET
-            users = counts.users + EXCLUDED.users,
-            sessions = counts.sessions + EXCLUDED.sessions,
-            sets = counts.sets + EXCLUDED.sets,
-            volume_kg = counts.volume_kg + EXCLUDED.volume_kg
-        """,
-        weeks,
-        exercise_ids,
-        [c.users for c in changes],
-        [c.sessions for c in changes],
-        [c.sets for c in changes],
-        [c.volume_kg for c in changes],
-    )
-    await connection.execute(
-        """
-        DELETE FROM analytics.exercise_popularity
-        WHERE (week, exercise_id) IN (SELECT * FROM unnest($1::date[], $2::text[])) AND users = 0
-        """,
-        weeks,
-        exercise_ids,
-    )
-
-
-async def _count_retention(connection: asyncpg.Connection, changes: list[RetentionChange]) -> None:
-    if not changes:
-        return
-    cohorts, offsets = [c.cohort_week for c in changes], [c.weeks_since_signup for c in changes]
-    await connection.execute(
-        """
-        INSERT INTO analytics.retention AS counts (cohort_week, weeks_since_signup, users)
-        SELECT * FROM unnest($1::date[], $2::int[], $3::int[]) ORDER BY 1, 2
-        ON CONFLICT (cohort_week, weeks_since_signup) DO UPDATE SET users = counts.users + EXCLUDED.users
-        """,
-        cohorts,
-        offsets,
-        [c.users for c in changes],
-    )
-    await connection.execute(
-        """
+        WITH popularity AS (
+            DELETE FROM analytics.exercise_popularity
+            WHERE (week, exercise_id) IN (SELECT * FROM unnest($1::date[], $2::text[])) AND users = 0
+        )
         DELETE FROM analytics.retention
-        WHERE (cohort_week, weeks_since_signup) IN (SELECT * FROM unnest($1::date[], $2::int[])) AND users = 0
+        WHERE (cohort_week, weeks_since_signup) IN (SELECT * FROM unnest($3::date[], $4::int[])) AND users = 0
         """,
-        cohorts,
-        offsets,
+        [week for week, _ in popularity],
+        [exercise_id for _, exercise_id in popularity],
+        [cohort for cohort, _ in retention],
+        [offset for _, offset in retention],
     )

@@ -460,14 +460,17 @@ async def _project_batch(
         return 0, 0, False, None  # the account is gone (erased): nothing to project
     if lease is None:
         raise LeaseBusy(f"the projection lease of {user_id} stayed held")
+    released = False  # with the batch's commit (store.advance)
     try:
-        return await _project_leased(
+        applied, version, more, failing, released = await _project_leased(
             connection, lease, settings, now, refresh_dashboard=refresh_dashboard, shadow=shadow
         )
+        return applied, version, more, failing
     finally:
-        # A backend ended by a taker cannot hand back what is no longer ours anyway.
-        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await leases.release(connection, lease)
+        if not released:
+            # A backend ended by a taker cannot hand back what is no longer ours anyway.
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await leases.release(connection, lease)
 
 
 async def _project_leased(
@@ -478,7 +481,8 @@ async def _project_leased(
     *,
     refresh_dashboard: bool,
     shadow: bool,
-) -> tuple[int, int, bool, int | None]:
+) -> tuple[int, int, bool, int | None, bool]:
+    """(events applied, checkpoint version, more to do, failing version or None, lease handed back)."""
     user_id = lease.user_id
     failing: int | None = None
     async with connection.transaction():
@@ -494,15 +498,15 @@ async def _project_leased(
         )
         start = await store.start_batch(connection, user_id, settings.batch_size)
         if start is None:  # the account is gone (erased)
-            return 0, 0, False, None
+            return 0, 0, False, None, False
         if start.parked_version is not None:
-            return 0, start.version, False, start.parked_version
+            return 0, start.version, False, start.parked_version, False
         rows = start.events
         if not rows and not refresh_dashboard:
             await connection.execute(
                 "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2", user_id, start.version
             )
-            return 0, start.version, False, None
+            return 0, start.version, False, None, False
         batch = _Batch(user_id, start.settings, custom=start.custom, shadow=shadow)
         started = time.perf_counter()
         try:
@@ -538,7 +542,7 @@ async def _project_leased(
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
     for _, _, _, occurred_at in rows:
         metrics.observe_lag(occurred_at)
-    return len(rows), version, len(rows) == settings.batch_size, None
+    return len(rows), version, len(rows) == settings.batch_size, None, True
 
 
 async def _record_failure(

@@ -14,7 +14,7 @@ import msgspec
 
 from commands.events import CustomExercise
 from core.catalog import Exercise
-from projections import outbox
+from projections import leases, outbox
 from projections.documents import (
     BodyweightEntry,
     Dashboard,
@@ -564,12 +564,13 @@ async def advance(
 ) -> bool:
     """End a projection batch, in its transaction and one round trip: note in the outbox the read-model
     keys it changed, drop the user's pending marks up to `version` and, when `move`, set the checkpoint
-    to `version`, but only while the lease `fence` (owner, token) still holds. False when it did not:
-    the batch must not commit."""
+    to `version`, but only while the lease `fence` (owner, token) still holds, and hand the lease back
+    (it is handed back when the batch commits). False when it did not hold: the batch must not commit."""
     owner, token = fence
     fenced: bool | None = await connection.fetchval(
-        """
-        WITH changed AS (
+        f"""
+        WITH released AS ({leases.hand_back("$4", "$5")} RETURNING true
+        ), changed AS (
             INSERT INTO projection_outbox (user_id, key, version)
             SELECT $1, key, $2 FROM unnest($3::text[]) key
             ON CONFLICT (user_id, key) DO UPDATE SET version = EXCLUDED.version, change = EXCLUDED.change
@@ -580,9 +581,8 @@ async def advance(
             WHERE $6 AND user_id = $1
             RETURNING true
         )
-        SELECT EXISTS (SELECT 1 FROM projection_leases WHERE user_id = $1 AND owner = $4 AND token = $5)
-            AND (NOT $6 OR EXISTS (SELECT 1 FROM moved))
-        """,
+        SELECT EXISTS (SELECT 1 FROM released) AND (NOT $6 OR EXISTS (SELECT 1 FROM moved))
+        """,  # noqa: S608 - constant text
         user_id,
         version,
         sorted(changed),
