@@ -149,75 +149,56 @@ async def write_workouts(
     connection: asyncpg.Connection, user_id: uuid.UUID, workouts: Mapping[uuid.UUID, WorkoutRows | None]
 ) -> None:
     """Store each workout as a batch leaves it (None: deleted): its summary, document and exercise
-    sessions, in three round trips whatever the number of workouts."""
+    sessions, in one round trip whatever the number of workouts. The rows a workout no longer has are
+    deleted and the others upserted: disjoint rows, so the statement's parts cannot collide."""
     if not workouts:
         return
-    gone = [workout_id for workout_id, rows in workouts.items() if rows is None]
+    kept = [rows for rows in workouts.values() if rows is not None]
+    sessions = [session for rows in kept for session in rows.sessions]
     await connection.execute(
         """
-        WITH sessions AS (
+        WITH gone_sessions AS (
             DELETE FROM rm_exercise_sessions WHERE user_id = $1 AND workout_id = ANY($2::uuid[])
-        ), summaries AS (
+                AND (exercise_id, started_at, workout_id)
+                    NOT IN (SELECT * FROM unnest($10::text[], $12::timestamptz[], $11::uuid[]))
+        ), gone_summaries AS (
             DELETE FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
+        ), gone_documents AS (
+            DELETE FROM rm_workout_documents WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
+        ), summaries AS (
+            INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body)
+            SELECT $1, * FROM unnest($4::uuid[], $5::timestamptz[], $6::bytea[])
+            ON CONFLICT (user_id, workout_id) DO UPDATE
+                SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
+        ), documents AS (
+            INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
+            SELECT $1, * FROM unnest($4::uuid[], $7::int[], $8::bytea[], $9::bytea[])
+            ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
+                source = EXCLUDED.source, body = EXCLUDED.body
         )
-        DELETE FROM rm_workout_documents WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
+        INSERT INTO rm_exercise_sessions
+            (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
+        SELECT $1, * FROM unnest($10::text[], $11::uuid[], $12::timestamptz[], $13::bytea[], $14::int[],
+            $15::numeric[])
+        ON CONFLICT (user_id, exercise_id, started_at, workout_id) DO UPDATE
+            SET body = EXCLUDED.body, working_sets = EXCLUDED.working_sets, volume_kg = EXCLUDED.volume_kg
         """,
         user_id,
         list(workouts),
-        gone,
+        [workout_id for workout_id, rows in workouts.items() if rows is None],
+        [rows.summary.id for rows in kept],
+        [rows.summary.started_at for rows in kept],
+        [ENCODER.encode(rows.summary) for rows in kept],
+        [rows.document.version for rows in kept],
+        [pack(rows.source) for rows in kept],
+        [pack(ENCODER.encode(rows.document)) for rows in kept],
+        [s.exercise_id for s in sessions],
+        [s.workout_id for s in sessions],
+        [s.started_at for s in sessions],
+        [pack(ENCODER.encode(s)) for s in sessions],
+        [s.working_sets or 0 for s in sessions],
+        [Decimal(repr(s.volume_kg)) for s in sessions],  # the stored 2-decimal value, as its JSON reads
     )
-    kept = [rows for rows in workouts.values() if rows is not None]
-    if not kept:
-        return
-    await connection.executemany(
-        _SAVE_WORKOUT,
-        [
-            (
-                user_id,
-                rows.summary.id,
-                rows.summary.started_at,
-                ENCODER.encode(rows.summary),
-                rows.document.version,
-                pack(rows.source),
-                pack(ENCODER.encode(rows.document)),
-            )
-            for rows in kept
-        ],
-    )
-    sessions = [session for rows in kept for session in rows.sessions]
-    if sessions:
-        await connection.executemany(
-            """
-            INSERT INTO rm_exercise_sessions
-                (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            """,
-            [
-                (
-                    user_id,
-                    s.exercise_id,
-                    s.workout_id,
-                    s.started_at,
-                    pack(ENCODER.encode(s)),
-                    s.working_sets or 0,
-                    Decimal(repr(s.volume_kg)),  # the stored 2-decimal value, as its JSON reads
-                )
-                for s in sessions
-            ],
-        )
-
-
-_SAVE_WORKOUT = """
-    WITH summary AS (
-        INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (user_id, workout_id) DO UPDATE
-            SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
-    )
-    INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
-    VALUES ($1, $2, $5, $6, $7)
-    ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
-        source = EXCLUDED.source, body = EXCLUDED.body
-"""
 
 
 async def load_summaries(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[WorkoutSummary]:
