@@ -335,23 +335,27 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         await store.write_workouts(connection, batch.user_id, rewritten)
     work = _Records()
     exercises = sorted(batch.touched_exercises)
-    # A newly logged session that is its exercise's latest updates the stored records by itself.
-    single = {
-        exercise_id: appended[0]
+    # Newly logged sessions later than all their exercise's others update the stored records by
+    # themselves, in order (the common case; a drain's batch holds many of one exercise).
+    appended = {
+        exercise_id: sorted(new, key=lambda session: (session.started_at, session.workout_id))
         for exercise_id in exercises
-        if exercise_id not in batch.recomputed and len(appended := batch.appended.get(exercise_id, [])) == 1
+        if exercise_id not in batch.recomputed and (new := batch.appended.get(exercise_id))
     }
     stored = (
         await store.records_and_latest(
-            connection, batch.user_id, {exercise_id: s.workout_id for exercise_id, s in single.items()}
+            connection,
+            batch.user_id,
+            sorted(appended),
+            excluding={session.workout_id for new in appended.values() for session in new},
         )
-        if single
+        if appended
         else {}
     )
     whole = [
         exercise_id
         for exercise_id in exercises
-        if exercise_id not in single or not work.append(batch, single[exercise_id], stored[exercise_id])
+        if exercise_id not in appended or not work.append(batch, appended[exercise_id], stored[exercise_id])
     ]
     histories = await store.exercise_sessions(connection, batch.user_id, whole) if whole else {}
     for exercise_id in whole:
@@ -402,27 +406,31 @@ class _Records:
     def append(
         self,
         batch: _Batch,
-        session: ExerciseSession,
+        sessions: list[ExerciseSession],
         stored: tuple[RecordsDetail | None, store.Latest | None],
     ) -> bool:
-        """Records, and the new session's marks, from the stored records and the new session alone,
-        when it is later than every other session of its exercise: earlier sessions' marks stay as
-        they are. False, with nothing changed, when it is not: the whole history is needed."""
+        """Records, and the new sessions' marks, from the stored records and the new sessions alone
+        (in order), when they are later than every other session of their exercise: earlier sessions'
+        marks stay as they are. False, with nothing changed, when they are not: the whole history is
+        needed."""
         detail, latest = stored
-        exercise_id = session.exercise_id
+        exercise_id = sessions[0].exercise_id
         if (detail is None) != (latest is None):
             return False  # records and sessions disagree: recompute from the sessions
-        if latest is not None and latest >= (session.started_at, session.workout_id):
+        if latest is not None and latest >= (sessions[0].started_at, sessions[0].workout_id):
             return False
-        name = batch.name_of(exercise_id)
-        updated, set_here = append_session(detail, name, batch.measurement_of(exercise_id), session)
-        self.records[exercise_id] = updated
-        if set_here:
-            self.remarked.append(msgspec.structs.replace(session, records=[record for record, _ in set_here]))
-            self.marks.setdefault(session.workout_id, {})[exercise_id] = [
-                RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
-                for record, value in set_here
-            ]
+        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
+        for session in sessions:
+            detail, set_here = append_session(detail, name, measurement, session)
+            if set_here:
+                self.remarked.append(
+                    msgspec.structs.replace(session, records=[record for record, _ in set_here])
+                )
+                self.marks.setdefault(session.workout_id, {})[exercise_id] = [
+                    RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+                    for record, value in set_here
+                ]
+        self.records[exercise_id] = detail
         return True
 
     def recompute(self, batch: _Batch, exercise_id: str, history: list[ExerciseSession]) -> None:

@@ -4,7 +4,7 @@ are in projections/readers.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -414,25 +414,28 @@ Latest = tuple[datetime, uuid.UUID]
 
 
 async def records_and_latest(
-    connection: asyncpg.Connection, user_id: uuid.UUID, excluding: Mapping[str, uuid.UUID]
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    exercise_ids: Sequence[str],
+    *,
+    excluding: Collection[uuid.UUID],
 ) -> dict[str, tuple[RecordsDetail | None, Latest | None]]:
-    """For each exercise of `excluding`: its records, and the (start, workout) of its latest session
-    but the given workout's."""
-    exercise_ids = sorted(excluding)
+    """For each of `exercise_ids`: its records, and the (start, workout) of its latest session in none
+    of the workouts `excluding` names."""
     rows = await connection.fetch(
         """
         SELECT w.exercise_id, r.detail, s.started_at, s.workout_id
-        FROM unnest($2::text[], $3::uuid[]) AS w(exercise_id, excluded)
+        FROM unnest($2::text[]) AS w(exercise_id)
         LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = w.exercise_id
         LEFT JOIN LATERAL (
             SELECT started_at, workout_id FROM rm_exercise_sessions
-            WHERE user_id = $1 AND exercise_id = w.exercise_id AND workout_id <> w.excluded
+            WHERE user_id = $1 AND exercise_id = w.exercise_id AND workout_id <> ALL($3::uuid[])
             ORDER BY started_at DESC, workout_id DESC LIMIT 1
         ) s ON true
         """,
         user_id,
-        exercise_ids,
-        [excluding[exercise_id] for exercise_id in exercise_ids],
+        list(exercise_ids),
+        list(excluding),
     )
     return {
         row["exercise_id"]: (

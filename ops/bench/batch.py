@@ -9,7 +9,11 @@ process projects it at once with `project_user` (the projection transaction and 
 worker would, on one connection. Measured per batch: wall time, this process's CPU time (the worker's
 own work; Postgres's is not in it) and the statements sent to Postgres. The report goes to stdout and
 `.bench/batch.md`. With `--profile`, the batches run under cProfile (which slows them: read the shares,
-not the times) and the functions that took the most time of their own go to `.bench/batch-profile.txt`.
+not the times) and the functions that took the most time of their own go to `.bench/batch-profile.txt`
+(and the whole profile to `.bench/batch.prof`).
+
+Before the rounds, the seeded users' streams are projected from nothing, one user after another: the
+drain, reported in events/s (`--profile-drain` profiles that instead).
 """
 
 from __future__ import annotations
@@ -78,7 +82,10 @@ async def _user_ids(settings: Settings) -> list[uuid.UUID]:
 
 
 async def measure(
-    args: argparse.Namespace, settings: Settings, profiler: cProfile.Profile | None = None
+    args: argparse.Namespace,
+    settings: Settings,
+    profiler: cProfile.Profile | None = None,
+    drain_profiler: cProfile.Profile | None = None,
 ) -> list[dict[str, Any]]:
     assert settings.database.url and settings.redis.url
     counted = Counted()
@@ -94,10 +101,22 @@ async def measure(
     results = []
     try:
         groups = []
+        drains: dict[str, dict[str, float]] = {}
         for label, months, seed_value in HISTORIES:
             users = await _history(settings, months, seed_value, args.users)
+            events = await writer.fetchval(
+                "SELECT sum(version)::bigint FROM streams WHERE user_id = ANY($1::uuid[])", users
+            )
+            # The drain: each seeded user's whole stream projected (and synced), one user after another.
+            wall, cpu = time.perf_counter(), time.process_time()
+            if drain_profiler is not None:
+                drain_profiler.enable()
             for user_id in users:
                 await project_user(pool, redis, keys, user_id)
+            if drain_profiler is not None:
+                drain_profiler.disable()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            drains[label] = {"events": events, "wall_s": wall, "cpu_s": cpu}
             workouts = await writer.fetchval(
                 "SELECT count(*) FROM workouts WHERE user_id = ANY($1::uuid[])", users
             )
@@ -144,6 +163,7 @@ async def measure(
                     "wall_p95": _p95(taken["wall_ms"]),
                     "cpu_p50": statistics.median(taken["cpu_ms"]),
                     "statements": statistics.median(taken["statements"]),
+                    "drain": drains[label],
                     # per statement: summed over the batches, as the client waited for it
                     "slowest": sorted(
                         (
@@ -177,6 +197,18 @@ def report(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['history']} | {r['workouts']} | {r['batches']} | {times} | {r['statements']:.0f} |"
         )
+    lines += [
+        "",
+        "The drain: each seeded user's stream projected from nothing, users one after another in this",
+        "process (batches of the runner's default size, each followed by the Redis sync):",
+        "",
+        "| history | events | wall s | events/s | worker CPU per event ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        d = r["drain"]
+        rate, cpu = d["events"] / d["wall_s"], d["cpu_s"] * 1000 / d["events"]
+        lines.append(f"| {r['history']} | {d['events']:.0f} | {d['wall_s']:.2f} | {rate:,.0f} | {cpu:.3f} |")
     longest = results[-1]
     lines += [
         "",
@@ -197,26 +229,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / ".bench")
     parser.add_argument("--profile", action="store_true", help="run the batches under cProfile")
+    parser.add_argument("--profile-drain", action="store_true", help="run the drain under cProfile instead")
     args = parser.parse_args(argv)
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if args.profile and not args.profile_drain else None
+    drain_profiler = cProfile.Profile() if args.profile_drain else None
     run_id = uuid.uuid4().hex[:10]
     servers, settings = configure(run_id)
     configure_logging(settings, process="bench")
     try:
         asyncio.run(create_and_migrate(servers, settings))
-        results = asyncio.run(measure(args, settings, profiler))
+        results = asyncio.run(measure(args, settings, profiler, drain_profiler))
     finally:
         asyncio.run(clean_up(servers))
     text = report(results)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "batch.md").write_text(text)
+    profiler = profiler or drain_profiler
     if profiler is not None:
         listing = io.StringIO()
         pstats.Stats(profiler, stream=listing).sort_stats("tottime").print_stats(40)
         listing.write("\nOurs, by cumulative time:\n")
         ours = pstats.Stats(profiler, stream=listing).sort_stats("cumulative")
         ours.print_stats(r"/(projections|core)/", 40)
+        profiler.dump_stats(args.out / "batch.prof")
         (args.out / "batch-profile.txt").write_text(listing.getvalue())
         print(listing.getvalue())
     return 0
