@@ -134,6 +134,9 @@ class _Batch:
     #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
     appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
     recomputed: set[str] = field(default_factory=set)
+    #: The stored records and latest session of each exercise the batch logs new sessions of, read
+    #: before its events are applied: for those not in `recomputed`, no stored session changes.
+    records_before: dict[str, tuple[RecordsDetail | None, store.Latest | None]] = field(default_factory=dict)
     shadow: bool = False  # a rebuild into shadow tables: no shared counts
     board_weeks: set[str] = field(default_factory=set)
     activity_days: set[date] = field(default_factory=set)
@@ -342,20 +345,11 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         for exercise_id in exercises
         if exercise_id not in batch.recomputed and (new := batch.appended.get(exercise_id))
     }
-    stored = (
-        await store.records_and_latest(
-            connection,
-            batch.user_id,
-            sorted(appended),
-            excluding={session.workout_id for new in appended.values() for session in new},
-        )
-        if appended
-        else {}
-    )
     whole = [
         exercise_id
         for exercise_id in exercises
-        if exercise_id not in appended or not work.append(batch, appended[exercise_id], stored[exercise_id])
+        if exercise_id not in appended
+        or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
     ]
     histories = await store.exercise_sessions(connection, batch.user_id, whole) if whole else {}
     for exercise_id in whole:
@@ -524,9 +518,17 @@ async def _project_leased(
                 events.append(EVENT_DECODER.decode(payload))
             failing = None
             named = list(dict.fromkeys(e.workout_id for e in events if isinstance(e, WORKOUT_EVENTS)))
-            for workout_id, (summary, exercises) in (
-                await store.workouts_before(connection, user_id, named)
-            ).items():
+            logged = sorted(
+                {
+                    entry.exercise_id
+                    for e in events
+                    if isinstance(e, WorkoutLogged)
+                    for entry in e.workout.exercises
+                }
+            )
+            before = await store.before_batch(connection, user_id, named, logged)
+            batch.records_before = before.records
+            for workout_id, (summary, exercises) in before.workouts.items():
                 batch.summaries[workout_id] = summary
                 batch.session_exercises[workout_id] = exercises
             for event, (event_version, event_type, _, occurred_at) in zip(events, rows, strict=True):

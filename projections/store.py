@@ -4,7 +4,7 @@ are in projections/readers.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -108,31 +108,65 @@ async def save_settings(connection: asyncpg.Connection, user_id: uuid.UUID, sett
     )
 
 
-async def workouts_before(
-    connection: asyncpg.Connection, user_id: uuid.UUID, workout_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[WorkoutSummary | None, set[str]]]:
-    """Each workout's stored summary (None: none) and the exercises of its stored sessions, in one
-    round trip: what a batch's events on those workouts start from."""
-    if not workout_ids:
-        return {}
-    rows = await connection.fetch(
+Latest = tuple[datetime, uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """What a batch's events start from, read before the first is applied."""
+
+    #: Each workout the events name: its stored summary (None: none) and its sessions' exercises.
+    workouts: dict[uuid.UUID, tuple[WorkoutSummary | None, set[str]]]
+    #: Each exercise the events log sessions of: its records and the (start, workout) of its latest
+    #: session (None and None: it has none).
+    records: dict[str, tuple[RecordsDetail | None, Latest | None]]
+
+
+async def before_batch(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    workout_ids: Sequence[uuid.UUID],
+    exercise_ids: Sequence[str],
+) -> Before:
+    """The stored state of the workouts and exercises a batch's events name, in one round trip."""
+    if not workout_ids and not exercise_ids:
+        return Before({}, {})
+    row = await connection.fetchrow(
         """
-        SELECT w.workout_id, s.body,
-            ARRAY(SELECT x.exercise_id FROM rm_exercise_sessions x
-                WHERE x.user_id = $1 AND x.workout_id = w.workout_id) AS exercises
-        FROM unnest($2::uuid[]) AS w(workout_id)
-        LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
+        SELECT
+            (SELECT array_agg(ROW(w.workout_id, s.body, ARRAY(
+                SELECT x.exercise_id FROM rm_exercise_sessions x
+                WHERE x.user_id = $1 AND x.workout_id = w.workout_id)))
+            FROM unnest($2::uuid[]) AS w(workout_id)
+            LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
+            ) AS workouts,
+            (SELECT array_agg(ROW(e.exercise_id, r.detail, l.started_at, l.workout_id))
+            FROM unnest($3::text[]) AS e(exercise_id)
+            LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = e.exercise_id
+            LEFT JOIN LATERAL (
+                SELECT started_at, workout_id FROM rm_exercise_sessions
+                WHERE user_id = $1 AND exercise_id = e.exercise_id
+                ORDER BY started_at DESC, workout_id DESC LIMIT 1
+            ) l ON true
+            ) AS records
         """,
         user_id,
         list(workout_ids),
+        list(exercise_ids),
     )
-    return {
-        row["workout_id"]: (
-            None if row["body"] is None else SUMMARY_DECODER.decode(row["body"]),
-            set(row["exercises"]),
-        )
-        for row in rows
-    }
+    return Before(
+        workouts={
+            workout_id: (None if body is None else SUMMARY_DECODER.decode(body), set(exercises))
+            for workout_id, body, exercises in row["workouts"] or ()
+        },
+        records={
+            exercise_id: (
+                None if detail is None else RECORDS_DECODER.decode(detail),
+                None if workout_id is None else (started_at, uuid.UUID(str(workout_id))),
+            )
+            for exercise_id, detail, started_at, workout_id in row["records"] or ()
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,42 +442,6 @@ async def exercise_sessions(
     for row in rows:
         found.setdefault(row["exercise_id"], []).append(SESSION_DECODER.decode(unpack(row["body"])))
     return found
-
-
-Latest = tuple[datetime, uuid.UUID]
-
-
-async def records_and_latest(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    exercise_ids: Sequence[str],
-    *,
-    excluding: Collection[uuid.UUID],
-) -> dict[str, tuple[RecordsDetail | None, Latest | None]]:
-    """For each of `exercise_ids`: its records, and the (start, workout) of its latest session in none
-    of the workouts `excluding` names."""
-    rows = await connection.fetch(
-        """
-        SELECT w.exercise_id, r.detail, s.started_at, s.workout_id
-        FROM unnest($2::text[]) AS w(exercise_id)
-        LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = w.exercise_id
-        LEFT JOIN LATERAL (
-            SELECT started_at, workout_id FROM rm_exercise_sessions
-            WHERE user_id = $1 AND exercise_id = w.exercise_id AND workout_id <> ALL($3::uuid[])
-            ORDER BY started_at DESC, workout_id DESC LIMIT 1
-        ) s ON true
-        """,
-        user_id,
-        list(exercise_ids),
-        list(excluding),
-    )
-    return {
-        row["exercise_id"]: (
-            None if row["detail"] is None else RECORDS_DECODER.decode(row["detail"]),
-            None if row["workout_id"] is None else (row["started_at"], uuid.UUID(str(row["workout_id"]))),
-        )
-        for row in rows
-    }
 
 
 async def save_records(
