@@ -18,6 +18,7 @@ from typing import NamedTuple
 import asyncpg
 import msgspec
 
+from projections import statements
 from projections.activity import (
     DayChange,
     DayTotals,
@@ -55,7 +56,21 @@ async def project_activity(
     registered_at: datetime | None,
     count: bool,
 ) -> None:
-    """Bring the user's activity on `days` (UTC dates) up to their read models.
+    """`activity_part`, written at once."""
+    part = await activity_part(connection, user_id, days=days, registered_at=registered_at, count=count)
+    await statements.execute(connection, [part])
+
+
+async def activity_part(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    *,
+    days: set[date],
+    registered_at: datetime | None,
+    count: bool,
+) -> statements.Part | None:
+    """What brings the user's activity on `days` (UTC dates) up to their read models, to write
+    (projections/statements.py); None when nothing is to be written.
 
     `registered_at` is set when the batch holds the user's registration. With `count` false (a
     rebuild into shadow tables) only the per-user state is written, never the shared counts.
@@ -63,7 +78,7 @@ async def project_activity(
     registered_on = utc_day(registered_at) if registered_at is not None else None
     signed_up = registered_on is not None and await _sign_up(connection, user_id, registered_on)
     if not days and not signed_up:
-        return
+        return None
     weeks = sorted({week_of(day) for day in days})
     state = await _load(connection, user_id, weeks, sorted(days))
     stored_days, stored_exercises = state.stored_days, state.stored_exercises
@@ -81,8 +96,7 @@ async def project_activity(
         exercise_counts = exercise_changes(stored_exercises, current_exercises)
         if registered_on is not None:
             retention_counts = retention_changes(registered_on, stored_days, current_days, weeks)
-    emptied = await _save(
-        connection,
+    return _save(
         user_id,
         days=days,
         current_days=current_days,
@@ -90,7 +104,6 @@ async def project_activity(
         current_exercises=current_exercises,
         counts=_Counts(day_counts, exercise_counts, retention_counts),
     )
-    await _drop_emptied(connection, *emptied)
 
 
 async def _sign_up(connection: asyncpg.Connection, user_id: uuid.UUID, registered_on: date) -> bool:
@@ -196,8 +209,7 @@ class _Counts(NamedTuple):
     retention: list[RetentionChange]
 
 
-async def _save(
-    connection: asyncpg.Connection,
+def _save(
     user_id: uuid.UUID,
     *,
     days: Iterable[date],
@@ -205,36 +217,54 @@ async def _save(
     weeks: list[date],
     current_exercises: Mapping[ExerciseWeek, ExerciseTotals],
     counts: _Counts,
-) -> tuple[list[tuple[date, str]], list[tuple[date, int]]]:
+) -> statements.Part:
     """The user's activity on `days` and in `weeks` as `current_*` says, and the shared counts moved
-    by `counts`, in one round trip: rows no longer there are deleted, the others upserted (disjoint
-    rows, so the parts cannot collide). Shared rows are changed in key order. The popularity and
-    retention rows the counts left without users are returned: a statement cannot delete rows its own
+    by `counts`: rows no longer there are deleted, the others upserted (disjoint rows, so the parts
+    cannot collide). Shared rows are changed in key order. The popularity and retention rows the
+    counts left without users are deleted once it answered: a statement cannot delete rows its own
     parts wrote."""
     touched = sorted(days)
     kept_days = [(day, t) for day in touched if (t := current_days.get(day))]
     kept_exercises = sorted(current_exercises.items())
-    row = await connection.fetchrow(
-        """
-        WITH gone_days AS (
+    return statements.Part(
+        ctes=[
+            (
+                "gone_days",
+                """
             DELETE FROM rm_activity_days
             WHERE user_id = $1 AND day >= $13 AND day <= $14
                 AND day = ANY($2::date[]) AND NOT (day = ANY($3::date[]))
-        ), kept_days AS (
+                """,
+            ),
+            (
+                "kept_days",
+                """
             INSERT INTO rm_activity_days (user_id, day, workouts, sets, volume_kg)
             SELECT $1, * FROM unnest($3::date[], $4::int[], $5::int[], $6::numeric[])
             ON CONFLICT (user_id, day) DO UPDATE
                 SET workouts = EXCLUDED.workouts, sets = EXCLUDED.sets, volume_kg = EXCLUDED.volume_kg
-        ), gone_exercises AS (
+                """,
+            ),
+            (
+                "gone_exercises",
+                """
             DELETE FROM rm_activity_exercises
             WHERE user_id = $1 AND week >= $15 AND week <= $16 AND week = ANY($7::date[])
                 AND (week, exercise_id) NOT IN (SELECT * FROM unnest($8::date[], $9::text[]))
-        ), kept_exercises AS (
+                """,
+            ),
+            (
+                "kept_exercises",
+                """
             INSERT INTO rm_activity_exercises (user_id, week, exercise_id, sessions, sets, volume_kg)
             SELECT $1, * FROM unnest($8::date[], $9::text[], $10::int[], $11::int[], $12::numeric[])
             ON CONFLICT (user_id, week, exercise_id) DO UPDATE
                 SET sessions = EXCLUDED.sessions, sets = EXCLUDED.sets, volume_kg = EXCLUDED.volume_kg
-        ), daily AS (
+                """,
+            ),
+            (
+                "daily_counts",
+                """
             INSERT INTO analytics.daily_activity AS counts
                 (day, active_users, workouts, sets, volume_kg, new_users)
             SELECT * FROM unnest($17::date[], $18::int[], $19::int[], $20::int[], $21::numeric[], $22::int[])
@@ -245,7 +275,11 @@ async def _save(
                 sets = counts.sets + EXCLUDED.sets,
                 volume_kg = counts.volume_kg + EXCLUDED.volume_kg,
                 new_users = counts.new_users + EXCLUDED.new_users
-        ), popularity AS (
+                """,
+            ),
+            (
+                "popularity_counts",
+                """
             INSERT INTO analytics.exercise_popularity AS counts
                 (week, exercise_id, users, sessions, sets, volume_kg)
             SELECT * FROM unnest($23::date[], $24::text[], $25::int[], $26::int[], $27::int[], $28::numeric[])
@@ -256,57 +290,71 @@ async def _save(
                 sets = counts.sets + EXCLUDED.sets,
                 volume_kg = counts.volume_kg + EXCLUDED.volume_kg
             RETURNING week, exercise_id, users
-        ), retention AS (
+                """,
+            ),
+            (
+                "retention_counts",
+                """
             INSERT INTO analytics.retention AS counts (cohort_week, weeks_since_signup, users)
             SELECT * FROM unnest($29::date[], $30::int[], $31::int[]) ORDER BY 1, 2
             ON CONFLICT (cohort_week, weeks_since_signup) DO UPDATE SET users = counts.users + EXCLUDED.users
             RETURNING cohort_week, weeks_since_signup, users
-        )
-        SELECT
-            (SELECT array_agg(ROW(week, exercise_id)) FROM popularity WHERE users = 0) AS popularity,
-            (SELECT array_agg(ROW(cohort_week, weeks_since_signup)) FROM retention WHERE users = 0)
-                AS retention
-        """,
-        user_id,
-        touched,
-        [day for day, _ in kept_days],
-        [t.workouts for _, t in kept_days],
-        [t.sets for _, t in kept_days],
-        [t.volume_kg for _, t in kept_days],
-        weeks,
-        [week for (week, _), _ in kept_exercises],
-        [exercise_id for (_, exercise_id), _ in kept_exercises],
-        [t.sessions for _, t in kept_exercises],
-        [t.sets for _, t in kept_exercises],
-        [t.volume_kg for _, t in kept_exercises],
-        # the ranges the lists lie in, which an index scans (see _load)
-        touched[0] if touched else None,
-        touched[-1] if touched else None,
-        weeks[0] if weeks else None,
-        weeks[-1] if weeks else None,
-        [c.day for c in counts.days],
-        [c.active_users for c in counts.days],
-        [c.workouts for c in counts.days],
-        [c.sets for c in counts.days],
-        [c.volume_kg for c in counts.days],
-        [c.new_users for c in counts.days],
-        [c.week for c in counts.exercises],
-        [c.exercise_id for c in counts.exercises],
-        [c.users for c in counts.exercises],
-        [c.sessions for c in counts.exercises],
-        [c.sets for c in counts.exercises],
-        [c.volume_kg for c in counts.exercises],
-        [c.cohort_week for c in counts.retention],
-        [c.weeks_since_signup for c in counts.retention],
-        [c.users for c in counts.retention],
+                """,
+            ),
+        ],
+        columns=[
+            (
+                "activity_popularity",
+                "SELECT array_agg(ROW(week, exercise_id)) FROM popularity_counts WHERE users = 0",
+            ),
+            (
+                "activity_retention",
+                "SELECT array_agg(ROW(cohort_week, weeks_since_signup)) FROM retention_counts"
+                " WHERE users = 0",
+            ),
+        ],
+        after=_drop_emptied,
+        args=[
+            user_id,
+            touched,
+            [day for day, _ in kept_days],
+            [t.workouts for _, t in kept_days],
+            [t.sets for _, t in kept_days],
+            [t.volume_kg for _, t in kept_days],
+            weeks,
+            [week for (week, _), _ in kept_exercises],
+            [exercise_id for (_, exercise_id), _ in kept_exercises],
+            [t.sessions for _, t in kept_exercises],
+            [t.sets for _, t in kept_exercises],
+            [t.volume_kg for _, t in kept_exercises],
+            # the ranges the lists lie in, which an index scans (see _load)
+            touched[0] if touched else None,
+            touched[-1] if touched else None,
+            weeks[0] if weeks else None,
+            weeks[-1] if weeks else None,
+            [c.day for c in counts.days],
+            [c.active_users for c in counts.days],
+            [c.workouts for c in counts.days],
+            [c.sets for c in counts.days],
+            [c.volume_kg for c in counts.days],
+            [c.new_users for c in counts.days],
+            [c.week for c in counts.exercises],
+            [c.exercise_id for c in counts.exercises],
+            [c.users for c in counts.exercises],
+            [c.sessions for c in counts.exercises],
+            [c.sets for c in counts.exercises],
+            [c.volume_kg for c in counts.exercises],
+            [c.cohort_week for c in counts.retention],
+            [c.weeks_since_signup for c in counts.retention],
+            [c.users for c in counts.retention],
+        ],
     )
-    return [tuple(r) for r in row["popularity"] or ()], [tuple(r) for r in row["retention"] or ()]
 
 
-async def _drop_emptied(
-    connection: asyncpg.Connection, popularity: list[tuple[date, str]], retention: list[tuple[date, int]]
-) -> None:
+async def _drop_emptied(connection: asyncpg.Connection, row: asyncpg.Record) -> None:
     """Shared rows nobody counts in any more go (another round trip, only when there are some)."""
+    popularity = [tuple(r) for r in row["activity_popularity"] or ()]
+    retention = [tuple(r) for r in row["activity_retention"] or ()]
     if not popularity and not retention:
         return
     await connection.execute(

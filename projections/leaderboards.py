@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from core.redis import Keys
+from projections import statements
 from projections.records import RecordsDetail
 
 Board = Literal["weekly-volume", "e1rm", "e1rm-relative"]
@@ -215,37 +216,45 @@ def _round(value: float) -> float:
     return round(value, 2) + 0.0
 
 
-async def _save(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    version: int,
-    scores: dict[tuple[str, str], float | None],
-) -> None:
+def _scores_part(
+    user_id: uuid.UUID, version: int, scores: dict[tuple[str, str], float | None]
+) -> statements.Part:
     """Upsert the scores that exist; a score that no longer exists becomes a NULL (a removal for Redis).
-    One round trip: the two parts touch different rows."""
+    The two parts touch different rows."""
     present = [(board, key, score) for (board, key), score in sorted(scores.items()) if score is not None]
     gone = [(board, key) for (board, key), score in sorted(scores.items()) if score is None]
-    await connection.execute(
-        """
-        WITH gone AS (
-            UPDATE rm_leaderboard_scores s SET score = NULL, version = $2
-            FROM unnest($6::text[], $7::text[]) AS g(board, board_key)
-            WHERE s.board = g.board AND s.board_key = g.board_key AND s.user_id = $1 AND s.score IS NOT NULL
-        )
-        INSERT INTO rm_leaderboard_scores (board, board_key, user_id, score, version)
-        SELECT board, board_key, $1, score, $2 FROM unnest($3::text[], $4::text[], $5::float8[])
-            AS p(board, board_key, score)
-        ON CONFLICT (board, board_key, user_id)
-        DO UPDATE SET score = EXCLUDED.score, version = EXCLUDED.version
-        WHERE rm_leaderboard_scores.score IS DISTINCT FROM EXCLUDED.score
-        """,
-        user_id,
-        version,
-        [board for board, _, _ in present],
-        [key for _, key, _ in present],
-        [score for _, _, score in present],
-        [board for board, _ in gone],
-        [key for _, key in gone],
+    return statements.Part(
+        ctes=[
+            (
+                "scores_gone",
+                """
+                UPDATE rm_leaderboard_scores s SET score = NULL, version = $2
+                FROM unnest($6::text[], $7::text[]) AS g(board, board_key)
+                WHERE s.board = g.board AND s.board_key = g.board_key AND s.user_id = $1
+                    AND s.score IS NOT NULL
+                """,
+            ),
+            (
+                "scores_kept",
+                """
+                INSERT INTO rm_leaderboard_scores (board, board_key, user_id, score, version)
+                SELECT board, board_key, $1, score, $2 FROM unnest($3::text[], $4::text[], $5::float8[])
+                    AS p(board, board_key, score)
+                ON CONFLICT (board, board_key, user_id)
+                DO UPDATE SET score = EXCLUDED.score, version = EXCLUDED.version
+                WHERE rm_leaderboard_scores.score IS DISTINCT FROM EXCLUDED.score
+                """,
+            ),
+        ],
+        args=[
+            user_id,
+            version,
+            [board for board, _, _ in present],
+            [key for _, key, _ in present],
+            [score for _, _, score in present],
+            [board for board, _ in gone],
+            [key for _, key in gone],
+        ],
     )
 
 
@@ -283,7 +292,7 @@ async def _inputs(
     return volumes, None if kg is None or kg <= 0 else float(kg)
 
 
-async def project_scores(
+async def scores_part(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
     version: int,
@@ -292,9 +301,14 @@ async def project_scores(
     records: dict[str, RecordsDetail | None],
     bodyweight_changed: bool,
     opt_in_changed: bool,
-) -> None:
-    """Write the scores a batch changed: touched weeks, touched exercises, all relatives when the body
-    weight changed; a changed opt-in re-stamps every row so Redis adds or removes them all."""
+) -> statements.Part | None:
+    """The scores a batch changed, to write (projections/statements.py): touched weeks, touched
+    exercises, all relatives when the body weight changed. A changed opt-in re-stamps every row first,
+    so Redis adds or removes them all."""
+    if opt_in_changed:
+        await connection.execute(
+            "UPDATE rm_leaderboard_scores SET version = $2 WHERE user_id = $1", user_id, version
+        )
     volumes, bodyweight = await _inputs(connection, user_id, sorted(weeks))
     scores: dict[tuple[str, str], float | None] = {(WEEKLY, period): kg for period, kg in volumes.items()}
     best: dict[str, float | None] = {
@@ -314,9 +328,4 @@ async def project_scores(
             scores[(E1RM, exercise_id)] = e1rm
         relative = _round(e1rm / bodyweight) if e1rm is not None and bodyweight is not None else None
         scores[(RELATIVE, exercise_id)] = relative
-    if scores:
-        await _save(connection, user_id, version, scores)
-    if opt_in_changed:
-        await connection.execute(
-            "UPDATE rm_leaderboard_scores SET version = $2 WHERE user_id = $1", user_id, version
-        )
+    return _scores_part(user_id, version, scores) if scores else None

@@ -48,7 +48,7 @@ from core.faults import fault_point
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
 from core.units import to_kg
-from projections import analytics, leaderboards, leases, metrics, outbox, readers, store
+from projections import analytics, leaderboards, leases, metrics, outbox, readers, statements, store
 from projections.dashboard import next_rollover, rebucket, week_of
 from projections.documents import BodyweightEntry, FollowEntry, RecordMark, WeekTotals, WorkoutSummary
 from projections.records import (
@@ -313,8 +313,12 @@ async def _apply_bodyweight(
         await store.delete_bodyweight(connection, user_id, event.day)
 
 
-async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime) -> None:
-    """Write what depends on the whole batch: weekly totals, re-derived documents, the dashboard."""
+async def _finish(
+    connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime
+) -> list[statements.Part | None]:
+    """Write what depends on the whole batch (weekly totals, re-derived documents, record marks); and
+    what it then has to write of records, scores, the dashboard and the activity, to be written in one
+    statement with the checkpoint (projections/statements.py)."""
     settings = batch.settings
     await store.write_workouts(connection, batch.user_id, batch.workouts)
     if batch.rebucketed:
@@ -356,12 +360,11 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         work.recompute(batch, exercise_id, histories.get(exercise_id, []))
     for exercise_id in work.records:
         batch.changed |= {outbox.records(exercise_id), outbox.sessions(exercise_id)}
-    await store.save_records(connection, batch.user_id, work.records)
     await store.save_session_records(connection, batch.user_id, work.remarked)
     records, marks = work.records, work.marks
     for workout_id in await store.mark_workout_records(connection, batch.user_id, marks):
         batch.changed |= {outbox.workout(workout_id), outbox.FEED}
-    await leaderboards.project_scores(
+    scores = await leaderboards.scores_part(
         connection,
         batch.user_id,
         version,
@@ -371,22 +374,23 @@ async def _finish(connection: asyncpg.Connection, batch: _Batch, version: int, n
         opt_in_changed=batch.opt_in_changed,
     )
     dashboard = await readers.dashboard_as_of(connection, batch.user_id, settings, now, batch.custom)
-    await store.save_dashboard(
-        connection,
-        batch.user_id,
-        dashboard,
-        version=version,
-        rollover_at=next_rollover(now, settings.timezone),
-    )
     batch.changed.add(outbox.DASHBOARD)
-    # Last: the shared counts' rows stay locked until the commit, so hold them as briefly as possible.
-    await analytics.project_activity(
+    # The shared counts' rows stay locked until the commit: written last, with the checkpoint.
+    activity = await analytics.activity_part(
         connection,
         batch.user_id,
         days=batch.activity_days,
         registered_at=batch.registered_at,
         count=not batch.shadow,
     )
+    return [
+        store.records_part(batch.user_id, records),
+        scores,
+        store.dashboard_part(
+            batch.user_id, dashboard, version=version, rollover_at=next_rollover(now, settings.timezone)
+        ),
+        activity,
+    ]
 
 
 @dataclass
@@ -537,12 +541,13 @@ async def _project_leased(
                 metrics.EVENTS_PROJECTED.labels(event_type).inc()
             failing = None
             version = rows[-1][0] if rows else start.version
-            await _finish(connection, batch, version, now)
-            # The outbox, the pending marks and the checkpoint in one statement. Fenced: the
-            # checkpoint is written only while the lease is still this batch's (projections/leases.py).
-            advanced = await store.advance(
-                connection, user_id, version, batch.changed, fence=(lease.owner, lease.token), move=bool(rows)
-            )
+            writes = await _finish(connection, batch, version, now)
+            # Those writes, the outbox, the pending marks and the checkpoint in one statement. Fenced:
+            # the checkpoint is written only while the lease is still this batch's (projections/leases.py).
+            fence = (lease.owner, lease.token)
+            ended = store.advance_part(user_id, version, batch.changed, fence=fence, move=bool(rows))
+            answered = await statements.execute(connection, [*writes, ended])
+            advanced = answered is not None and bool(answered["fenced"])
         except Exception as exc:
             raise ProjectionFailed(f"event {failing}: {exc!r}", failing) from exc
         if not advanced:

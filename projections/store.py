@@ -14,7 +14,7 @@ import msgspec
 
 from commands.events import CustomExercise
 from core.catalog import Exercise
-from projections import leases, outbox
+from projections import leases, outbox, statements
 from projections.documents import (
     BodyweightEntry,
     Dashboard,
@@ -299,28 +299,24 @@ async def add_to_weeks(
         )
 
 
-async def save_dashboard(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    dashboard: Dashboard,
-    *,
-    version: int,
-    rollover_at: datetime,
-) -> bytes:
-    body = ENCODER.encode(dashboard)
-    await connection.execute(
-        """
-        INSERT INTO rm_dashboards (user_id, version, as_of, rollover_at, body) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of,
-            rollover_at = EXCLUDED.rollover_at, body = EXCLUDED.body
-        """,
-        user_id,
-        version,
-        dashboard.as_of,
-        rollover_at,
-        body,
+def dashboard_part(
+    user_id: uuid.UUID, dashboard: Dashboard, *, version: int, rollover_at: datetime
+) -> statements.Part:
+    """The user's dashboard as written (projections/statements.py)."""
+    return statements.Part(
+        ctes=[
+            (
+                "dashboard",
+                """
+                INSERT INTO rm_dashboards (user_id, version, as_of, rollover_at, body)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of,
+                    rollover_at = EXCLUDED.rollover_at, body = EXCLUDED.body
+                """,
+            )
+        ],
+        args=[user_id, version, dashboard.as_of, rollover_at, ENCODER.encode(dashboard)],
     )
-    return body
 
 
 async def save_custom_exercise(
@@ -444,28 +440,33 @@ async def exercise_sessions(
     return found
 
 
-async def save_records(
-    connection: asyncpg.Connection, user_id: uuid.UUID, records: Mapping[str, RecordsDetail | None]
-) -> None:
-    """Write exercises' records; None (no sessions left) removes them."""
+def records_part(user_id: uuid.UUID, records: Mapping[str, RecordsDetail | None]) -> statements.Part | None:
+    """Exercises' records as written; None (no sessions left) removes them (projections/statements.py)."""
+    if not records:
+        return None
     gone = sorted(exercise_id for exercise_id, detail in records.items() if detail is None)
-    if gone:
-        await connection.execute(
-            "DELETE FROM rm_records WHERE user_id = $1 AND exercise_id = ANY($2::text[])", user_id, gone
-        )
     kept = sorted((exercise_id, detail) for exercise_id, detail in records.items() if detail is not None)
-    if kept:
-        await connection.executemany(
-            """
-            INSERT INTO rm_records (user_id, exercise_id, summary, detail) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (user_id, exercise_id)
-                DO UPDATE SET summary = EXCLUDED.summary, detail = EXCLUDED.detail
-            """,
-            [
-                (user_id, exercise_id, ENCODER.encode(summary_of(detail)), ENCODER.encode(detail))
-                for exercise_id, detail in kept
-            ],
-        )
+    return statements.Part(
+        ctes=[
+            ("records_gone", "DELETE FROM rm_records WHERE user_id = $1 AND exercise_id = ANY($2::text[])"),
+            (
+                "records_kept",
+                """
+                INSERT INTO rm_records (user_id, exercise_id, summary, detail)
+                SELECT $1, * FROM unnest($3::text[], $4::bytea[], $5::bytea[])
+                ON CONFLICT (user_id, exercise_id)
+                    DO UPDATE SET summary = EXCLUDED.summary, detail = EXCLUDED.detail
+                """,
+            ),
+        ],
+        args=[
+            user_id,
+            gone,
+            [exercise_id for exercise_id, _ in kept],
+            [ENCODER.encode(summary_of(detail)) for _, detail in kept],
+            [ENCODER.encode(detail) for _, detail in kept],
+        ],
+    )
 
 
 async def save_session_records(
@@ -535,6 +536,45 @@ async def mark_workout_records(
     return {workout_id for _, workout_id, _, _ in changed}
 
 
+def advance_part(
+    user_id: uuid.UUID,
+    version: int,
+    changed: Iterable[str],
+    *,
+    fence: tuple[str, int],
+    move: bool,
+) -> statements.Part:
+    """End a projection batch, in its transaction: note in the outbox the read-model keys it changed,
+    drop the user's pending marks up to `version` and, when `move`, set the checkpoint to `version`,
+    but only while the lease `fence` (owner, token) still holds, and hand the lease back (it is handed
+    back when the batch commits). Answers `fenced`, false when the lease did not hold: the batch must
+    not commit."""
+    owner, token = fence
+    return statements.Part(
+        ctes=[
+            ("released", f"{leases.hand_back('$4', '$5')} RETURNING true"),
+            (
+                "changed",
+                """
+                INSERT INTO projection_outbox (user_id, key, version)
+                SELECT $1, key, $2 FROM unnest($3::text[]) key
+                ON CONFLICT (user_id, key) DO UPDATE SET version = EXCLUDED.version, change = EXCLUDED.change
+                """,
+            ),
+            ("done", "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2"),
+            (
+                "moved",
+                """
+                UPDATE projection_checkpoints SET version = $2, failures = 0 WHERE $6 AND user_id = $1
+                RETURNING true
+                """,
+            ),
+        ],
+        args=[user_id, version, sorted(changed), owner, token, move],
+        columns=[("fenced", "EXISTS (SELECT 1 FROM released) AND (NOT $6 OR EXISTS (SELECT 1 FROM moved))")],
+    )
+
+
 async def advance(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
@@ -544,35 +584,11 @@ async def advance(
     fence: tuple[str, int],
     move: bool,
 ) -> bool:
-    """End a projection batch, in its transaction and one round trip: note in the outbox the read-model
-    keys it changed, drop the user's pending marks up to `version` and, when `move`, set the checkpoint
-    to `version`, but only while the lease `fence` (owner, token) still holds, and hand the lease back
-    (it is handed back when the batch commits). False when it did not hold: the batch must not commit."""
-    owner, token = fence
-    fenced: bool | None = await connection.fetchval(
-        f"""
-        WITH released AS ({leases.hand_back("$4", "$5")} RETURNING true
-        ), changed AS (
-            INSERT INTO projection_outbox (user_id, key, version)
-            SELECT $1, key, $2 FROM unnest($3::text[]) key
-            ON CONFLICT (user_id, key) DO UPDATE SET version = EXCLUDED.version, change = EXCLUDED.change
-        ), done AS (
-            DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2
-        ), moved AS (
-            UPDATE projection_checkpoints SET version = $2, failures = 0
-            WHERE $6 AND user_id = $1
-            RETURNING true
-        )
-        SELECT EXISTS (SELECT 1 FROM released) AND (NOT $6 OR EXISTS (SELECT 1 FROM moved))
-        """,  # noqa: S608 - constant text
-        user_id,
-        version,
-        sorted(changed),
-        owner,
-        token,
-        move,
+    """`advance_part` on its own: False when the lease did not hold."""
+    row = await statements.execute(
+        connection, [advance_part(user_id, version, changed, fence=fence, move=move)]
     )
-    return bool(fenced)
+    return row is not None and bool(row["fenced"])
 
 
 async def pending_changes(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, int]:
