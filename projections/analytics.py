@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
@@ -56,31 +56,54 @@ async def project_activity(
     registered_at: datetime | None,
     count: bool,
 ) -> None:
-    """`activity_part`, written at once."""
-    part = await activity_part(connection, user_id, days=days, registered_at=registered_at, count=count)
+    """Bring the user's activity on `days` (UTC dates) up to their read models, at once: `sign_up`,
+    `activity_reads`, then `activity_part` written."""
+    signed_up = await sign_up(connection, user_id, registered_at)
+    row = await statements.execute(connection, [activity_reads(user_id, days)])
+    part = activity_part(
+        user_id, row, days=days, registered_at=registered_at, signed_up=signed_up, count=count
+    )
     await statements.execute(connection, [part])
 
 
-async def activity_part(
-    connection: asyncpg.Connection,
+async def sign_up(connection: asyncpg.Connection, user_id: uuid.UUID, registered_at: datetime | None) -> bool:
+    """Record the registration day when the batch holds it (`registered_at`); False when it does not,
+    or when it was already recorded."""
+    if registered_at is None:
+        return False
+    inserted: bool | None = await connection.fetchval(
+        """
+        INSERT INTO rm_signups (user_id, registered_on) VALUES ($1, $2)
+        ON CONFLICT (user_id) DO NOTHING RETURNING true
+        """,
+        user_id,
+        utc_day(registered_at),
+    )
+    return bool(inserted)
+
+
+def activity_part(
     user_id: uuid.UUID,
+    row: Mapping[str, Any] | None,
     *,
     days: set[date],
     registered_at: datetime | None,
+    signed_up: bool,
     count: bool,
 ) -> statements.Part | None:
     """What brings the user's activity on `days` (UTC dates) up to their read models, to write
-    (projections/statements.py); None when nothing is to be written.
+    (projections/statements.py), from the row `activity_reads` answered; None when nothing is to be
+    written.
 
-    `registered_at` is set when the batch holds the user's registration. With `count` false (a
-    rebuild into shadow tables) only the per-user state is written, never the shared counts.
+    `registered_at` is set when the batch holds the user's registration, and `signed_up` when
+    `sign_up` recorded it. With `count` false (a rebuild into shadow tables) only the per-user state
+    is written, never the shared counts.
     """
     registered_on = utc_day(registered_at) if registered_at is not None else None
-    signed_up = registered_on is not None and await _sign_up(connection, user_id, registered_on)
     if not days and not signed_up:
         return None
     weeks = sorted({week_of(day) for day in days})
-    state = await _load(connection, user_id, weeks, sorted(days))
+    state = _state(row, weeks, sorted(days)) if row is not None and days else _EMPTY
     stored_days, stored_exercises = state.stored_days, state.stored_exercises
     current_days = with_days(stored_days, days, state.summed_days)
     current_exercises = state.summed_exercises
@@ -106,19 +129,6 @@ async def activity_part(
     )
 
 
-async def _sign_up(connection: asyncpg.Connection, user_id: uuid.UUID, registered_on: date) -> bool:
-    """Record the registration day; False when it was already recorded."""
-    inserted: bool | None = await connection.fetchval(
-        """
-        INSERT INTO rm_signups (user_id, registered_on) VALUES ($1, $2)
-        ON CONFLICT (user_id) DO NOTHING RETURNING true
-        """,
-        user_id,
-        registered_on,
-    )
-    return bool(inserted)
-
-
 def _utc_bounds(first: date, end: date) -> tuple[datetime, datetime]:
     """The instants [first 00:00 UTC, end 00:00 UTC)."""
     return datetime.combine(first, time(), UTC), datetime.combine(end, time(), UTC)
@@ -134,62 +144,94 @@ class _State(msgspec.Struct, frozen=True):
     registered_on: date | None
 
 
-async def _load(
-    connection: asyncpg.Connection, user_id: uuid.UUID, weeks: list[date], days: list[date]
-) -> _State:
-    """Everything `project_activity` reads, in one round trip: each part an array of rows."""
+def activity_reads(user_id: uuid.UUID, days: set[date]) -> statements.Part | None:
+    """What the activity of `days` reads, as a part of a statement (projections/statements.py); None
+    without days. Each column an array of rows."""
+    if not days:
+        return None
+    weeks = sorted({week_of(day) for day in days})
+    touched = sorted(days)
     # Ranges, never lists or joins with unnest(): Postgres soon plans a prepared statement once for any
     # value, and such a plan would read the user's whole history and filter it (an index scans a
     # range of its second column, not a list it does not know yet). What a range takes beyond `days`
-    # and `weeks` (when a batch touches days far apart) is left out below.
-    row = await connection.fetchrow(
-        """
-        SELECT
-            (SELECT array_agg(ROW(day, workouts, sets, volume_kg)) FROM rm_activity_days
-                WHERE user_id = $1 AND day >= $2::date AND day < $5::date + 7) AS stored_days,
-            (SELECT array_agg(ROW(started_at, body)) FROM rm_workout_summaries
-                WHERE user_id = $1 AND started_at >= $3 AND started_at < $4) AS workouts,
-            (SELECT array_agg(ROW(week, exercise_id, sessions, sets, volume_kg)) FROM rm_activity_exercises
-                WHERE user_id = $1 AND week >= $2 AND week <= $5) AS stored_exercises,
-            -- through the weeks' workouts (a session starts when its workout does): the sessions'
-            -- own index leads with the exercise, and would read the user's whole history
-            -- summed by ISO week (of the UTC date) and exercise; Python merges custom exercises
-            (SELECT array_agg(ROW(week, exercise_id, sessions, sets, volume_kg)) FROM (
-                SELECT date_trunc('week', s.started_at AT TIME ZONE 'UTC')::date AS week, x.exercise_id,
-                    count(*) AS sessions, sum(x.working_sets) AS sets, sum(x.volume_kg) AS volume_kg
-                FROM rm_workout_summaries s
-                JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
-                WHERE s.user_id = $1 AND s.started_at >= $6 AND s.started_at < $7
-                GROUP BY 1, 2
-            ) e) AS exercise_weeks,
-            (SELECT registered_on FROM rm_signups WHERE user_id = $1) AS registered_on
-        """,
-        user_id,
-        weeks[0] if weeks else None,
-        *_utc_bounds(days[0], days[-1] + timedelta(days=1)) if days else (None, None),
-        weeks[-1] if weeks else None,
-        *_utc_bounds(weeks[0], weeks[-1] + timedelta(days=7)) if weeks else (None, None),
+    # and `weeks` (when a batch touches days far apart) is left out by `_state`.
+    return statements.Part(
+        ctes=[],
+        columns=[
+            (
+                "activity_stored_days",
+                """
+                SELECT array_agg(ROW(day, workouts, sets, volume_kg)) FROM rm_activity_days
+                WHERE user_id = $1 AND day >= $2::date AND day < $5::date + 7
+                """,
+            ),
+            (
+                "activity_workouts",
+                """
+                SELECT array_agg(ROW(started_at, body)) FROM rm_workout_summaries
+                WHERE user_id = $1 AND started_at >= $3 AND started_at < $4
+                """,
+            ),
+            (
+                "activity_stored_exercises",
+                """
+                SELECT array_agg(ROW(week, exercise_id, sessions, sets, volume_kg)) FROM rm_activity_exercises
+                WHERE user_id = $1 AND week >= $2 AND week <= $5
+                """,
+            ),
+            (
+                # through the weeks' workouts (a session starts when its workout does): the sessions'
+                # own index leads with the exercise, and would read the user's whole history; summed
+                # by ISO week (of the UTC date) and exercise, and Python merges custom exercises
+                "activity_exercise_weeks",
+                """
+                SELECT array_agg(ROW(week, exercise_id, sessions, sets, volume_kg)) FROM (
+                    SELECT date_trunc('week', s.started_at AT TIME ZONE 'UTC')::date AS week, x.exercise_id,
+                        count(*) AS sessions, sum(x.working_sets) AS sets, sum(x.volume_kg) AS volume_kg
+                    FROM rm_workout_summaries s
+                    JOIN rm_exercise_sessions x ON x.user_id = $1 AND x.workout_id = s.workout_id
+                    WHERE s.user_id = $1 AND s.started_at >= $6 AND s.started_at < $7
+                    GROUP BY 1, 2
+                ) e
+                """,
+            ),
+            ("activity_registered_on", "SELECT registered_on FROM rm_signups WHERE user_id = $1"),
+        ],
+        args=[
+            user_id,
+            weeks[0],
+            *_utc_bounds(touched[0], touched[-1] + timedelta(days=1)),
+            weeks[-1],
+            *_utc_bounds(weeks[0], weeks[-1] + timedelta(days=7)),
+        ],
     )
+
+
+_EMPTY = _State(stored_days={}, summed_days={}, stored_exercises={}, summed_exercises={}, registered_on=None)
+
+
+def _state(row: Mapping[str, Any], weeks: list[date], days: list[date]) -> _State:
+    """The activity state from what `activity_reads` answered."""
     wanted_days, wanted_weeks = set(days), set(weeks)
     stored_days = {
         day: DayTotals(workouts, sets, volume)
-        for day, workouts, sets, volume in row["stored_days"] or ()
+        for day, workouts, sets, volume in row["activity_stored_days"] or ()
         if week_of(day) in wanted_weeks
     }
     workouts = []
-    for started_at, body in row["workouts"] or ():
+    for started_at, body in row["activity_workouts"] or ():
         if utc_day(started_at) not in wanted_days:
             continue
         totals = _WORKOUT_DECODER.decode(body)
         workouts.append((started_at, totals.set_count, totals.volume_kg))
     stored_exercises = {
         (week, exercise_id): ExerciseTotals(sessions, sets, volume)
-        for week, exercise_id, sessions, sets, volume in row["stored_exercises"] or ()
+        for week, exercise_id, sessions, sets, volume in row["activity_stored_exercises"] or ()
         if week in wanted_weeks
     }
     exercise_weeks = (
         (week, exercise_id, ExerciseTotals(sessions, sets, volume_kg))
-        for week, exercise_id, sessions, sets, volume_kg in row["exercise_weeks"] or ()
+        for week, exercise_id, sessions, sets, volume_kg in row["activity_exercise_weeks"] or ()
         if week in wanted_weeks
     )
     return _State(
@@ -197,7 +239,7 @@ async def _load(
         summed_days=sum_days(workouts),
         stored_exercises=stored_exercises,
         summed_exercises=merge_exercises(exercise_weeks),
-        registered_on=row["registered_on"],
+        registered_on=row["activity_registered_on"],
     )
 
 

@@ -11,10 +11,10 @@ with a NULL score until they are synced, then as tombstones.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import asyncpg
 from redis.asyncio import Redis
@@ -258,58 +258,64 @@ def _scores_part(
     )
 
 
-async def _inputs(
-    connection: asyncpg.Connection, user_id: uuid.UUID, periods: list[str]
-) -> tuple[dict[str, float | None], float | None]:
-    """The user's volume in each ISO week of `periods`, and their latest body weight, in one round trip."""
+def scores_reads(user_id: uuid.UUID, weeks: set[str]) -> statements.Part:
+    """What the scores read, as a part of a statement (projections/statements.py): the user's volume
+    in each ISO week of `weeks`, and their latest body weight."""
+    periods = sorted(weeks)
     bounds = [week_bounds(period) for period in periods]
-    row = await connection.fetchrow(
-        """
-        SELECT
-            ARRAY(
-                SELECT (
-                    SELECT sum((convert_from(body, 'UTF8')::jsonb->>'volumeKg')::numeric)
-                    FROM rm_workout_summaries
-                    WHERE user_id = $1 AND started_at >= w.start AND started_at < w.stop
-                )
-                FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(start, stop, n)
-                ORDER BY w.n
-            ) AS volumes,
+    return statements.Part(
+        ctes=[],
+        columns=[
             (
+                "scores_volumes",
+                """
+                SELECT ARRAY(
+                    SELECT (
+                        SELECT sum((convert_from(body, 'UTF8')::jsonb->>'volumeKg')::numeric)
+                        FROM rm_workout_summaries
+                        WHERE user_id = $1 AND started_at >= w.start AND started_at < w.stop
+                    )
+                    FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(start, stop, n)
+                    ORDER BY w.n
+                )
+                """,
+            ),
+            (
+                "scores_bodyweight",
+                """
                 SELECT (convert_from(body, 'UTF8')::jsonb->>'kg')::float8 FROM rm_bodyweights
                 WHERE user_id = $1 ORDER BY day DESC LIMIT 1
-            ) AS bodyweight
-        """,
-        user_id,
-        [start for start, _ in bounds],
-        [stop for _, stop in bounds],
+                """,
+            ),
+        ],
+        args=[user_id, [start for start, _ in bounds], [stop for _, stop in bounds]],
     )
-    volumes = {
-        period: None if total is None or total <= 0 else _round(float(total))
-        for period, total in zip(periods, row["volumes"], strict=True)
-    }
-    kg = row["bodyweight"]
-    return volumes, None if kg is None or kg <= 0 else float(kg)
 
 
 async def scores_part(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
     version: int,
+    read: Mapping[str, Any],
     *,
     weeks: set[str],
     records: dict[str, RecordsDetail | None],
     bodyweight_changed: bool,
     opt_in_changed: bool,
 ) -> statements.Part | None:
-    """The scores a batch changed, to write (projections/statements.py): touched weeks, touched
-    exercises, all relatives when the body weight changed. A changed opt-in re-stamps every row first,
-    so Redis adds or removes them all."""
+    """The scores a batch changed, to write (projections/statements.py), from the row `scores_reads`
+    answered: touched weeks, touched exercises, all relatives when the body weight changed. A changed
+    opt-in re-stamps every row first, so Redis adds or removes them all."""
     if opt_in_changed:
         await connection.execute(
             "UPDATE rm_leaderboard_scores SET version = $2 WHERE user_id = $1", user_id, version
         )
-    volumes, bodyweight = await _inputs(connection, user_id, sorted(weeks))
+    volumes = {
+        period: None if total is None or total <= 0 else _round(float(total))
+        for period, total in zip(sorted(weeks), read["scores_volumes"], strict=True)
+    }
+    kg = read["scores_bodyweight"]
+    bodyweight = None if kg is None or kg <= 0 else float(kg)
     scores: dict[tuple[str, str], float | None] = {(WEEKLY, period): kg for period, kg in volumes.items()}
     best: dict[str, float | None] = {
         exercise_id: detail.best_e1rm_kg.value if detail and detail.best_e1rm_kg else None

@@ -364,23 +364,36 @@ async def _finish(
     records, marks = work.records, work.marks
     for workout_id in await store.mark_workout_records(connection, batch.user_id, marks):
         batch.changed |= {outbox.workout(workout_id), outbox.FEED}
+    # What the scores, the dashboard and the activity read of the rows just written, in one statement.
+    signed_up = await analytics.sign_up(connection, batch.user_id, batch.registered_at)
+    read = await statements.execute(
+        connection,
+        [
+            leaderboards.scores_reads(batch.user_id, batch.board_weeks),
+            readers.dashboard_reads(batch.user_id, settings, now, with_custom=False),
+            analytics.activity_reads(batch.user_id, batch.activity_days),
+        ],
+    )
+    assert read is not None
     scores = await leaderboards.scores_part(
         connection,
         batch.user_id,
         version,
+        read,
         weeks=batch.board_weeks,
         records=records,
         bodyweight_changed=batch.bodyweight_changed,
         opt_in_changed=batch.opt_in_changed,
     )
-    dashboard = await readers.dashboard_as_of(connection, batch.user_id, settings, now, batch.custom)
+    dashboard = readers.dashboard_from(read, settings, now, batch.custom)
     batch.changed.add(outbox.DASHBOARD)
     # The shared counts' rows stay locked until the commit: written last, with the checkpoint.
-    activity = await analytics.activity_part(
-        connection,
+    activity = analytics.activity_part(
         batch.user_id,
+        read,
         days=batch.activity_days,
         registered_at=batch.registered_at,
+        signed_up=signed_up,
         count=not batch.shadow,
     )
     return [

@@ -48,7 +48,8 @@ def combine(parts: Sequence[Part]) -> tuple[str, list[object]]:
         ctes += [f"{name} AS ({shifted(sql)})" for name, sql in part.ctes]
         columns += [f"({shifted(sql)}) AS {name}" for name, sql in part.columns]
         args += part.args
-    return f"WITH {', '.join(ctes)} SELECT {', '.join(columns) or 'true'}", args
+    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    return f"{with_}SELECT {', '.join(columns) or 'true'}", args
 
 
 async def execute(connection: asyncpg.Connection, parts: Sequence[Part | None]) -> asyncpg.Record | None:

@@ -26,6 +26,11 @@ def test_each_parts_placeholders_follow_those_of_the_parts_before() -> None:
     assert sql.endswith("SELECT (SELECT v FROM a) AS a_v")
 
 
+def test_parts_that_only_read_make_a_plain_select() -> None:
+    sql, args = statements.combine([Part(ctes=[], args=[5], columns=[("five", "SELECT $1::int")])])
+    assert (sql, args) == ("SELECT (SELECT $1::int) AS five", [5])
+
+
 def test_two_parts_may_not_share_a_name() -> None:
     with pytest.raises(ValueError, match="'a'"):
         statements.combine([Part(ctes=[("a", "SELECT 1")], args=[]), Part(ctes=[("a", "SELECT 2")], args=[])])
