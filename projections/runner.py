@@ -320,6 +320,25 @@ async def _finish(
     what it then has to write of records, scores, the dashboard and the activity, to be written in one
     statement with the checkpoint (projections/statements.py)."""
     settings = batch.settings
+    work = _Records()
+    exercises = sorted(batch.touched_exercises)
+    # Newly logged sessions later than all their exercise's others update the stored records by
+    # themselves, in order (the common case; a drain's batch holds many of one exercise), and the
+    # records they set are marked on their workouts before these are written.
+    appended = {
+        exercise_id: sorted(new, key=lambda session: (session.started_at, session.workout_id))
+        for exercise_id in exercises
+        if exercise_id not in batch.recomputed and (new := batch.appended.get(exercise_id))
+    }
+    if batch.reformulated:  # every session is derived anew: every exercise's whole history
+        appended = {}
+    whole = [
+        exercise_id
+        for exercise_id in exercises
+        if exercise_id not in appended
+        or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
+    ]
+    _mark_in_batch(batch, work)
     await store.write_workouts(connection, batch.user_id, batch.workouts)
     if batch.rebucketed:
         summaries = await store.load_summaries(connection, batch.user_id)
@@ -340,21 +359,7 @@ async def _finish(
             batch.touched_exercises |= touched
             batch.recomputed |= touched
         await store.write_workouts(connection, batch.user_id, rewritten)
-    work = _Records()
-    exercises = sorted(batch.touched_exercises)
-    # Newly logged sessions later than all their exercise's others update the stored records by
-    # themselves, in order (the common case; a drain's batch holds many of one exercise).
-    appended = {
-        exercise_id: sorted(new, key=lambda session: (session.started_at, session.workout_id))
-        for exercise_id in exercises
-        if exercise_id not in batch.recomputed and (new := batch.appended.get(exercise_id))
-    }
-    whole = [
-        exercise_id
-        for exercise_id in exercises
-        if exercise_id not in appended
-        or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
-    ]
+        whole = sorted(batch.touched_exercises)
     histories = await store.exercise_sessions(connection, batch.user_id, whole) if whole else {}
     for exercise_id in whole:
         work.recompute(batch, exercise_id, histories.get(exercise_id, []))
@@ -404,6 +409,21 @@ async def _finish(
         ),
         activity,
     ]
+
+
+def _mark_in_batch(batch: _Batch, work: _Records) -> None:
+    """Move the marks `work` holds so far into the rows of the batch's own workouts, before these are
+    written: the sessions that set records and their workouts' feed entries and documents."""
+    for workout_id, marked in work.marks.items():
+        rows = batch.workouts[workout_id]
+        assert rows is not None, "a new session's workout is written by its batch"
+        remarked = {s.exercise_id: s for s in work.remarked if s.workout_id == workout_id}
+        summary, detail = store.with_marks(rows.summary, rows.document, marked)
+        sessions = [remarked.get(session.exercise_id, session) for session in rows.sessions]
+        batch.workouts[workout_id] = store.WorkoutRows(summary, detail, rows.source, sessions)
+        batch.summaries[workout_id] = summary
+    work.marks.clear()
+    work.remarked.clear()
 
 
 @dataclass

@@ -484,6 +484,20 @@ async def save_session_records(
     )
 
 
+def with_marks(
+    summary: WorkoutSummary, document: WorkoutDocument, marked: Mapping[str, list[RecordMark]]
+) -> tuple[WorkoutSummary, WorkoutDocument]:
+    """A workout's feed entry and document with the records it sets in `marked`'s exercises replaced by
+    those: in the order of its exercises, then of the record names."""
+    order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
+    kept = [mark for mark in summary.records if mark.exercise_id not in marked]
+    merged = sorted(
+        [*kept, *(mark for listed in marked.values() for mark in listed)],
+        key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
+    )
+    return msgspec.structs.replace(summary, records=merged), msgspec.structs.replace(document, records=merged)
+
+
 async def mark_workout_records(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
@@ -507,20 +521,14 @@ async def mark_workout_records(
     for row in rows:
         summary = SUMMARY_DECODER.decode(row["summary"])
         document = DOCUMENT_DECODER.decode(unpack(row["document"]))
-        marked = marks[row["workout_id"]]
-        order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
-        kept = [mark for mark in summary.records if mark.exercise_id not in marked]
-        merged = sorted(
-            [*kept, *(mark for listed in marked.values() for mark in listed)],
-            key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
-        )
-        if merged != summary.records:
+        marked_summary, marked_document = with_marks(summary, document, marks[row["workout_id"]])
+        if marked_summary.records != summary.records:
             changed.append(
                 (
                     user_id,
                     row["workout_id"],
-                    ENCODER.encode(msgspec.structs.replace(summary, records=merged)),
-                    pack(ENCODER.encode(msgspec.structs.replace(document, records=merged))),
+                    ENCODER.encode(marked_summary),
+                    pack(ENCODER.encode(marked_document)),
                 )
             )
     if changed:
