@@ -12,7 +12,8 @@ _EXACT = Context(prec=60)
 
 
 def as_entered(value: float) -> Decimal:
-    """The number the lifter typed: the float's shortest repr, so 224.9 is Decimal("224.9")."""
+    """The decimal a float's shortest repr shows: the number the lifter typed (224.9 is
+    Decimal("224.9")), or a stored 2-decimal kg value without float noise."""
     return Decimal(repr(value))
 
 

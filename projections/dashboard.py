@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from commands.events import WeekStart as WeekStart  # noqa: PLC0414 - re-exported for readers
 from core.catalog import Muscle
+from core.units import as_entered
 from projections.documents import (
     BodyweightEntry,
     BodyweightPoint,
@@ -251,10 +252,6 @@ def _ranked(counts: Mapping[Muscle, float]) -> list[MuscleCount]:
     return [MuscleCount(muscle=muscle, sets=sets) for muscle, sets in ranked]
 
 
-def _decimal(kg: float) -> Decimal:
-    return Decimal(repr(kg))  # the stored 2-decimal value, without float noise
-
-
 def _rounded(kg: Decimal) -> float:
     return float(kg.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0
 
@@ -265,7 +262,7 @@ def _change(ordered: Sequence[BodyweightEntry], days: int) -> float | None:
     index = bisect_right([entry.date for entry in ordered], latest.date - timedelta(days=days))
     if index == 0:
         return None
-    return _rounded(_decimal(latest.kg) - _decimal(ordered[index - 1].kg))
+    return _rounded(as_entered(latest.kg) - as_entered(ordered[index - 1].kg))
 
 
 def bodyweight_charted_since(today: date) -> date:
@@ -293,7 +290,7 @@ def bodyweight_trend(entries: Iterable[BodyweightEntry], today: date) -> Bodywei
     if not ordered:
         return None
     averaged = ordered[-BODYWEIGHT_AVERAGED:]
-    average = sum((_decimal(entry.kg) for entry in averaged), Decimal(0)) / len(averaged)
+    average = sum((as_entered(entry.kg) for entry in averaged), Decimal(0)) / len(averaged)
     return BodyweightTrend(
         latest=ordered[-1],
         moving_average_kg=_rounded(average),

@@ -7,13 +7,13 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 import asyncpg
 import msgspec
 
 from commands.events import CustomExercise
 from core.catalog import Exercise
+from core.units import as_entered
 from projections import leases, outbox, statements
 from projections.documents import (
     BodyweightEntry,
@@ -231,7 +231,7 @@ async def write_workouts(
         [s.started_at for s in sessions],
         [pack(ENCODER.encode(s)) for s in sessions],
         [s.working_sets or 0 for s in sessions],
-        [Decimal(repr(s.volume_kg)) for s in sessions],  # the stored 2-decimal value, as its JSON reads
+        [as_entered(s.volume_kg) for s in sessions],  # the stored 2-decimal value, as its JSON reads
     )
 
 
@@ -261,7 +261,7 @@ async def replace_weeks(
         VALUES ($1, $2, $3, $4, $5, $6)
         """,
         [
-            (user_id, week, t.workouts, t.sets, Decimal(repr(t.volume_kg)), t.duration_s)
+            (user_id, week, t.workouts, t.sets, as_entered(t.volume_kg), t.duration_s)
             for week, t in weeks.items()
             if t.workouts > 0
         ],
@@ -289,7 +289,7 @@ async def add_to_weeks(
         [week for week, _ in changed],
         [t.workouts for _, t in changed],
         [t.sets for _, t in changed],
-        [Decimal(repr(t.volume_kg)) for _, t in changed],
+        [as_entered(t.volume_kg) for _, t in changed],
         [t.duration_s for _, t in changed],
     )
     gone = [row["week_start"] for row in emptied if row["workouts"] <= 0]
