@@ -339,13 +339,13 @@ async def _finish(
         or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
     ]
     _mark_in_batch(batch, work)
-    await store.write_workouts(connection, batch.user_id, batch.workouts)
+    # The workouts and the weeks they changed in one statement (unless the weeks are all bucketed anew).
+    weeks = None if batch.rebucketed else store.weeks_part(batch.user_id, batch.week_deltas)
+    await statements.execute(connection, [store.workouts_part(batch.user_id, batch.workouts), weeks])
     if batch.rebucketed:
         summaries = await store.load_summaries(connection, batch.user_id)
-        weeks = rebucket(summaries, settings.timezone, batch.week_start)
-        await store.replace_weeks(connection, batch.user_id, weeks)
-    else:
-        await store.add_to_weeks(connection, batch.user_id, batch.week_deltas)
+        rebucketed = rebucket(summaries, settings.timezone, batch.week_start)
+        await store.replace_weeks(connection, batch.user_id, rebucketed)
     if batch.reformulated:
         rewritten: dict[uuid.UUID, store.WorkoutRows | None] = {}
         for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):

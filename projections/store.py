@@ -182,56 +182,90 @@ class WorkoutRows:
 async def write_workouts(
     connection: asyncpg.Connection, user_id: uuid.UUID, workouts: Mapping[uuid.UUID, WorkoutRows | None]
 ) -> None:
-    """Store each workout as a batch leaves it (None: deleted): its summary, document and exercise
-    sessions, in one round trip whatever the number of workouts. The rows a workout no longer has are
-    deleted and the others upserted: disjoint rows, so the statement's parts cannot collide."""
+    """`workouts_part`, written at once."""
+    await statements.execute(connection, [workouts_part(user_id, workouts)])
+
+
+def workouts_part(
+    user_id: uuid.UUID, workouts: Mapping[uuid.UUID, WorkoutRows | None]
+) -> statements.Part | None:
+    """Each workout as a batch leaves it (None: deleted), to write (projections/statements.py): its
+    summary, document and exercise sessions, in one statement whatever the number of workouts. The
+    rows a workout no longer has are deleted and the others upserted: disjoint rows, so the parts
+    cannot collide."""
     if not workouts:
-        return
+        return None
     kept = [rows for rows in workouts.values() if rows is not None]
     sessions = [session for rows in kept for session in rows.sessions]
-    await connection.execute(
-        """
-        WITH gone_sessions AS (
+    return statements.Part(
+        ctes=[
+            (
+                "gone_sessions",
+                """
             DELETE FROM rm_exercise_sessions WHERE user_id = $1 AND workout_id = ANY($2::uuid[])
                 AND (exercise_id, started_at, workout_id)
                     NOT IN (SELECT * FROM unnest($10::text[], $12::timestamptz[], $11::uuid[]))
-        ), gone_summaries AS (
+                """,
+            ),
+            (
+                "gone_summaries",
+                """
             DELETE FROM rm_workout_summaries WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
-        ), gone_documents AS (
+                """,
+            ),
+            (
+                "gone_documents",
+                """
             DELETE FROM rm_workout_documents WHERE user_id = $1 AND workout_id = ANY($3::uuid[])
-        ), summaries AS (
+                """,
+            ),
+            (
+                "summaries_kept",
+                """
             INSERT INTO rm_workout_summaries (user_id, workout_id, started_at, body)
             SELECT $1, * FROM unnest($4::uuid[], $5::timestamptz[], $6::bytea[])
             ON CONFLICT (user_id, workout_id) DO UPDATE
                 SET started_at = EXCLUDED.started_at, body = EXCLUDED.body
-        ), documents AS (
+                """,
+            ),
+            (
+                "documents_kept",
+                """
             INSERT INTO rm_workout_documents (user_id, workout_id, workout_version, source, body)
             SELECT $1, * FROM unnest($4::uuid[], $7::int[], $8::bytea[], $9::bytea[])
             ON CONFLICT (user_id, workout_id) DO UPDATE SET workout_version = EXCLUDED.workout_version,
                 source = EXCLUDED.source, body = EXCLUDED.body
-        )
+                """,
+            ),
+            (
+                "sessions_kept",
+                """
         INSERT INTO rm_exercise_sessions
             (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
         SELECT $1, * FROM unnest($10::text[], $11::uuid[], $12::timestamptz[], $13::bytea[], $14::int[],
             $15::numeric[])
         ON CONFLICT (user_id, exercise_id, started_at, workout_id) DO UPDATE
             SET body = EXCLUDED.body, working_sets = EXCLUDED.working_sets, volume_kg = EXCLUDED.volume_kg
-        """,
-        user_id,
-        list(workouts),
-        [workout_id for workout_id, rows in workouts.items() if rows is None],
-        [rows.summary.id for rows in kept],
-        [rows.summary.started_at for rows in kept],
-        [ENCODER.encode(rows.summary) for rows in kept],
-        [rows.document.version for rows in kept],
-        [pack(rows.source) for rows in kept],
-        [pack(ENCODER.encode(rows.document)) for rows in kept],
-        [s.exercise_id for s in sessions],
-        [s.workout_id for s in sessions],
-        [s.started_at for s in sessions],
-        [pack(ENCODER.encode(s)) for s in sessions],
-        [s.working_sets or 0 for s in sessions],
-        [as_entered(s.volume_kg) for s in sessions],  # the stored 2-decimal value, as its JSON reads
+                """,
+            ),
+        ],
+        args=[
+            user_id,
+            list(workouts),
+            [workout_id for workout_id, rows in workouts.items() if rows is None],
+            [rows.summary.id for rows in kept],
+            [rows.summary.started_at for rows in kept],
+            [ENCODER.encode(rows.summary) for rows in kept],
+            [rows.document.version for rows in kept],
+            [pack(rows.source) for rows in kept],
+            [pack(ENCODER.encode(rows.document)) for rows in kept],
+            [s.exercise_id for s in sessions],
+            [s.workout_id for s in sessions],
+            [s.started_at for s in sessions],
+            [pack(ENCODER.encode(s)) for s in sessions],
+            [s.working_sets or 0 for s in sessions],
+            [as_entered(s.volume_kg) for s in sessions],  # the stored 2-decimal value, as its JSON reads
+        ],
     )
 
 
@@ -268,35 +302,46 @@ async def replace_weeks(
     )
 
 
-async def add_to_weeks(
-    connection: asyncpg.Connection, user_id: uuid.UUID, deltas: Mapping[date, WeekTotals]
-) -> None:
-    """Add each week's change to its totals, in one round trip (two when a week is left without
-    workouts: its row goes)."""
+def weeks_part(user_id: uuid.UUID, deltas: Mapping[date, WeekTotals]) -> statements.Part | None:
+    """Each week's change added to its totals, to write (projections/statements.py); a week left
+    without workouts loses its row once the statement answered (a second round trip, only then)."""
     changed = [(week, t) for week, t in sorted(deltas.items()) if t != ZERO]
     if not changed:
-        return
-    emptied = await connection.fetch(
-        """
-        INSERT INTO rm_weekly_totals AS t (user_id, week_start, workouts, sets, volume_kg, duration_s)
-        SELECT $1, * FROM unnest($2::date[], $3::int[], $4::int[], $5::numeric[], $6::bigint[])
-        ON CONFLICT (user_id, week_start) DO UPDATE SET workouts = t.workouts + EXCLUDED.workouts,
-            sets = t.sets + EXCLUDED.sets, volume_kg = t.volume_kg + EXCLUDED.volume_kg,
-            duration_s = t.duration_s + EXCLUDED.duration_s
-        RETURNING week_start, workouts
-        """,
-        user_id,
-        [week for week, _ in changed],
-        [t.workouts for _, t in changed],
-        [t.sets for _, t in changed],
-        [as_entered(t.volume_kg) for _, t in changed],
-        [t.duration_s for _, t in changed],
+        return None
+
+    async def drop_emptied(connection: asyncpg.Connection, row: asyncpg.Record) -> None:
+        if row["weeks_emptied"]:
+            await connection.execute(
+                "DELETE FROM rm_weekly_totals WHERE user_id = $1 AND week_start = ANY($2::date[])",
+                user_id,
+                row["weeks_emptied"],
+            )
+
+    return statements.Part(
+        ctes=[
+            (
+                "weeks_added",
+                """
+                INSERT INTO rm_weekly_totals AS t (user_id, week_start, workouts, sets, volume_kg, duration_s)
+                SELECT $1, * FROM unnest($2::date[], $3::int[], $4::int[], $5::numeric[], $6::bigint[])
+                ON CONFLICT (user_id, week_start) DO UPDATE SET workouts = t.workouts + EXCLUDED.workouts,
+                    sets = t.sets + EXCLUDED.sets, volume_kg = t.volume_kg + EXCLUDED.volume_kg,
+                    duration_s = t.duration_s + EXCLUDED.duration_s
+                RETURNING week_start, workouts
+                """,
+            )
+        ],
+        args=[
+            user_id,
+            [week for week, _ in changed],
+            [t.workouts for _, t in changed],
+            [t.sets for _, t in changed],
+            [as_entered(t.volume_kg) for _, t in changed],
+            [t.duration_s for _, t in changed],
+        ],
+        columns=[("weeks_emptied", "SELECT array_agg(week_start) FROM weeks_added WHERE workouts <= 0")],
+        after=drop_emptied,
     )
-    gone = [row["week_start"] for row in emptied if row["workouts"] <= 0]
-    if gone:
-        await connection.execute(
-            "DELETE FROM rm_weekly_totals WHERE user_id = $1 AND week_start = ANY($2::date[])", user_id, gone
-        )
 
 
 def dashboard_part(
