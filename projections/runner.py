@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -134,8 +134,11 @@ class _Batch:
     #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
     appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
     recomputed: set[str] = field(default_factory=set)
-    #: The stored records and latest session of each exercise the batch logs new sessions of, read
-    #: before its events are applied: for those not in `recomputed`, no stored session changes.
+    #: Exercises whose deleted sessions (by workout) set no record: their records stay as they are.
+    unmarked_deletions: dict[str, set[uuid.UUID]] = field(default_factory=dict)
+    #: The stored records and latest session of each exercise the batch logs new sessions of or names
+    #: stored sessions of, read before its events are applied: for those not in `recomputed`, no
+    #: stored session changes but by an unmarked deletion.
     records_before: dict[str, tuple[RecordsDetail | None, store.Latest | None]] = field(default_factory=dict)
     shadow: bool = False  # a rebuild into shadow tables: no shared counts
     board_weeks: set[str] = field(default_factory=set)
@@ -230,7 +233,14 @@ def _apply_workout(batch: _Batch, event: WorkoutLogged | WorkoutAmended | Workou
     stored = batch.session_exercises[workout_id]
     if isinstance(event, WorkoutDeleted):
         batch.touched_exercises |= stored
-        batch.recomputed |= stored
+        # A stored session that set no record leaves the records and every later session's marks as
+        # they are (it beat no earlier best); one that did, or one this batch wrote (its marks are
+        # not known yet), needs its exercise's whole history.
+        from_store = old is not None and workout_id not in batch.workouts
+        marked = {mark.exercise_id for mark in old.records} if old is not None and from_store else stored
+        batch.recomputed |= stored & marked
+        for exercise_id in stored - marked:
+            batch.unmarked_deletions.setdefault(exercise_id, set()).add(workout_id)
         batch.summaries[workout_id] = None
         batch.session_exercises[workout_id] = set()
         batch.workouts[workout_id] = None
@@ -332,12 +342,17 @@ async def _finish(
     }
     if batch.reformulated:  # every session is derived anew: every exercise's whole history
         appended = {}
+    kept = _records_kept(batch, appended)
     whole = [
         exercise_id
         for exercise_id in exercises
-        if exercise_id not in appended
-        or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
+        if exercise_id not in kept
+        and (
+            exercise_id not in appended
+            or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
+        )
     ]
+    work.records.update(kept)
     _mark_in_batch(batch, work)
     # The workouts and the weeks they changed in one statement (unless the weeks are all bucketed anew).
     weeks = None if batch.rebucketed else store.weeks_part(batch.user_id, batch.week_deltas)
@@ -409,6 +424,25 @@ async def _finish(
         ),
         activity,
     ]
+
+
+def _records_kept(batch: _Batch, appended: Mapping[str, list[ExerciseSession]]) -> dict[str, RecordsDetail]:
+    """Exercises whose records the batch changes only by their count of sessions, with those records:
+    only sessions that set no record were deleted, none of them on the timeline, and a session of the
+    exercise stays (its latest). Every other session's marks stay as they are."""
+    kept = {}
+    for exercise_id, deleted in batch.unmarked_deletions.items():
+        if exercise_id in batch.recomputed or exercise_id in appended or batch.reformulated:
+            continue
+        detail, latest = batch.records_before.get(exercise_id, (None, None))
+        if detail is None or latest is None or latest[1] in deleted:
+            continue
+        if any(point.workout_id in deleted for point in detail.timeline):
+            continue
+        kept[exercise_id] = msgspec.structs.replace(
+            detail, name=batch.name_of(exercise_id), sessions=detail.sessions - len(deleted)
+        )
+    return kept
 
 
 def _mark_in_batch(batch: _Batch, work: _Records) -> None:

@@ -117,8 +117,8 @@ class Before:
 
     #: Each workout the events name: its stored summary (None: none) and its sessions' exercises.
     workouts: dict[uuid.UUID, tuple[WorkoutSummary | None, set[str]]]
-    #: Each exercise the events log sessions of: its records and the (start, workout) of its latest
-    #: session (None and None: it has none).
+    #: Each exercise the events log sessions of, or the named workouts have stored sessions of: its
+    #: records and the (start, workout) of its latest session (None and None: it has none).
     records: dict[str, tuple[RecordsDetail | None, Latest | None]]
 
 
@@ -141,7 +141,12 @@ async def before_batch(
             LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
             ) AS workouts,
             (SELECT array_agg(ROW(e.exercise_id, r.detail, l.started_at, l.workout_id))
-            FROM unnest($3::text[]) AS e(exercise_id)
+            FROM (
+                SELECT unnest($3::text[])
+                UNION  -- and those of the named workouts' stored sessions
+                SELECT x.exercise_id FROM rm_exercise_sessions x
+                WHERE x.user_id = $1 AND x.workout_id = ANY($2::uuid[])
+            ) AS e(exercise_id)
             LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = e.exercise_id
             LEFT JOIN LATERAL (
                 SELECT started_at, workout_id FROM rm_exercise_sessions

@@ -9,9 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from core import clock
-from projections.runner import project_user
+from projections import store
+from projections.records import RecordsDetail, records_of
+from projections.runner import exercise_name, project_user
 from tests.accounts import bearer, sign_up
 
 EXERCISES = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift")
@@ -77,3 +80,46 @@ async def test_one_new_workout_costs_the_same_few_round_trips_whatever_the_histo
         costs[history] = sum(counter.sent.values())
         assert costs[history] <= CEILING, "\n".join(f"{n} {q}" for q, n in counter.sent.most_common())
     assert costs[1] == costs[40]
+
+
+async def test_deleting_a_workout_that_set_no_record_keeps_the_records_without_reading_the_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    _, redis, keys = resources
+    signed_in = await sign_up(client)
+    me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+    ids = {}
+    for day, kg in ((4, 60.0), (3, 50.0), (2, 70.0), (1, 40.0)):  # 50 and 40 beat nothing
+        ids[day] = uuid.uuid4()
+        assert (
+            await client.put(f"/v1/workouts/{ids[day]}", json=session(day, kg), headers=me)
+        ).status_code == 201
+    counter = CountingPool()
+    pool = await counter.open(settings.database.url)
+    try:
+        await project_user(pool, redis, keys, user_id)
+        for deleted, reads_history in ((3, False), (2, True)):  # the 70 kg workout holds the records
+            assert (await client.delete(f"/v1/workouts/{ids[deleted]}", headers=me)).status_code == 204
+            counter.sent.clear()
+            counter.counting = True
+            await project_user(pool, redis, keys, user_id)
+            counter.counting = False
+            history_reads = [
+                q for q in counter.sent if q.startswith("SELECT exercise_id, body FROM rm_exercise_sessions")
+            ]
+            assert bool(history_reads) == reads_history, counter.sent
+            async with pool.acquire() as connection:
+                histories = await store.exercise_sessions(connection, user_id, EXERCISES)
+                for exercise_id in EXERCISES:
+                    stored = await connection.fetchval(
+                        "SELECT detail FROM rm_records WHERE user_id = $1 AND exercise_id = $2",
+                        user_id,
+                        exercise_id,
+                    )
+                    expected = records_of(
+                        exercise_id, exercise_name(exercise_id), "weight_reps", histories[exercise_id]
+                    )
+                    assert msgspec.json.decode(stored, type=RecordsDetail) == expected
+                    assert expected.sessions == (3 if deleted == 3 else 2)
+    finally:
+        await pool.close()
