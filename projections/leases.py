@@ -165,7 +165,7 @@ async def hand_back_duty(connection: asyncpg.Connection, name: str, owner: str) 
 def hand_back(owner: str, token: str) -> str:
     """The statement that hands a lease back at once (nobody's backend to end), if it is still ours:
     `$1` is the user, `owner` and `token` the placeholders of the lease's. A batch's last statement
-    hands it back this way, in the batch's transaction (store.advance); `release` does it on its own."""
+    hands it back this way, in the batch's transaction (store.advance_part); `release` does it on its own."""
     return f"""
         UPDATE projection_leases SET deadline = now(), backend_pid = NULL
         WHERE user_id = $1 AND owner = {owner} AND token = {token}

@@ -533,7 +533,7 @@ async def _project_batch(
         return 0, 0, False, None  # the account is gone (erased): nothing to project
     if lease is None:
         raise LeaseBusy(f"the projection lease of {user_id} stayed held")
-    released = False  # with the batch's commit (store.advance)
+    released = False  # with the batch's commit (store.advance_part)
     try:
         applied, version, more, failing, released = await _project_leased(
             connection, lease, settings, now, refresh_dashboard=refresh_dashboard, shadow=shadow

@@ -633,22 +633,6 @@ def advance_part(
     )
 
 
-async def advance(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    version: int,
-    changed: Iterable[str],
-    *,
-    fence: tuple[str, int],
-    move: bool,
-) -> bool:
-    """`advance_part` on its own: False when the lease did not hold."""
-    row = await statements.execute(
-        connection, [advance_part(user_id, version, changed, fence=fence, move=move)]
-    )
-    return row is not None and bool(row["fenced"])
-
-
 async def pending_changes(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, int]:
     """The keys in the outbox not yet synced, each with its change number."""
     rows = await connection.fetch("SELECT key, change FROM projection_outbox WHERE user_id = $1", user_id)

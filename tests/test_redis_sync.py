@@ -13,7 +13,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core import clock
-from projections import outbox, store
+from projections import outbox, statements, store
 from projections.cache import READ_THROUGH_TTL_S, Cached
 from projections.runner import project_user
 from projections.sync import HOT_WORKOUTS, sync_redis
@@ -128,9 +128,13 @@ async def test_a_key_changed_again_after_the_sync_read_it_stays_in_the_outbox(
     no_lease = ("nobody", 0)  # outside a batch: the outbox is written, the checkpoint left alone
     async with pool.acquire() as connection:
         first = {outbox.DASHBOARD, outbox.FEED}
-        await store.advance(connection, user_id, 1, first, fence=no_lease, move=False)
+        await statements.execute(
+            connection, [store.advance_part(user_id, 1, first, fence=no_lease, move=False)]
+        )
         read = await store.pending_changes(connection, user_id)
-        await store.advance(connection, user_id, 2, {outbox.FEED}, fence=no_lease, move=False)
+        await statements.execute(
+            connection, [store.advance_part(user_id, 2, {outbox.FEED}, fence=no_lease, move=False)]
+        )
         await store.clear_changes(connection, user_id, read)
         assert set(await store.pending_changes(connection, user_id)) == {outbox.FEED}
 
