@@ -56,30 +56,40 @@ async def project_activity(
     registered_at: datetime | None,
     count: bool,
 ) -> None:
-    """Bring the user's activity on `days` (UTC dates) up to their read models, at once: `sign_up`,
+    """Bring the user's activity on `days` (UTC dates) up to their read models, at once: `sign_up_part`,
     `activity_reads`, then `activity_part` written."""
-    signed_up = await sign_up(connection, user_id, registered_at)
+    recorded = recorded_sign_up(await statements.execute(connection, [sign_up_part(user_id, registered_at)]))
     row = await statements.execute(connection, [activity_reads(user_id, days)])
     part = activity_part(
-        user_id, row, days=days, registered_at=registered_at, signed_up=signed_up, count=count
+        user_id, row, days=days, registered_at=registered_at, signed_up=recorded, count=count
     )
     await statements.execute(connection, [part])
 
 
-async def sign_up(connection: asyncpg.Connection, user_id: uuid.UUID, registered_at: datetime | None) -> bool:
-    """Record the registration day when the batch holds it (`registered_at`); False when it does not,
-    or when it was already recorded."""
+def sign_up_part(user_id: uuid.UUID, registered_at: datetime | None) -> statements.Part | None:
+    """Record the registration day when the batch holds it (`registered_at`), to write
+    (projections/statements.py): its column `signed_up` is true when this recorded it, false when it
+    was recorded already. None when the batch holds no registration."""
     if registered_at is None:
-        return False
-    inserted: bool | None = await connection.fetchval(
-        """
-        INSERT INTO rm_signups (user_id, registered_on) VALUES ($1, $2)
-        ON CONFLICT (user_id) DO NOTHING RETURNING true
-        """,
-        user_id,
-        utc_day(registered_at),
+        return None
+    return statements.Part(
+        ctes=[
+            (
+                "signup",
+                """
+                INSERT INTO rm_signups (user_id, registered_on) VALUES ($1, $2)
+                ON CONFLICT (user_id) DO NOTHING RETURNING true
+                """,
+            )
+        ],
+        args=[user_id, utc_day(registered_at)],
+        columns=[("signed_up", "SELECT EXISTS (SELECT 1 FROM signup)")],
     )
-    return bool(inserted)
+
+
+def recorded_sign_up(row: Mapping[str, Any] | None) -> bool:
+    """Whether the statement holding `sign_up_part` recorded the registration."""
+    return row is not None and bool(row.get("signed_up"))
 
 
 def activity_part(
@@ -96,7 +106,7 @@ def activity_part(
     written.
 
     `registered_at` is set when the batch holds the user's registration, and `signed_up` when
-    `sign_up` recorded it. With `count` false (a rebuild into shadow tables) only the per-user state
+    `sign_up_part` recorded it. With `count` false (a rebuild into shadow tables) only the per-user state
     is written, never the shared counts.
     """
     registered_on = utc_day(registered_at) if registered_at is not None else None

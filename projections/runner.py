@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Literal, assert_never, cast
 
 import asyncpg
@@ -47,10 +46,10 @@ from core.catalog import exercise
 from core.faults import fault_point
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
-from core.units import to_kg
-from projections import analytics, leaderboards, leases, metrics, outbox, readers, statements, store
+from projections import analytics, leaderboards, leases, library, metrics, outbox, readers, statements, store
 from projections.dashboard import next_rollover, rebucket, week_of
-from projections.documents import BodyweightEntry, FollowEntry, RecordMark, WeekTotals, WorkoutSummary
+from projections.documents import RecordMark, WeekTotals, WorkoutSummary
+from projections.library import Library
 from projections.records import (
     ExerciseSession,
     RecordsDetail,
@@ -60,7 +59,7 @@ from projections.records import (
     sessions_of,
 )
 from projections.sync import HOT_WORKOUTS, sync_redis
-from projections.workouts import ZERO, add, contribution, document, routine_document, subtract, summarize
+from projections.workouts import ZERO, add, contribution, document, subtract, summarize
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +145,9 @@ class _Batch:
     registered_at: datetime | None = None
     bodyweight_changed: bool = False
     opt_in_changed: bool = False
+    settings_changed: bool = False
+    #: The custom exercises, routines, body weights and follows the batch changed, as it leaves them.
+    library: Library = field(default_factory=Library)
     #: The read-model keys changed (projections/outbox.py), written to the outbox with the checkpoint.
     changed: set[str] = field(default_factory=set)
 
@@ -175,14 +177,13 @@ class _Batch:
         self.activity_days.add(summary.started_at.astimezone(UTC).date())
 
 
-async def _apply(
-    connection: asyncpg.Connection, batch: _Batch, event: AnyEvent, occurred_at: datetime
-) -> None:
-    """Apply one event; one this release has no projector for fails the batch (the user is parked
-    there in the end), so the checkpoint never passes an event that was not applied."""
+def _apply(batch: _Batch, event: AnyEvent, occurred_at: datetime) -> None:
+    """Apply one event to the batch, in memory (written in bulk when it finishes); one this release
+    has no projector for fails the batch (the user is parked there in the end), so the checkpoint
+    never passes an event that was not applied."""
     match event:
         case UserRegistered() | ProfileChanged():
-            await _apply_profile(connection, batch, event)
+            _apply_profile(batch, event)
             if isinstance(event, UserRegistered):
                 batch.registered_at = occurred_at
         case WorkoutLogged() | WorkoutAmended() | WorkoutDeleted():
@@ -197,14 +198,18 @@ async def _apply(
             | Followed()
             | Unfollowed()
         ):
-            await _apply_library(connection, batch, event, occurred_at)
+            batch.changed.add(library.apply(batch.library, event, occurred_at, batch.name_of))
+            if isinstance(event, ExerciseDefined):
+                view = batch.library.exercises[event.exercise_id].view
+                assert view is not None
+                batch.custom[view.id] = view
+            elif isinstance(event, BodyweightRecorded | BodyweightDeleted):
+                batch.bodyweight_changed = True
         case _:
             assert_never(event)
 
 
-async def _apply_profile(
-    connection: asyncpg.Connection, batch: _Batch, event: UserRegistered | ProfileChanged
-) -> None:
+def _apply_profile(batch: _Batch, event: UserRegistered | ProfileChanged) -> None:
     before = batch.settings
     if isinstance(event, UserRegistered):
         batch.settings = readers.UserSettings(**msgspec.structs.asdict(event))
@@ -219,7 +224,7 @@ async def _apply_profile(
         batch.opt_in_changed = True
     if (before.handle, before.display_name) != (batch.settings.handle, batch.settings.display_name):
         batch.changed.add(outbox.PROFILE)
-    await store.save_settings(connection, batch.user_id, batch.settings)
+    batch.settings_changed = True
 
 
 def _apply_workout(batch: _Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted) -> None:
@@ -265,63 +270,6 @@ def _apply_workout(batch: _Batch, event: WorkoutLogged | WorkoutAmended | Workou
 
 WORKOUT_EVENTS = (WorkoutLogged, WorkoutAmended, WorkoutDeleted)
 
-LibraryEvent = (
-    ExerciseDefined
-    | ExerciseDeleted
-    | RoutineDefined
-    | RoutineDeleted
-    | BodyweightRecorded
-    | BodyweightDeleted
-    | Followed
-    | Unfollowed
-)
-
-
-async def _apply_library(
-    connection: asyncpg.Connection, batch: _Batch, event: LibraryEvent, occurred_at: datetime
-) -> None:
-    """Custom exercises, body weight and follows: one read-model row each."""
-    user_id = batch.user_id
-    match event:
-        case ExerciseDefined():
-            view = await store.save_custom_exercise(
-                connection, user_id, event.exercise_id, event.exercise_version, event.exercise
-            )
-            batch.custom[view.id] = view
-            batch.changed.add(outbox.custom_exercise(event.exercise_id))
-        case ExerciseDeleted():
-            await store.delete_custom_exercise(connection, user_id, event.exercise_id, event.exercise_version)
-            batch.changed.add(outbox.custom_exercise(event.exercise_id))
-        case RoutineDefined():
-            await store.save_routine(connection, user_id, routine_document(event, batch.name_of))
-            batch.changed.add(outbox.routine(event.routine_id))
-        case RoutineDeleted():
-            await store.delete_routine(connection, user_id, event.routine_id)
-            batch.changed.add(outbox.routine(event.routine_id))
-        case BodyweightRecorded() | BodyweightDeleted():
-            batch.bodyweight_changed = True
-            await _apply_bodyweight(connection, user_id, event)
-            batch.changed.add(outbox.BODYWEIGHTS)
-        case Followed():
-            entry = FollowEntry(event.followee_id, event.handle, event.display_name, occurred_at)
-            await store.save_follow(connection, user_id, entry)
-            batch.changed.add(outbox.FOLLOWS)
-        case Unfollowed():
-            await store.delete_follow(connection, user_id, event.followee_id)
-            batch.changed.add(outbox.FOLLOWS)
-        case _:
-            assert_never(event)
-
-
-async def _apply_bodyweight(
-    connection: asyncpg.Connection, user_id: uuid.UUID, event: BodyweightRecorded | BodyweightDeleted
-) -> None:
-    if isinstance(event, BodyweightRecorded):
-        kg = float(to_kg(event.weight.value, event.weight.unit).quantize(Decimal("0.01")))
-        await store.save_bodyweight(connection, user_id, BodyweightEntry(event.day, event.weight, kg))
-    else:
-        await store.delete_bodyweight(connection, user_id, event.day)
-
 
 async def _finish(
     connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime
@@ -354,9 +302,19 @@ async def _finish(
     ]
     work.records.update(kept)
     _mark_in_batch(batch, work)
-    # The workouts and the weeks they changed in one statement (unless the weeks are all bucketed anew).
+    # In one statement: the settings, the library, the workouts, the weeks they changed (unless the
+    # weeks are all bucketed anew) and the registration; all that the reads below read.
     weeks = None if batch.rebucketed else store.weeks_part(batch.user_id, batch.week_deltas)
-    await statements.execute(connection, [store.workouts_part(batch.user_id, batch.workouts), weeks])
+    written = await statements.execute(
+        connection,
+        [
+            store.settings_part(batch.user_id, settings) if batch.settings_changed else None,
+            *store.library_parts(batch.user_id, batch.library),
+            store.workouts_part(batch.user_id, batch.workouts),
+            weeks,
+            analytics.sign_up_part(batch.user_id, batch.registered_at),
+        ],
+    )
     if batch.rebucketed:
         summaries = await store.load_summaries(connection, batch.user_id)
         rebucketed = rebucket(summaries, settings.timezone, batch.week_start)
@@ -385,7 +343,6 @@ async def _finish(
     for workout_id in await store.mark_workout_records(connection, batch.user_id, marks):
         batch.changed |= {outbox.workout(workout_id), outbox.FEED}
     # What the scores, the dashboard and the activity read of the rows just written, in one statement.
-    signed_up = await analytics.sign_up(connection, batch.user_id, batch.registered_at)
     read = await statements.execute(
         connection,
         [
@@ -413,7 +370,7 @@ async def _finish(
         read,
         days=batch.activity_days,
         registered_at=batch.registered_at,
-        signed_up=signed_up,
+        signed_up=analytics.recorded_sign_up(written),
         count=not batch.shadow,
     )
     return [
@@ -604,7 +561,7 @@ async def _project_leased(
                 batch.session_exercises[workout_id] = exercises
             for event, (event_version, event_type, _, occurred_at) in zip(events, rows, strict=True):
                 failing = event_version
-                await _apply(connection, batch, event, occurred_at)
+                _apply(batch, event, occurred_at)
                 metrics.EVENTS_PROJECTED.labels(event_type).inc()
             failing = None
             version = rows[-1][0] if rows else start.version

@@ -11,20 +11,17 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from commands.events import CustomExercise
 from core.catalog import Exercise
 from core.units import as_entered
 from projections import leases, outbox, statements
 from projections.documents import (
-    BodyweightEntry,
     Dashboard,
-    FollowEntry,
     RecordMark,
-    RoutineDocument,
     WeekTotals,
     WorkoutDocument,
     WorkoutSummary,
 )
+from projections.library import Library
 from projections.packing import pack, unpack
 from projections.readers import SETTINGS_COLUMNS, CustomExercises, UserSettings, custom_of
 from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
@@ -94,17 +91,23 @@ _START_BATCH = f"""
 """  # noqa: S608 - column names from the code
 
 
-async def save_settings(connection: asyncpg.Connection, user_id: uuid.UUID, settings: UserSettings) -> None:
+def settings_part(user_id: uuid.UUID, settings: UserSettings) -> statements.Part:
+    """The user's settings as a batch leaves them, to write (projections/statements.py)."""
     values = [getattr(settings, name) for name in SETTINGS_COLUMNS]
     placeholders = ", ".join(f"${i}" for i in range(2, len(values) + 2))
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SETTINGS_COLUMNS)
-    await connection.execute(
-        f"""
-        INSERT INTO rm_user_settings (user_id, {", ".join(SETTINGS_COLUMNS)}) VALUES ($1, {placeholders})
-        ON CONFLICT (user_id) DO UPDATE SET {updates}
-        """,  # noqa: S608
-        user_id,
-        *values,
+    return statements.Part(
+        ctes=[
+            (
+                "settings",
+                f"""
+                INSERT INTO rm_user_settings (user_id, {", ".join(SETTINGS_COLUMNS)})
+                VALUES ($1, {placeholders})
+                ON CONFLICT (user_id) DO UPDATE SET {updates}
+                """,  # noqa: S608 - column names from the code
+            )
+        ],
+        args=[user_id, *values],
     )
 
 
@@ -369,107 +372,105 @@ def dashboard_part(
     )
 
 
-async def save_custom_exercise(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    exercise_id: uuid.UUID,
-    version: int,
-    exercise: CustomExercise,
-) -> Exercise:
-    """Store it as the catalog entry it shows as; that entry."""
-    view = Exercise(
-        id=str(exercise_id),
-        name=exercise.name,
-        category=exercise.category,
-        equipment=exercise.equipment,
-        measurement=exercise.measurement,
-        primary_muscles=tuple(exercise.primary_muscles),
-        secondary_muscles=tuple(exercise.secondary_muscles),
-        mechanic=exercise.mechanic,
-        force=exercise.force,
-    )
-    await connection.execute(
-        """
-        INSERT INTO rm_custom_exercises (user_id, exercise_id, version, deleted, body)
-        VALUES ($1, $2, $3, false, $4)
-        ON CONFLICT (user_id, exercise_id) DO UPDATE SET version = EXCLUDED.version, deleted = false,
-            body = EXCLUDED.body
-        """,
-        user_id,
-        exercise_id,
-        version,
-        ENCODER.encode(view),
-    )
-    return view
+def _rows_part(user_id: uuid.UUID, name: str, sql: str, *columns: Sequence[object]) -> statements.Part | None:
+    """One expression over some rows given column by column (`$2`, `$3`, ...), None when there are none."""
+    if not columns[0]:
+        return None
+    return statements.Part(ctes=[(name, sql)], args=[user_id, *columns])
 
 
-async def delete_custom_exercise(
-    connection: asyncpg.Connection, user_id: uuid.UUID, exercise_id: uuid.UUID, version: int
-) -> None:
-    """Mark it deleted; its row stays so workouts that used it keep its name."""
-    await connection.execute(
-        "UPDATE rm_custom_exercises SET deleted = true, version = $3 WHERE user_id = $1 AND exercise_id = $2",
-        user_id,
-        exercise_id,
-        version,
-    )
-
-
-async def save_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID, entry: BodyweightEntry) -> None:
-    await connection.execute(
-        """
-        INSERT INTO rm_bodyweights (user_id, day, body) VALUES ($1, $2, $3)
-        ON CONFLICT (user_id, day) DO UPDATE SET body = EXCLUDED.body
-        """,
-        user_id,
-        entry.date,
-        ENCODER.encode(entry),
-    )
-
-
-async def delete_bodyweight(connection: asyncpg.Connection, user_id: uuid.UUID, day: date) -> None:
-    await connection.execute("DELETE FROM rm_bodyweights WHERE user_id = $1 AND day = $2", user_id, day)
-
-
-async def save_follow(connection: asyncpg.Connection, user_id: uuid.UUID, entry: FollowEntry) -> None:
-    await connection.execute(
-        """
-        INSERT INTO rm_follows (user_id, followee_id, followed_at, body) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (user_id, followee_id) DO UPDATE SET followed_at = EXCLUDED.followed_at,
-            body = EXCLUDED.body
-        """,
-        user_id,
-        entry.user_id,
-        entry.followed_at,
-        ENCODER.encode(entry),
-    )
-
-
-async def delete_follow(connection: asyncpg.Connection, user_id: uuid.UUID, followee_id: uuid.UUID) -> None:
-    await connection.execute(
-        "DELETE FROM rm_follows WHERE user_id = $1 AND followee_id = $2", user_id, followee_id
-    )
-
-
-async def save_routine(connection: asyncpg.Connection, user_id: uuid.UUID, routine: RoutineDocument) -> None:
-    await connection.execute(
-        """
-        INSERT INTO rm_routines (user_id, routine_id, version, name, body) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (user_id, routine_id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name,
-            body = EXCLUDED.body
-        """,
-        user_id,
-        routine.id,
-        routine.version,
-        routine.name,
-        ENCODER.encode(routine),
-    )
-
-
-async def delete_routine(connection: asyncpg.Connection, user_id: uuid.UUID, routine_id: uuid.UUID) -> None:
-    await connection.execute(
-        "DELETE FROM rm_routines WHERE user_id = $1 AND routine_id = $2", user_id, routine_id
-    )
+def library_parts(user_id: uuid.UUID, library: Library) -> list[statements.Part | None]:
+    """A batch's library rows as it leaves them (projections/library.py), to write
+    (projections/statements.py): upserts and deletions of disjoint rows, one expression per kind
+    that has any."""
+    defined = [(id_, row) for id_, row in library.exercises.items() if row.view is not None]
+    deleted = [(id_, row) for id_, row in library.exercises.items() if row.view is None]
+    routines = [routine for routine in library.routines.values() if routine is not None]
+    weights = [entry for entry in library.bodyweights.values() if entry is not None]
+    follows = [entry for entry in library.follows.values() if entry is not None]
+    return [
+        _rows_part(
+            user_id,
+            "exercises_kept",
+            """
+            INSERT INTO rm_custom_exercises (user_id, exercise_id, version, deleted, body)
+            SELECT $1, * FROM unnest($2::uuid[], $3::int[], $4::bool[], $5::bytea[])
+            ON CONFLICT (user_id, exercise_id) DO UPDATE SET version = EXCLUDED.version,
+                deleted = EXCLUDED.deleted, body = EXCLUDED.body
+            """,
+            [id_ for id_, _ in defined],
+            [row.version for _, row in defined],
+            [row.deleted for _, row in defined],
+            [ENCODER.encode(row.view) for _, row in defined],
+        ),
+        # Deleted only: the row stays, so workouts that used it keep its name.
+        _rows_part(
+            user_id,
+            "exercises_deleted",
+            """
+            UPDATE rm_custom_exercises x SET deleted = true, version = d.version
+            FROM unnest($2::uuid[], $3::int[]) AS d(exercise_id, version)
+            WHERE x.user_id = $1 AND x.exercise_id = d.exercise_id
+            """,
+            [id_ for id_, _ in deleted],
+            [row.version for _, row in deleted],
+        ),
+        _rows_part(
+            user_id,
+            "routines_kept",
+            """
+            INSERT INTO rm_routines (user_id, routine_id, version, name, body)
+            SELECT $1, * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::bytea[])
+            ON CONFLICT (user_id, routine_id) DO UPDATE SET version = EXCLUDED.version,
+                name = EXCLUDED.name, body = EXCLUDED.body
+            """,
+            [routine.id for routine in routines],
+            [routine.version for routine in routines],
+            [routine.name for routine in routines],
+            [ENCODER.encode(routine) for routine in routines],
+        ),
+        _rows_part(
+            user_id,
+            "routines_gone",
+            "DELETE FROM rm_routines WHERE user_id = $1 AND routine_id = ANY($2::uuid[])",
+            [id_ for id_, routine in library.routines.items() if routine is None],
+        ),
+        _rows_part(
+            user_id,
+            "bodyweights_kept",
+            """
+            INSERT INTO rm_bodyweights (user_id, day, body) SELECT $1, * FROM unnest($2::date[], $3::bytea[])
+            ON CONFLICT (user_id, day) DO UPDATE SET body = EXCLUDED.body
+            """,
+            [entry.date for entry in weights],
+            [ENCODER.encode(entry) for entry in weights],
+        ),
+        _rows_part(
+            user_id,
+            "bodyweights_gone",
+            "DELETE FROM rm_bodyweights WHERE user_id = $1 AND day = ANY($2::date[])",
+            [day for day, entry in library.bodyweights.items() if entry is None],
+        ),
+        _rows_part(
+            user_id,
+            "follows_kept",
+            """
+            INSERT INTO rm_follows (user_id, followee_id, followed_at, body)
+            SELECT $1, * FROM unnest($2::uuid[], $3::timestamptz[], $4::bytea[])
+            ON CONFLICT (user_id, followee_id) DO UPDATE SET followed_at = EXCLUDED.followed_at,
+                body = EXCLUDED.body
+            """,
+            [entry.user_id for entry in follows],
+            [entry.followed_at for entry in follows],
+            [ENCODER.encode(entry) for entry in follows],
+        ),
+        _rows_part(
+            user_id,
+            "follows_gone",
+            "DELETE FROM rm_follows WHERE user_id = $1 AND followee_id = ANY($2::uuid[])",
+            [id_ for id_, entry in library.follows.items() if entry is None],
+        ),
+    ]
 
 
 async def exercise_sessions(

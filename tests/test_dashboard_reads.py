@@ -14,7 +14,7 @@ import pytest
 
 from commands.events import Weight, Workout
 from core.catalog import Muscle, exercise
-from projections import readers, store
+from projections import readers, statements, store
 from projections.dashboard import (
     bodyweight_trend,
     build_dashboard,
@@ -24,6 +24,7 @@ from projections.dashboard import (
     window_bounds,
 )
 from projections.documents import BodyweightEntry
+from projections.library import Library
 from projections.records import sessions_of
 from projections.workouts import document, summarize
 
@@ -101,8 +102,8 @@ async def test_the_dashboard_read_from_sums_equals_the_one_built_from_every_row(
     weeks = rebucket([r.summary for r in written], LA, "sunday")
     await store.replace_weeks(rolled_back, user, weeks)
     entries = weigh_ins(rng)
-    for entry in entries:
-        await store.save_bodyweight(rolled_back, user, entry)
+    weighed = Library(bodyweights={entry.date: entry for entry in entries})
+    await statements.execute(rolled_back, store.library_parts(user, weighed))
 
     settings = readers.UserSettings(timezone=LA, week_start="sunday")
     read = await readers.dashboard_as_of(rolled_back, user, settings, NOW, custom={})
