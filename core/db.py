@@ -31,6 +31,37 @@ class IronlogEngine(PostgresEngine):
 ENGINE = IronlogEngine(config={})
 
 
+class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+    """A pooled connection that goes back to the pool without a round trip.
+
+    asyncpg resets every connection it takes back (`RESET ALL`, `pg_advisory_unlock_all()`,
+    `UNLISTEN *`, `CLOSE ALL`): one round trip per acquisition, for state that Ironlog's code never
+    leaves behind (settings are `SET LOCAL`, advisory locks are transaction-scoped). Code that does
+    change the session (a `SET`, a session advisory lock) says so with `session_changed()`, and that
+    connection is reset as asyncpg would. An open transaction is always rolled back (asyncpg's own
+    rule)."""
+
+    _session_changed = False
+
+    def session_changed(self) -> None:
+        """This session's state differs from a new connection's: reset it when it goes back."""
+        self._session_changed = True
+
+    def get_reset_query(self) -> str:
+        if not self._session_changed:
+            return ""
+        self._session_changed = False
+        query: str = super().get_reset_query()
+        return query
+
+
+def session_changed(connection: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+    """Mark a pooled connection whose session state this code changed (see `Connection`)."""
+    mark = getattr(connection, "session_changed", None)
+    if mark is not None:  # a connection of another class is reset anyway
+        mark()
+
+
 def _server_settings(settings: Settings, role: Role) -> dict[str, str]:
     values = {
         "application_name": f"ironlog-{role}",
@@ -53,6 +84,7 @@ async def open_pool(settings: Settings, role: Role) -> asyncpg.Pool:
         max_size=settings.database.pool_max,
         server_settings=_server_settings(settings, role),
         command_timeout=settings.database.statement_timeout_ms / 1000 + 5,
+        connection_class=Connection,
     )
     ENGINE.config = {"dsn": settings.database.url}
     ENGINE.pool = pool

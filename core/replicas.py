@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 
+from core.db import Connection
 from core.metrics import DB_READS, DB_REPLICA_IN_ROTATION, DB_REPLICA_LAG
 from core.settings import Settings
 
@@ -117,6 +118,7 @@ class ReadPools:
                     "statement_timeout": str(database.statement_timeout_ms),
                 },
                 command_timeout=database.statement_timeout_ms / 1000 + 5,
+                connection_class=Connection,
                 timeout=max(self.check_s * 2, 1.0),
             )
             self.replicas.append(Replica(url, pool))

@@ -10,7 +10,7 @@ import structlog
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.commands.forwards import run_forwards
 
-from core.db import close_pool, open_pool
+from core.db import close_pool, open_pool, session_changed
 from core.settings import Settings
 from migrations.analyst_role import ensure_analyst_role
 from migrations.catalog import sync_catalog
@@ -54,6 +54,7 @@ async def migrate(settings: Settings) -> list[str]:
     pool = await open_pool(settings.with_pool_size(2, 3), "cli")
     try:
         async with pool.acquire() as lock_connection:
+            session_changed(lock_connection)
             await lock_connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
             try:
                 todo = await pending_migrations(pool)

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core import clock
+from core.db import session_changed
 from core.locks import REBUILD_GATE_KEY, REBUILD_RUNNING_KEY
 from core.redis import Keys
 from projections import analytics_rebuild
@@ -174,6 +175,7 @@ class Rebuild:
         """Rebuild; RebuildRunning if another rebuild is under way."""
         started = time.monotonic()
         async with self.pool.acquire() as holder:
+            session_changed(holder)  # a session lock: released below, and by the reset if that failed
             if not await holder.fetchval("SELECT pg_try_advisory_lock($1)", REBUILD_RUNNING_KEY):
                 raise RebuildRunning("another rebuild is running; try again when it has finished")
             try:

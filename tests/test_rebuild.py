@@ -24,6 +24,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.projections_cli import rebuild
+from core.db import session_changed
 from core.locks import REBUILD_RUNNING_KEY
 from core.redis import Keys, open_redis
 from core.settings import Settings
@@ -246,6 +247,7 @@ async def test_one_user_rebuild_repairs_only_that_user_and_refuses_a_second_rebu
         assert await pool.fetchval("SELECT count(*) FROM projector_versions") == 0  # only --all records them
 
         async with pool.acquire() as holder:
+            session_changed(holder)
             await holder.execute("SELECT pg_advisory_lock($1)", REBUILD_RUNNING_KEY)
             try:
                 with pytest.raises(RebuildRunning):
