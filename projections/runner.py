@@ -43,6 +43,7 @@ from commands.events import (
 )
 from core import clock
 from core.catalog import exercise
+from core.db import session_changed
 from core.faults import fault_point
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
@@ -554,7 +555,9 @@ async def _project_leased(
                     for entry in e.workout.exercises
                 }
             )
-            before = await store.before_batch(connection, user_id, named, logged)
+            before = start.before  # read from the events' JSON: read again if the decoded ones name more
+            if not before.covers(named, logged):
+                before = await store.before_batch(connection, user_id, named, logged)
             batch.records_before = before.records
             for workout_id, (summary, exercises) in before.workouts.items():
                 batch.summaries[workout_id] = summary
@@ -639,7 +642,8 @@ async def project_user(
     failed: ProjectionFailed | None = None
     # One connection for every batch and the sync: each acquisition costs the pool's reset round trip.
     async with pool.acquire() as connection:
-        if shadow:  # the shadow's own leases too (the pool resets the search path on release)
+        if shadow:  # the shadow's own leases too (reset when the connection goes back to the pool)
+            session_changed(connection)
             await connection.execute(f"SET search_path = {SHADOW_SCHEMA}, public")
         more = True
         while more:

@@ -10,6 +10,7 @@ different read models do; a part that needs to act on what the statement answere
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,13 @@ class Part:
     after: After | None = None  # run once the statement has answered, with its row
 
 
+@functools.lru_cache(maxsize=1024)
+def _shifted(sql: str, offset: int) -> str:
+    """`sql` with its placeholders numbered `offset` further (a batch combines the same few parts over
+    and over: each is renumbered once)."""
+    return _PLACEHOLDER.sub(lambda found: f"${int(found.group(1)) + offset}", sql)
+
+
 def combine(parts: Sequence[Part]) -> tuple[str, list[object]]:
     """One statement doing what every part does, and its arguments."""
     names: set[str] = set()
@@ -37,16 +45,12 @@ def combine(parts: Sequence[Part]) -> tuple[str, list[object]]:
     args: list[object] = []
     for part in parts:
         offset = len(args)
-
-        def shifted(sql: str, offset: int = offset) -> str:
-            return _PLACEHOLDER.sub(lambda found: f"${int(found.group(1)) + offset}", sql)
-
         for name, _ in [*part.ctes, *part.columns]:
             if name in names:
                 raise ValueError(f"two parts name {name!r}")
             names.add(name)
-        ctes += [f"{name} AS ({shifted(sql)})" for name, sql in part.ctes]
-        columns += [f"({shifted(sql)}) AS {name}" for name, sql in part.columns]
+        ctes += [f"{name} AS ({_shifted(sql, offset)})" for name, sql in part.ctes]
+        columns += [f"({_shifted(sql, offset)}) AS {name}" for name, sql in part.columns]
         args += part.args
     with_ = f"WITH {', '.join(ctes)} " if ctes else ""
     return f"{with_}SELECT {', '.join(columns) or 'true'}", args

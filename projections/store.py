@@ -11,6 +11,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
+from commands.events import WorkoutAmended, WorkoutDeleted, WorkoutLogged
 from core.catalog import Exercise
 from core.units import as_entered
 from projections import leases, outbox, statements
@@ -34,61 +35,6 @@ DOCUMENT_DECODER = msgspec.json.Decoder(WorkoutDocument)
 DASHBOARD_DECODER = msgspec.json.Decoder(Dashboard)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 SESSION_DECODER = msgspec.json.Decoder(ExerciseSession)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchStart:
-    """What every projection batch starts from."""
-
-    version: int  # the checkpoint
-    parked_version: int | None
-    #: The events after the checkpoint, in version order: (version, type, payload, occurred at).
-    events: list[tuple[int, str, bytes | str, datetime]]
-    settings: UserSettings
-    #: Every custom exercise the user defined, deleted ones too (their sets and names remain).
-    custom: CustomExercises
-
-
-async def start_batch(connection: asyncpg.Connection, user_id: uuid.UUID, limit: int) -> BatchStart | None:
-    """The user's checkpoint row, created if need be and locked, the events after it (at most `limit`),
-    the user's settings and custom exercises, in one round trip; None when their stream is gone.
-
-    One statement has one snapshot, taken before the checkpoint's lock is waited for: events
-    committed meanwhile wait for the next batch (their pending marks stay), and nobody else moves this
-    checkpoint, since the batch holds the user's lock and lease already."""
-    row = await connection.fetchrow(_START_BATCH, user_id, limit)
-    if row is None:
-        return None
-    settings = (
-        UserSettings(**{column: row[column] for column in SETTINGS_COLUMNS})
-        if row["found"]
-        else UserSettings()
-    )
-    return BatchStart(
-        version=row["version"],
-        parked_version=row["parked_version"],
-        events=[(e[0], e[1], e[2], e[3]) for e in row["events"]],
-        settings=settings,
-        custom=custom_of(row["custom"]),
-    )
-
-
-_START_BATCH = f"""
-    WITH c AS (
-        INSERT INTO projection_checkpoints AS c (user_id)
-        SELECT $1 WHERE EXISTS (SELECT 1 FROM streams WHERE user_id = $1)
-        ON CONFLICT (user_id) DO UPDATE SET version = c.version
-        RETURNING version, parked_version
-    )
-    SELECT c.version, c.parked_version,
-        ARRAY(
-            SELECT ROW(e.version, e.type, e.payload, e.occurred_at) FROM events e
-            WHERE e.user_id = $1 AND e.version > c.version ORDER BY e.version LIMIT $2
-        ) AS events,
-        s.user_id IS NOT NULL AS found, {", ".join(f"s.{column}" for column in SETTINGS_COLUMNS)},
-        (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) AS custom
-    FROM c LEFT JOIN rm_user_settings s ON s.user_id = $1
-"""  # noqa: S608 - column names from the code
 
 
 def settings_part(user_id: uuid.UUID, settings: UserSettings) -> statements.Part:
@@ -124,6 +70,53 @@ class Before:
     #: records and the (start, workout) of its latest session (None and None: it has none).
     records: dict[str, tuple[RecordsDetail | None, Latest | None]]
 
+    def covers(self, workout_ids: Iterable[uuid.UUID], exercise_ids: Iterable[str]) -> bool:
+        """Whether this holds the state of those workouts and exercises."""
+        return self.workouts.keys() >= set(workout_ids) and self.records.keys() >= set(exercise_ids)
+
+
+def _before_columns(workouts: str, exercises: str) -> str:
+    """The columns `Before` is read from (`_before_of`), for the workouts the query `workouts` answers
+    and the exercises `exercises` answers; `$1` is the user."""
+    return f"""
+        (SELECT array_agg(ROW(w.workout_id, s.body, ARRAY(
+            SELECT x.exercise_id FROM rm_exercise_sessions x
+            WHERE x.user_id = $1 AND x.workout_id = w.workout_id)))
+        FROM ({workouts}) AS w(workout_id)
+        LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
+        ) AS before_workouts,
+        (SELECT array_agg(ROW(ex.exercise_id, r.detail, l.started_at, l.workout_id))
+        FROM (
+            {exercises}
+            UNION  -- and those of the named workouts' stored sessions
+            SELECT x.exercise_id FROM rm_exercise_sessions x
+            WHERE x.user_id = $1 AND x.workout_id IN ({workouts})
+        ) AS ex(exercise_id)
+        LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = ex.exercise_id
+        LEFT JOIN LATERAL (
+            SELECT started_at, workout_id FROM rm_exercise_sessions
+            WHERE user_id = $1 AND exercise_id = ex.exercise_id
+            ORDER BY started_at DESC, workout_id DESC LIMIT 1
+        ) l ON true
+        ) AS before_records
+    """  # noqa: S608 - queries from the code
+
+
+def _before_of(row: asyncpg.Record) -> Before:
+    return Before(
+        workouts={
+            workout_id: (None if body is None else SUMMARY_DECODER.decode(body), set(exercises))
+            for workout_id, body, exercises in row["before_workouts"] or ()
+        },
+        records={
+            exercise_id: (
+                None if detail is None else RECORDS_DECODER.decode(detail),
+                None if workout_id is None else (started_at, uuid.UUID(str(workout_id))),
+            )
+            for exercise_id, detail, started_at, workout_id in row["before_records"] or ()
+        },
+    )
+
 
 async def before_batch(
     connection: asyncpg.Connection,
@@ -131,50 +124,92 @@ async def before_batch(
     workout_ids: Sequence[uuid.UUID],
     exercise_ids: Sequence[str],
 ) -> Before:
-    """The stored state of the workouts and exercises a batch's events name, in one round trip."""
+    """The stored state of the workouts and exercises a batch's events name, in one round trip (when
+    `start_batch` did not read it already)."""
     if not workout_ids and not exercise_ids:
         return Before({}, {})
     row = await connection.fetchrow(
-        """
-        SELECT
-            (SELECT array_agg(ROW(w.workout_id, s.body, ARRAY(
-                SELECT x.exercise_id FROM rm_exercise_sessions x
-                WHERE x.user_id = $1 AND x.workout_id = w.workout_id)))
-            FROM unnest($2::uuid[]) AS w(workout_id)
-            LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
-            ) AS workouts,
-            (SELECT array_agg(ROW(e.exercise_id, r.detail, l.started_at, l.workout_id))
-            FROM (
-                SELECT unnest($3::text[])
-                UNION  -- and those of the named workouts' stored sessions
-                SELECT x.exercise_id FROM rm_exercise_sessions x
-                WHERE x.user_id = $1 AND x.workout_id = ANY($2::uuid[])
-            ) AS e(exercise_id)
-            LEFT JOIN rm_records r ON r.user_id = $1 AND r.exercise_id = e.exercise_id
-            LEFT JOIN LATERAL (
-                SELECT started_at, workout_id FROM rm_exercise_sessions
-                WHERE user_id = $1 AND exercise_id = e.exercise_id
-                ORDER BY started_at DESC, workout_id DESC LIMIT 1
-            ) l ON true
-            ) AS records
-        """,
+        f"SELECT {_before_columns('SELECT unnest($2::uuid[])', 'SELECT unnest($3::text[])')}",
         user_id,
         list(workout_ids),
         list(exercise_ids),
     )
-    return Before(
-        workouts={
-            workout_id: (None if body is None else SUMMARY_DECODER.decode(body), set(exercises))
-            for workout_id, body, exercises in row["workouts"] or ()
-        },
-        records={
-            exercise_id: (
-                None if detail is None else RECORDS_DECODER.decode(detail),
-                None if workout_id is None else (started_at, uuid.UUID(str(workout_id))),
-            )
-            for exercise_id, detail, started_at, workout_id in row["records"] or ()
-        },
+    return _before_of(row)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStart:
+    """What every projection batch starts from."""
+
+    version: int  # the checkpoint
+    parked_version: int | None
+    #: The events after the checkpoint, in version order: (version, type, payload, occurred at).
+    events: list[tuple[int, str, bytes | str, datetime]]
+    settings: UserSettings
+    #: Every custom exercise the user defined, deleted ones too (their sets and names remain).
+    custom: CustomExercises
+    #: The stored state of what the events name, as read with them (`Before.covers` says whether it
+    #: holds all that the decoded events name).
+    before: Before
+
+
+async def start_batch(connection: asyncpg.Connection, user_id: uuid.UUID, limit: int) -> BatchStart | None:
+    """The user's checkpoint row, created if need be and locked, the events after it (at most `limit`),
+    the user's settings and custom exercises, and the stored state of the workouts and exercises the
+    events name (read from their JSON), in one round trip; None when their stream is gone.
+
+    One statement has one snapshot, taken before the checkpoint's lock is waited for: events
+    committed meanwhile wait for the next batch (their pending marks stay), and nobody else moves this
+    checkpoint, since the batch holds the user's lock and lease already."""
+    row = await connection.fetchrow(_START_BATCH, user_id, limit)
+    if row is None:
+        return None
+    settings = (
+        UserSettings(**{column: row[column] for column in SETTINGS_COLUMNS})
+        if row["found"]
+        else UserSettings()
     )
+    return BatchStart(
+        version=row["version"],
+        parked_version=row["parked_version"],
+        events=[(e[0], e[1], e[2], e[3]) for e in row["events"]],
+        settings=settings,
+        custom=custom_of(row["custom"]),
+        before=_before_of(row),
+    )
+
+
+_WORKOUT_EVENTS = ", ".join(f"'{kind.__name__}'" for kind in (WorkoutLogged, WorkoutAmended, WorkoutDeleted))
+#: The workouts the batch's events name and the exercises its new workouts log, read from their JSON
+#: without ever failing on it: an event the code cannot decode fails its batch there (and parks the user).
+_UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_NAMED = f"""
+    SELECT (payload->>'workoutId')::uuid FROM e
+    WHERE type IN ({_WORKOUT_EVENTS}) AND payload->>'workoutId' ~ '{_UUID_TEXT}'
+"""  # noqa: S608
+_LOGGED = f"""
+    SELECT x #>> '{{}}' FROM e, jsonb_path_query(payload, '$.workout.exercises[*].exerciseId') x
+    WHERE type = '{WorkoutLogged.__name__}'
+"""  # noqa: S608
+
+_START_BATCH = f"""
+    WITH c AS (
+        INSERT INTO projection_checkpoints AS c (user_id)
+        SELECT $1 WHERE EXISTS (SELECT 1 FROM streams WHERE user_id = $1)
+        ON CONFLICT (user_id) DO UPDATE SET version = c.version
+        RETURNING version, parked_version
+    ),
+    e AS (
+        SELECT e.version, e.type, e.payload, e.occurred_at FROM events e, c
+        WHERE e.user_id = $1 AND e.version > c.version ORDER BY e.version LIMIT $2
+    )
+    SELECT c.version, c.parked_version,
+        ARRAY(SELECT ROW(e.version, e.type, e.payload, e.occurred_at) FROM e ORDER BY e.version) AS events,
+        s.user_id IS NOT NULL AS found, {", ".join(f"s.{column}" for column in SETTINGS_COLUMNS)},
+        (SELECT array_agg(body) FROM rm_custom_exercises WHERE user_id = $1) AS custom,
+        {_before_columns(_NAMED, _LOGGED)}
+    FROM c LEFT JOIN rm_user_settings s ON s.user_id = $1
+"""  # noqa: S608 - names from the code
 
 
 @dataclass(frozen=True, slots=True)
