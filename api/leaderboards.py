@@ -16,7 +16,8 @@ from api.problems import problem_specs
 from api.responses import StoredResponse
 from api.state import services_of
 from core import clock
-from projections.leaderboards import BOARDS, WEEKLY, iso_week, week_bounds
+from projections.dashboard import iso_week
+from projections.leaderboards import BOARDS, WEEKLY, week_bounds
 from queries.leaderboards import Leaderboard, Scope
 
 Period = Annotated[

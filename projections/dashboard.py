@@ -76,6 +76,12 @@ def week_start_of(day: date, week_start: WeekStart) -> date:
     return day - timedelta(days=(day.weekday() - _FIRST_WEEKDAY[week_start]) % 7)
 
 
+def iso_week(instant: datetime) -> str:
+    """The ISO week of an instant in UTC, as `2026-W48` (a weekly leaderboard's key)."""
+    year, week, _ = instant.astimezone(UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def week_of(instant: datetime, timezone: str, week_start: WeekStart) -> date:
     """The week bucket of a workout starting at `instant`, as the lifter's own calendar has it."""
     return week_start_of(local_date(instant, timezone), week_start)

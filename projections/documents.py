@@ -11,7 +11,23 @@ from datetime import date, datetime
 import msgspec
 
 from commands.events import RoutineSet, SetType, Weight
-from core.catalog import Muscle
+from core.catalog import Exercise, Muscle
+
+
+class UserSettings(msgspec.Struct, frozen=True):
+    """The preferences projections depend on."""
+
+    handle: str = ""
+    display_name: str = ""
+    timezone: str = "UTC"
+    week_start: str = "monday"
+    e1rm_formula: str = "epley"
+    unit: str = "kg"
+    leaderboard_opt_in: bool = False
+
+
+#: A user's custom exercises by id, as the catalog entries they show as.
+CustomExercises = dict[str, Exercise]
 
 
 class Document(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):

@@ -36,12 +36,6 @@ WEEK_RETENTION = timedelta(days=35)
 REVIVED_TTL_S = 3600
 
 
-def iso_week(instant: datetime) -> str:
-    """The ISO week of an instant in UTC, as `2026-W48`."""
-    year, week, _ = instant.astimezone(UTC).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def week_bounds(period: str) -> tuple[datetime, datetime]:
     """The UTC instants [start, end) of an ISO week `YYYY-Www`; ValueError if malformed."""
     year, _, week = period.partition("-W")

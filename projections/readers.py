@@ -31,24 +31,19 @@ from projections.dashboard import (
     sets_per_muscle,
     window_bounds,
 )
-from projections.documents import BodyweightEntry, Dashboard, WeekTotals, WorkoutSummary
+from projections.documents import (
+    BodyweightEntry,
+    CustomExercises,
+    Dashboard,
+    UserSettings,
+    WeekTotals,
+    WorkoutSummary,
+)
 
 ENCODER = msgspec.json.Encoder()
 SUMMARY_DECODER = msgspec.json.Decoder(WorkoutSummary)
 EXERCISE_DECODER = msgspec.json.Decoder(Exercise)
 BODYWEIGHT_DECODER = msgspec.json.Decoder(BodyweightEntry)
-
-
-class UserSettings(msgspec.Struct, frozen=True):
-    """The preferences projections depend on."""
-
-    handle: str = ""
-    display_name: str = ""
-    timezone: str = "UTC"
-    week_start: str = "monday"
-    e1rm_formula: str = "epley"
-    unit: str = "kg"
-    leaderboard_opt_in: bool = False
 
 
 SETTINGS_COLUMNS = tuple(UserSettings.__struct_fields__)
@@ -60,9 +55,6 @@ async def load_settings(connection: asyncpg.Connection, user_id: uuid.UUID) -> U
         user_id,
     )
     return UserSettings() if row is None else UserSettings(**row)
-
-
-CustomExercises = dict[str, Exercise]
 
 
 def custom_of(bodies: Sequence[bytes] | None) -> CustomExercises:

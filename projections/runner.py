@@ -12,8 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Literal, assert_never, cast
+from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -22,35 +21,18 @@ from redis.asyncio import Redis
 
 from commands.events import (
     EVENT_DECODER,
-    EVENT_ENCODER,
-    AnyEvent,
-    BodyweightDeleted,
-    BodyweightRecorded,
-    E1rmFormula,
-    ExerciseDefined,
-    ExerciseDeleted,
-    Followed,
-    ProfileChanged,
-    RoutineDefined,
-    RoutineDeleted,
-    Unfollowed,
-    UserRegistered,
-    WeekStart,
     Workout,
-    WorkoutAmended,
-    WorkoutDeleted,
     WorkoutLogged,
 )
 from core import clock
-from core.catalog import exercise
 from core.db import session_changed
 from core.faults import fault_point
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
-from projections import analytics, leaderboards, leases, library, metrics, outbox, readers, statements, store
-from projections.dashboard import next_rollover, rebucket, week_of
-from projections.documents import RecordMark, WeekTotals, WorkoutSummary
-from projections.library import Library
+from projections import analytics, leaderboards, leases, metrics, outbox, readers, statements, store
+from projections.batch import WORKOUT_EVENTS, Batch, Latest, WorkoutRows, apply
+from projections.dashboard import next_rollover, rebucket
+from projections.documents import RecordMark
 from projections.records import (
     ExerciseSession,
     RecordsDetail,
@@ -60,7 +42,7 @@ from projections.records import (
     sessions_of,
 )
 from projections.sync import HOT_WORKOUTS, sync_redis
-from projections.workouts import ZERO, add, contribution, document, subtract, summarize
+from projections.workouts import document, summarize
 
 log = structlog.get_logger(__name__)
 
@@ -107,173 +89,8 @@ def lock_key(user_id: uuid.UUID) -> int:
     return projection_lock_key(user_id)
 
 
-def exercise_name(exercise_id: str) -> str:
-    found = exercise(exercise_id)
-    return found.name if found else exercise_id
-
-
-@dataclass
-class _Batch:
-    """One transaction's work: the user's settings and every change, applied at the end."""
-
-    user_id: uuid.UUID
-    settings: readers.UserSettings
-    #: Each workout the batch's events name, as the batch goes: its summary (None: none) and the
-    #: exercises of its sessions; read for all of them before the first event is applied.
-    summaries: dict[uuid.UUID, WorkoutSummary | None] = field(default_factory=dict)
-    session_exercises: dict[uuid.UUID, set[str]] = field(default_factory=dict)
-    #: Each workout the batch changed, as it leaves it (None: deleted): written once, in bulk.
-    workouts: dict[uuid.UUID, store.WorkoutRows | None] = field(default_factory=dict)
-    week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
-    rebucketed: bool = False
-    reformulated: bool = False
-    #: The user's custom exercises, deleted ones too (their names stay on the workouts that used them).
-    custom: readers.CustomExercises = field(default_factory=dict)
-    touched_exercises: set[str] = field(default_factory=set)
-    #: Sessions of newly logged workouts, by exercise: records follow from them alone when each is
-    #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
-    appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
-    recomputed: set[str] = field(default_factory=set)
-    #: Exercises whose deleted sessions (by workout) set no record: their records stay as they are.
-    unmarked_deletions: dict[str, set[uuid.UUID]] = field(default_factory=dict)
-    #: The stored records and latest session of each exercise the batch logs new sessions of or names
-    #: stored sessions of, read before its events are applied: for those not in `recomputed`, no
-    #: stored session changes but by an unmarked deletion.
-    records_before: dict[str, tuple[RecordsDetail | None, store.Latest | None]] = field(default_factory=dict)
-    shadow: bool = False  # a rebuild into shadow tables: no shared counts
-    board_weeks: set[str] = field(default_factory=set)
-    activity_days: set[date] = field(default_factory=set)
-    registered_at: datetime | None = None
-    bodyweight_changed: bool = False
-    opt_in_changed: bool = False
-    settings_changed: bool = False
-    #: The custom exercises, routines, body weights and follows the batch changed, as it leaves them.
-    library: Library = field(default_factory=Library)
-    #: The read-model keys changed (projections/outbox.py), written to the outbox with the checkpoint.
-    changed: set[str] = field(default_factory=set)
-
-    def measurement_of(self, exercise_id: str) -> str:
-        found = exercise(exercise_id) or self.custom.get(exercise_id)
-        return found.measurement if found else "weight_reps"
-
-    def name_of(self, exercise_id: str) -> str:
-        """A custom exercise's name (kept after it is deleted), else the catalog's, else the id."""
-        custom = self.custom.get(exercise_id)
-        return custom.name if custom is not None else exercise_name(exercise_id)
-
-    @property
-    def formula(self) -> E1rmFormula:
-        return cast(E1rmFormula, self.settings.e1rm_formula)
-
-    @property
-    def week_start(self) -> WeekStart:
-        return cast(WeekStart, self.settings.week_start)
-
-    def shift_week(self, summary: WorkoutSummary, sign: Literal[1, -1]) -> None:
-        week = week_of(summary.started_at, self.settings.timezone, self.week_start)
-        current = self.week_deltas.get(week, ZERO)
-        change = contribution(summary)
-        self.week_deltas[week] = add(current, change) if sign > 0 else subtract(current, change)
-        self.board_weeks.add(leaderboards.iso_week(summary.started_at))
-        self.activity_days.add(summary.started_at.astimezone(UTC).date())
-
-
-def _apply(batch: _Batch, event: AnyEvent, occurred_at: datetime) -> None:
-    """Apply one event to the batch, in memory (written in bulk when it finishes); one this release
-    has no projector for fails the batch (the user is parked there in the end), so the checkpoint
-    never passes an event that was not applied."""
-    match event:
-        case UserRegistered() | ProfileChanged():
-            _apply_profile(batch, event)
-            if isinstance(event, UserRegistered):
-                batch.registered_at = occurred_at
-        case WorkoutLogged() | WorkoutAmended() | WorkoutDeleted():
-            _apply_workout(batch, event)
-        case (
-            ExerciseDefined()
-            | ExerciseDeleted()
-            | RoutineDefined()
-            | RoutineDeleted()
-            | BodyweightRecorded()
-            | BodyweightDeleted()
-            | Followed()
-            | Unfollowed()
-        ):
-            batch.changed.add(library.apply(batch.library, event, occurred_at, batch.name_of))
-            if isinstance(event, ExerciseDefined):
-                view = batch.library.exercises[event.exercise_id].view
-                assert view is not None
-                batch.custom[view.id] = view
-            elif isinstance(event, BodyweightRecorded | BodyweightDeleted):
-                batch.bodyweight_changed = True
-        case _:
-            assert_never(event)
-
-
-def _apply_profile(batch: _Batch, event: UserRegistered | ProfileChanged) -> None:
-    before = batch.settings
-    if isinstance(event, UserRegistered):
-        batch.settings = readers.UserSettings(**msgspec.structs.asdict(event))
-    else:
-        changes = {k: v for k, v in msgspec.structs.asdict(event).items() if v is not None}
-        batch.settings = msgspec.structs.replace(before, **changes)
-        if (before.timezone, before.week_start) != (batch.settings.timezone, batch.settings.week_start):
-            batch.rebucketed = True
-        if before.e1rm_formula != batch.settings.e1rm_formula:
-            batch.reformulated = True
-    if before.leaderboard_opt_in != batch.settings.leaderboard_opt_in:
-        batch.opt_in_changed = True
-    if (before.handle, before.display_name) != (batch.settings.handle, batch.settings.display_name):
-        batch.changed.add(outbox.PROFILE)
-    batch.settings_changed = True
-
-
-def _apply_workout(batch: _Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted) -> None:
-    """A workout's new rows, kept in the batch: written in bulk when the batch finishes."""
-    workout_id = event.workout_id
-    batch.changed |= {outbox.workout(workout_id), outbox.FEED}
-    old = batch.summaries[workout_id]
-    if old is not None:
-        batch.shift_week(old, -1)
-    # The exercises whose history changes: those of the sessions it had, and those of its new ones.
-    stored = batch.session_exercises[workout_id]
-    if isinstance(event, WorkoutDeleted):
-        batch.touched_exercises |= stored
-        # A stored session that set no record leaves the records and every later session's marks as
-        # they are (it beat no earlier best); one that did, or one this batch wrote (its marks are
-        # not known yet), needs its exercise's whole history.
-        from_store = old is not None and workout_id not in batch.workouts
-        marked = {mark.exercise_id for mark in old.records} if old is not None and from_store else stored
-        batch.recomputed |= stored & marked
-        for exercise_id in stored - marked:
-            batch.unmarked_deletions.setdefault(exercise_id, set()).add(workout_id)
-        batch.summaries[workout_id] = None
-        batch.session_exercises[workout_id] = set()
-        batch.workouts[workout_id] = None
-        return
-    sessions = sessions_of(workout_id, event.workout, batch.formula)
-    logged = {session.exercise_id for session in sessions}
-    touched = stored | logged
-    batch.touched_exercises |= touched
-    if isinstance(event, WorkoutLogged) and old is None:
-        for session in sessions:
-            batch.appended.setdefault(session.exercise_id, []).append(session)
-        batch.recomputed |= touched - logged
-    else:
-        batch.recomputed |= touched
-    new = summarize(workout_id, event.workout_version, event.workout)
-    detail = document(workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
-    batch.workouts[workout_id] = store.WorkoutRows(new, detail, EVENT_ENCODER.encode(event.workout), sessions)
-    batch.shift_week(new, 1)
-    batch.summaries[workout_id] = new
-    batch.session_exercises[workout_id] = logged
-
-
-WORKOUT_EVENTS = (WorkoutLogged, WorkoutAmended, WorkoutDeleted)
-
-
 async def _finish(
-    connection: asyncpg.Connection, batch: _Batch, version: int, now: datetime
+    connection: asyncpg.Connection, batch: Batch, version: int, now: datetime
 ) -> list[statements.Part | None]:
     """Write what depends on the whole batch (weekly totals, re-derived documents, record marks); and
     what it then has to write of records, scores, the dashboard and the activity, to be written in one
@@ -321,13 +138,13 @@ async def _finish(
         rebucketed = rebucket(summaries, settings.timezone, batch.week_start)
         await store.replace_weeks(connection, batch.user_id, rebucketed)
     if batch.reformulated:
-        rewritten: dict[uuid.UUID, store.WorkoutRows | None] = {}
+        rewritten: dict[uuid.UUID, WorkoutRows | None] = {}
         for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):
             workout = WORKOUT_DECODER.decode(source)
             summary = summarize(workout_id, workout_version, workout)
             detail = document(workout_id, workout_version, workout, batch.formula, batch.name_of)
             sessions = sessions_of(workout_id, workout, batch.formula)
-            rewritten[workout_id] = store.WorkoutRows(summary, detail, source, sessions)
+            rewritten[workout_id] = WorkoutRows(summary, detail, source, sessions)
             batch.changed |= {outbox.workout(workout_id), outbox.FEED}
             touched = {session.exercise_id for session in sessions}
             batch.touched_exercises |= touched
@@ -384,7 +201,7 @@ async def _finish(
     ]
 
 
-def _records_kept(batch: _Batch, appended: Mapping[str, list[ExerciseSession]]) -> dict[str, RecordsDetail]:
+def _records_kept(batch: Batch, appended: Mapping[str, list[ExerciseSession]]) -> dict[str, RecordsDetail]:
     """Exercises whose records the batch changes only by their count of sessions, with those records:
     only sessions that set no record were deleted, none of them on the timeline, and a session of the
     exercise stays (its latest). Every other session's marks stay as they are."""
@@ -403,7 +220,7 @@ def _records_kept(batch: _Batch, appended: Mapping[str, list[ExerciseSession]]) 
     return kept
 
 
-def _mark_in_batch(batch: _Batch, work: _Records) -> None:
+def _mark_in_batch(batch: Batch, work: _Records) -> None:
     """Move the marks `work` holds so far into the rows of the batch's own workouts, before these are
     written: the sessions that set records and their workouts' feed entries and documents."""
     for workout_id, marked in work.marks.items():
@@ -412,7 +229,7 @@ def _mark_in_batch(batch: _Batch, work: _Records) -> None:
         remarked = {s.exercise_id: s for s in work.remarked if s.workout_id == workout_id}
         summary, detail = store.with_marks(rows.summary, rows.document, marked)
         sessions = [remarked.get(session.exercise_id, session) for session in rows.sessions]
-        batch.workouts[workout_id] = store.WorkoutRows(summary, detail, rows.source, sessions)
+        batch.workouts[workout_id] = WorkoutRows(summary, detail, rows.source, sessions)
         batch.summaries[workout_id] = summary
     work.marks.clear()
     work.remarked.clear()
@@ -428,9 +245,9 @@ class _Records:
 
     def append(
         self,
-        batch: _Batch,
+        batch: Batch,
         sessions: list[ExerciseSession],
-        stored: tuple[RecordsDetail | None, store.Latest | None],
+        stored: tuple[RecordsDetail | None, Latest | None],
     ) -> bool:
         """Records, and the new sessions' marks, from the stored records and the new sessions alone
         (in order), when they are later than every other session of their exercise: earlier sessions'
@@ -456,7 +273,7 @@ class _Records:
         self.records[exercise_id] = detail
         return True
 
-    def recompute(self, batch: _Batch, exercise_id: str, history: list[ExerciseSession]) -> None:
+    def recompute(self, batch: Batch, exercise_id: str, history: list[ExerciseSession]) -> None:
         """Records from the whole history; each session's marks where they changed."""
         name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
         self.records[exercise_id] = records_of(exercise_id, name, measurement, history) if history else None
@@ -538,7 +355,7 @@ async def _project_leased(
                 "DELETE FROM projection_pending WHERE user_id = $1 AND version <= $2", user_id, start.version
             )
             return 0, start.version, False, None, False
-        batch = _Batch(user_id, start.settings, custom=start.custom, shadow=shadow)
+        batch = Batch(user_id, start.settings, custom=start.custom, shadow=shadow)
         started = time.perf_counter()
         try:
             events = []
@@ -564,7 +381,7 @@ async def _project_leased(
                 batch.session_exercises[workout_id] = exercises
             for event, (event_version, event_type, _, occurred_at) in zip(events, rows, strict=True):
                 failing = event_version
-                _apply(batch, event, occurred_at)
+                apply(batch, event, occurred_at)
                 metrics.EVENTS_PROJECTED.labels(event_type).inc()
             failing = None
             version = rows[-1][0] if rows else start.version

@@ -15,16 +15,19 @@ from commands.events import WorkoutAmended, WorkoutDeleted, WorkoutLogged
 from core.catalog import Exercise
 from core.units import as_entered
 from projections import leases, outbox, statements
+from projections.batch import Latest, WorkoutRows
 from projections.documents import (
+    CustomExercises,
     Dashboard,
     RecordMark,
+    UserSettings,
     WeekTotals,
     WorkoutDocument,
     WorkoutSummary,
 )
 from projections.library import Library
 from projections.packing import pack, unpack
-from projections.readers import SETTINGS_COLUMNS, CustomExercises, UserSettings, custom_of
+from projections.readers import SETTINGS_COLUMNS, custom_of
 from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
 from projections.workouts import ZERO
 
@@ -55,9 +58,6 @@ def settings_part(user_id: uuid.UUID, settings: UserSettings) -> statements.Part
         ],
         args=[user_id, *values],
     )
-
-
-Latest = tuple[datetime, uuid.UUID]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,16 +210,6 @@ _START_BATCH = f"""
         {_before_columns(_NAMED, _LOGGED)}
     FROM c LEFT JOIN rm_user_settings s ON s.user_id = $1
 """  # noqa: S608 - names from the code
-
-
-@dataclass(frozen=True, slots=True)
-class WorkoutRows:
-    """A workout's read-model rows as a batch leaves them."""
-
-    summary: WorkoutSummary
-    document: WorkoutDocument
-    source: bytes  # the workout as logged
-    sessions: list[ExerciseSession]
 
 
 async def write_workouts(

@@ -20,6 +20,7 @@ from core import clock
 from core.settings import Settings
 from migrations.runner import migrate
 from projections import analytics, analytics_rebuild, store
+from projections.batch import WorkoutRows
 from projections.records import sessions_of
 from projections.workouts import document, summarize
 from tests.accounts import PASSWORD, access_headers, bearer, sign_up
@@ -299,7 +300,7 @@ async def put_workout(
     workout = msgspec.convert(body, Workout)
     detail = document(workout_id, 1, workout, "epley", str)
     sessions = sessions_of(workout_id, workout, "epley")
-    rows = store.WorkoutRows(summarize(workout_id, 1, workout), detail, b"{}", sessions)
+    rows = WorkoutRows(summarize(workout_id, 1, workout), detail, b"{}", sessions)
     await store.write_workouts(rolled_back, user_id, {workout_id: rows})
 
 

@@ -15,6 +15,7 @@ import pytest
 from commands.events import Weight, Workout
 from core.catalog import Muscle, exercise
 from projections import readers, statements, store
+from projections.batch import WorkoutRows
 from projections.dashboard import (
     bodyweight_trend,
     build_dashboard,
@@ -23,7 +24,7 @@ from projections.dashboard import (
     rebucket,
     window_bounds,
 )
-from projections.documents import BodyweightEntry
+from projections.documents import BodyweightEntry, UserSettings
 from projections.library import Library
 from projections.records import sessions_of
 from projections.workouts import document, summarize
@@ -91,12 +92,12 @@ async def test_the_dashboard_read_from_sums_equals_the_one_built_from_every_row(
     instants = [NOW - timedelta(minutes=rng.randrange(400 * 24 * 60)) for _ in range(150)]
     for bound in window_bounds(TODAY, LA):  # each local midnight the windows start or end at
         instants += [bound - timedelta(seconds=1), bound, bound + timedelta(seconds=1)]
-    rows: dict[uuid.UUID, store.WorkoutRows | None] = {}
+    rows: dict[uuid.UUID, WorkoutRows | None] = {}
     for started_at in instants:
         workout_id, workout = uuid.uuid4(), workout_at(started_at, rng)
         detail = document(workout_id, 1, workout, "epley", str)
         sessions = sessions_of(workout_id, workout, "epley")
-        rows[workout_id] = store.WorkoutRows(summarize(workout_id, 1, workout), detail, b"{}", sessions)
+        rows[workout_id] = WorkoutRows(summarize(workout_id, 1, workout), detail, b"{}", sessions)
     await store.write_workouts(rolled_back, user, rows)
     written = [r for r in rows.values() if r is not None]
     weeks = rebucket([r.summary for r in written], LA, "sunday")
@@ -105,7 +106,7 @@ async def test_the_dashboard_read_from_sums_equals_the_one_built_from_every_row(
     weighed = Library(bodyweights={entry.date: entry for entry in entries})
     await statements.execute(rolled_back, store.library_parts(user, weighed))
 
-    settings = readers.UserSettings(timezone=LA, week_start="sunday")
+    settings = UserSettings(timezone=LA, week_start="sunday")
     read = await readers.dashboard_as_of(rolled_back, user, settings, NOW, custom={})
 
     latest = max(written, key=lambda r: (r.summary.started_at, str(r.summary.id))).summary

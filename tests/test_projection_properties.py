@@ -46,12 +46,13 @@ from core.redis import Keys
 from core.replicas import ReadPools
 from core.settings import Settings
 from projections import runner
+from projections.batch import exercise_name
 from projections.cache import DocumentCache, DocumentKeys
 from projections.dashboard import build_dashboard, local_date, muscle_sets, rebucket
 from projections.documents import RecordMark, WeekTotals, WorkoutSummary
 from projections.packing import unpack
 from projections.records import RECORD_NAMES, ExerciseSession, record_marks, sessions_of
-from projections.runner import Outcome, RunnerSettings, exercise_name, project_user
+from projections.runner import Outcome, RunnerSettings, project_user
 from projections.store import DASHBOARD_DECODER, DOCUMENT_DECODER, SUMMARY_DECODER
 from projections.sweeper import SweepSettings, sweep
 from projections.sync import HOT_WORKOUTS

@@ -14,8 +14,9 @@ import msgspec
 from core import clock
 from core.db import Connection
 from projections import store
+from projections.batch import exercise_name
 from projections.records import RecordsDetail, records_of
-from projections.runner import exercise_name, project_user
+from projections.runner import project_user
 from tests.accounts import bearer, sign_up
 
 EXERCISES = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift")

@@ -19,7 +19,8 @@ from core import clock
 from core.embedded import EmbeddedRedis
 from core.redis import Keys
 from core.settings import Settings
-from projections.leaderboards import WEEKLY, BoardKeys, iso_week
+from projections.dashboard import iso_week
+from projections.leaderboards import WEEKLY, BoardKeys
 from projections.packing import unpack
 from projections.runner import project_user
 from tests.accounts import bearer, sign_up

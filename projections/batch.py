@@ -1,0 +1,223 @@
+"""One projection batch in memory: the state it starts from and the pure projectors that apply
+its events to it.
+
+`apply(batch, event, occurred_at)` folds one event into the `Batch`: no SQL and no awaits, exhaustive
+over the event types. The runner (projections/runner.py) reads what a batch starts from in one
+statement, applies every event, then writes what the batch holds in bulk (projections/store.py).
+Each read model's own rules live in its module: workouts (projections/workouts.py), records
+(projections/records.py), the library (projections/library.py), the weeks (projections/dashboard.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal, assert_never, cast
+
+import msgspec
+
+from commands.events import (
+    EVENT_ENCODER,
+    AnyEvent,
+    BodyweightDeleted,
+    BodyweightRecorded,
+    E1rmFormula,
+    ExerciseDefined,
+    ExerciseDeleted,
+    Followed,
+    ProfileChanged,
+    RoutineDefined,
+    RoutineDeleted,
+    Unfollowed,
+    UserRegistered,
+    WeekStart,
+    WorkoutAmended,
+    WorkoutDeleted,
+    WorkoutLogged,
+)
+from core.catalog import exercise
+from projections import library, outbox
+from projections.dashboard import iso_week, week_of
+from projections.documents import CustomExercises, UserSettings, WeekTotals, WorkoutDocument, WorkoutSummary
+from projections.library import Library
+from projections.records import ExerciseSession, RecordsDetail, sessions_of
+from projections.workouts import ZERO, add, contribution, document, subtract, summarize
+
+#: The (start, workout) of an exercise's latest session.
+Latest = tuple[datetime, uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkoutRows:
+    """A workout's read-model rows as a batch leaves them."""
+
+    summary: WorkoutSummary
+    document: WorkoutDocument
+    source: bytes  # the workout as logged
+    sessions: list[ExerciseSession]
+
+
+def exercise_name(exercise_id: str) -> str:
+    found = exercise(exercise_id)
+    return found.name if found else exercise_id
+
+
+@dataclass
+class Batch:
+    """One transaction's work: the user's settings and every change, applied at the end."""
+
+    user_id: uuid.UUID
+    settings: UserSettings
+    #: Each workout the batch's events name, as the batch goes: its summary (None: none) and the
+    #: exercises of its sessions; read for all of them before the first event is applied.
+    summaries: dict[uuid.UUID, WorkoutSummary | None] = field(default_factory=dict)
+    session_exercises: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: Each workout the batch changed, as it leaves it (None: deleted): written once, in bulk.
+    workouts: dict[uuid.UUID, WorkoutRows | None] = field(default_factory=dict)
+    week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
+    rebucketed: bool = False
+    reformulated: bool = False
+    #: The user's custom exercises, deleted ones too (their names stay on the workouts that used them).
+    custom: CustomExercises = field(default_factory=dict)
+    touched_exercises: set[str] = field(default_factory=set)
+    #: Sessions of newly logged workouts, by exercise: records follow from them alone when each is
+    #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
+    appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
+    recomputed: set[str] = field(default_factory=set)
+    #: Exercises whose deleted sessions (by workout) set no record: their records stay as they are.
+    unmarked_deletions: dict[str, set[uuid.UUID]] = field(default_factory=dict)
+    #: The stored records and latest session of each exercise the batch logs new sessions of or names
+    #: stored sessions of, read before its events are applied: for those not in `recomputed`, no
+    #: stored session changes but by an unmarked deletion.
+    records_before: dict[str, tuple[RecordsDetail | None, Latest | None]] = field(default_factory=dict)
+    shadow: bool = False  # a rebuild into shadow tables: no shared counts
+    board_weeks: set[str] = field(default_factory=set)
+    activity_days: set[date] = field(default_factory=set)
+    registered_at: datetime | None = None
+    bodyweight_changed: bool = False
+    opt_in_changed: bool = False
+    settings_changed: bool = False
+    #: The custom exercises, routines, body weights and follows the batch changed, as it leaves them.
+    library: Library = field(default_factory=Library)
+    #: The read-model keys changed (projections/outbox.py), written to the outbox with the checkpoint.
+    changed: set[str] = field(default_factory=set)
+
+    def measurement_of(self, exercise_id: str) -> str:
+        found = exercise(exercise_id) or self.custom.get(exercise_id)
+        return found.measurement if found else "weight_reps"
+
+    def name_of(self, exercise_id: str) -> str:
+        """A custom exercise's name (kept after it is deleted), else the catalog's, else the id."""
+        custom = self.custom.get(exercise_id)
+        return custom.name if custom is not None else exercise_name(exercise_id)
+
+    @property
+    def formula(self) -> E1rmFormula:
+        return cast(E1rmFormula, self.settings.e1rm_formula)
+
+    @property
+    def week_start(self) -> WeekStart:
+        return cast(WeekStart, self.settings.week_start)
+
+    def shift_week(self, summary: WorkoutSummary, sign: Literal[1, -1]) -> None:
+        week = week_of(summary.started_at, self.settings.timezone, self.week_start)
+        current = self.week_deltas.get(week, ZERO)
+        change = contribution(summary)
+        self.week_deltas[week] = add(current, change) if sign > 0 else subtract(current, change)
+        self.board_weeks.add(iso_week(summary.started_at))
+        self.activity_days.add(summary.started_at.astimezone(UTC).date())
+
+
+def apply(batch: Batch, event: AnyEvent, occurred_at: datetime) -> None:
+    """Apply one event to the batch, in memory (written in bulk when it finishes); one this release
+    has no projector for fails the batch (the user is parked there in the end), so the checkpoint
+    never passes an event that was not applied."""
+    match event:
+        case UserRegistered() | ProfileChanged():
+            _apply_profile(batch, event)
+            if isinstance(event, UserRegistered):
+                batch.registered_at = occurred_at
+        case WorkoutLogged() | WorkoutAmended() | WorkoutDeleted():
+            _apply_workout(batch, event)
+        case (
+            ExerciseDefined()
+            | ExerciseDeleted()
+            | RoutineDefined()
+            | RoutineDeleted()
+            | BodyweightRecorded()
+            | BodyweightDeleted()
+            | Followed()
+            | Unfollowed()
+        ):
+            batch.changed.add(library.apply(batch.library, event, occurred_at, batch.name_of))
+            if isinstance(event, ExerciseDefined):
+                view = batch.library.exercises[event.exercise_id].view
+                assert view is not None
+                batch.custom[view.id] = view
+            elif isinstance(event, BodyweightRecorded | BodyweightDeleted):
+                batch.bodyweight_changed = True
+        case _:
+            assert_never(event)
+
+
+def _apply_profile(batch: Batch, event: UserRegistered | ProfileChanged) -> None:
+    before = batch.settings
+    if isinstance(event, UserRegistered):
+        batch.settings = UserSettings(**msgspec.structs.asdict(event))
+    else:
+        changes = {k: v for k, v in msgspec.structs.asdict(event).items() if v is not None}
+        batch.settings = msgspec.structs.replace(before, **changes)
+        if (before.timezone, before.week_start) != (batch.settings.timezone, batch.settings.week_start):
+            batch.rebucketed = True
+        if before.e1rm_formula != batch.settings.e1rm_formula:
+            batch.reformulated = True
+    if before.leaderboard_opt_in != batch.settings.leaderboard_opt_in:
+        batch.opt_in_changed = True
+    if (before.handle, before.display_name) != (batch.settings.handle, batch.settings.display_name):
+        batch.changed.add(outbox.PROFILE)
+    batch.settings_changed = True
+
+
+def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | WorkoutDeleted) -> None:
+    """A workout's new rows, kept in the batch: written in bulk when the batch finishes."""
+    workout_id = event.workout_id
+    batch.changed |= {outbox.workout(workout_id), outbox.FEED}
+    old = batch.summaries[workout_id]
+    if old is not None:
+        batch.shift_week(old, -1)
+    # The exercises whose history changes: those of the sessions it had, and those of its new ones.
+    stored = batch.session_exercises[workout_id]
+    if isinstance(event, WorkoutDeleted):
+        batch.touched_exercises |= stored
+        # A stored session that set no record leaves the records and every later session's marks as
+        # they are (it beat no earlier best); one that did, or one this batch wrote (its marks are
+        # not known yet), needs its exercise's whole history.
+        from_store = old is not None and workout_id not in batch.workouts
+        marked = {mark.exercise_id for mark in old.records} if old is not None and from_store else stored
+        batch.recomputed |= stored & marked
+        for exercise_id in stored - marked:
+            batch.unmarked_deletions.setdefault(exercise_id, set()).add(workout_id)
+        batch.summaries[workout_id] = None
+        batch.session_exercises[workout_id] = set()
+        batch.workouts[workout_id] = None
+        return
+    sessions = sessions_of(workout_id, event.workout, batch.formula)
+    logged = {session.exercise_id for session in sessions}
+    touched = stored | logged
+    batch.touched_exercises |= touched
+    if isinstance(event, WorkoutLogged) and old is None:
+        for session in sessions:
+            batch.appended.setdefault(session.exercise_id, []).append(session)
+        batch.recomputed |= touched - logged
+    else:
+        batch.recomputed |= touched
+    new = summarize(workout_id, event.workout_version, event.workout)
+    detail = document(workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
+    batch.workouts[workout_id] = WorkoutRows(new, detail, EVENT_ENCODER.encode(event.workout), sessions)
+    batch.shift_week(new, 1)
+    batch.summaries[workout_id] = new
+    batch.session_exercises[workout_id] = logged
+
+
+WORKOUT_EVENTS = (WorkoutLogged, WorkoutAmended, WorkoutDeleted)
