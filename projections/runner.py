@@ -1,8 +1,10 @@
 """The projection runner: applies a user's new events to the read models exactly once, in order.
 
-Under a per-user advisory lock it pulls the events after the checkpoint, applies the pure
-projectors, writes the rm_* rows and advances the checkpoint as the last statement of the same
-transaction. A duplicate or redelivered message finds nothing to do. Redis is synced afterwards.
+Under the user's lease (projections/leases.py) and in one transaction, a batch reads the checkpoint,
+the events after it and the stored state they name in one statement (store.start_batch), applies
+the pure projectors in memory (projections/batch.py), then writes the rm_* rows in bulk, the last
+statement advancing the checkpoint and handing the lease back. A duplicate or redelivered message
+finds nothing to do. Redis is synced afterwards, from the outbox (projections/sync.py).
 """
 
 from __future__ import annotations
