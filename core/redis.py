@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from core.settings import Settings
 
@@ -39,6 +44,38 @@ def open_subscriber(settings: Settings) -> Redis:
         retry=Retry(NoBackoff(), 0),
         client_name=settings.redis.prefix + "subscriber",
     )
+
+
+#: Every Lua script queued by its sha (`queue_script`), by sha: what `run_pipeline` loads when Redis
+#: does not know one (it restarted, failed over or flushed its scripts).
+_QUEUED_SCRIPTS: dict[str, Any] = {}
+
+
+def queue_script(pipe: Pipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
+    """Queue a call of `script` on `pipe` by its sha alone. (Called with `client=pipe`, redis-py asks
+    Redis whether the pipeline's scripts exist before every execute: a round trip more each time.)
+    Run the pipeline with `run_pipeline`."""
+    _QUEUED_SCRIPTS[script.sha] = script.script
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+
+async def run_pipeline(redis: Redis, queue: Callable[[Pipeline], Awaitable[None]]) -> list[Any]:
+    """Queue commands with `queue` on a pipeline without a transaction and run it: one round trip.
+    When Redis does not know a script `queue_script` queued, load the scripts and run it all again,
+    so what `queue` queues must be safe to repeat (a publish is then heard twice)."""
+    for attempt in range(2):
+        async with redis.pipeline(transaction=False) as pipe:
+            await queue(pipe)
+            try:
+                answers: list[Any] = await pipe.execute()
+            except NoScriptError:
+                if attempt:
+                    raise
+            else:
+                return answers
+        for script in list(_QUEUED_SCRIPTS.values()):
+            await redis.script_load(script)
+    raise AssertionError("unreachable")
 
 
 class Keys:

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
-from core.redis import Keys
+from core.redis import Keys, queue_script
 from projections.packing import pack, unpack
 
 DOCUMENT_TTL_S = 7 * 86_400
@@ -166,11 +166,12 @@ class DocumentCache:
         ttl_s: int = DOCUMENT_TTL_S,
         packed: bool = False,
     ) -> None:
-        """Queue a compare-and-set of one document on `pipe`: it lands only if newer than the stored
-        one and not older than the user's `ver` (`synced_key`, in the same hash slot). `packed`: the
+        """Queue a compare-and-set of one document on `pipe` (run by `core.redis.run_pipeline`): it
+        lands only if newer than the stored one and not older than the user's `ver` (`synced_key`, in
+        the same hash slot). `packed`: the
         body is already as Postgres stores it (packed, or JSON from before packing), and goes as it is."""
         stored = body if packed or not body else pack(body)
-        await self._put(keys=[key, synced_key], args=[version, stamp, zone, etag, stored, ttl_s], client=pipe)
+        queue_script(pipe, self._put, [key, synced_key], [version, stamp, zone, etag, stored, ttl_s])
 
     async def put_synced(self, pipe: Pipeline, synced_key: str, version: int) -> None:
-        await self._put_version(keys=[synced_key], args=[version], client=pipe)
+        queue_script(pipe, self._put_version, [synced_key], [version])

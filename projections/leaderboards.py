@@ -20,7 +20,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from core.redis import Keys
+from core.redis import Keys, queue_script
 from projections import statements
 from projections.records import RecordsDetail
 
@@ -133,8 +133,8 @@ async def put_scores(
     rebuild: bool = False,
 ) -> None:
     """Version-guarded ZADD/ZREM of some members of one board (all `rows` share it), then an
-    announcement. Queued on `pipe` when given, else sent at once. Only a board Redis holds whole
-    takes a change; `rebuild` writes one back from Postgres."""
+    announcement. Queued on `pipe` when given (run by `core.redis.run_pipeline`), else sent at once.
+    Only a board Redis holds whole takes a change; `rebuild` writes one back from Postgres."""
     if not rows:
         return
     board, key = rows[0].board, rows[0].key
@@ -143,7 +143,10 @@ async def put_scores(
     script = redis.register_script(_PUT_SCORES)
     for start in range(0, len(rows), 500):
         args: list[str | int] = [ttl, int(rebuild), *_member_args(rows[start : start + 500])]
-        await script(keys=[names.scores, names.versions, names.ready], args=args, client=pipe or redis)
+        if pipe is None:
+            await script(keys=[names.scores, names.versions, names.ready], args=args)
+        else:
+            queue_script(pipe, script, [names.scores, names.versions, names.ready], args)
     if pipe is None:
         await redis.publish(names.channel, key)
     else:

@@ -17,10 +17,11 @@ import uuid
 import asyncpg
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from core import clock
-from core.redis import Keys
+from core.redis import Keys, run_pipeline
 from projections import leaderboards, metrics, outbox, store
 from projections.cache import PAGE_TTL_S, DocumentCache, body_etag, changed_channel, projected_channel
 from projections.feed import FIRST_PAGE_SIZE, page_body
@@ -62,55 +63,57 @@ async def sync_redis(
     first_page = page_body(snapshot.feed, FIRST_PAGE_SIZE) if snapshot.feed is not None else None
     cache = DocumentCache(redis, keys)
     names = cache.keys_of(user_id)
-    try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for workout_id, workout_version, present, body in snapshot.workouts:
-                if not present:  # deleted: a tombstone, so a read knows without asking Postgres
-                    await cache.put(pipe, names.workout(workout_id), names.synced, version=version,
-                                    body=b"", etag="")  # fmt: skip
-                elif body is not None:  # in the hot set
-                    await cache.put(
-                        pipe,
-                        names.workout(workout_id),
-                        names.synced,
-                        version=version,
-                        body=body,  # as Postgres stores it: packed
-                        etag=f'"{workout_version}"',
-                        packed=True,
-                    )
-                else:
-                    cold.add(workout_id)
-            if dashboard is not None:
-                dashboard_version, as_of, dashboard_body, zone = dashboard
+
+    async def queue(pipe: Pipeline) -> None:  # all of it version-guarded or idempotent: safe to repeat
+        for workout_id, workout_version, present, body in snapshot.workouts:
+            if not present:  # deleted: a tombstone, so a read knows without asking Postgres
+                await cache.put(pipe, names.workout(workout_id), names.synced, version=version,
+                                body=b"", etag="")  # fmt: skip
+            elif body is not None:  # in the hot set
                 await cache.put(
                     pipe,
-                    names.dashboard,
-                    names.synced,
-                    version=dashboard_version,
-                    stamp=as_of.toordinal(),
-                    zone=zone or "UTC",
-                    body=dashboard_body,
-                    etag=body_etag(dashboard_body),
-                )
-            if first_page is not None:
-                await cache.put(
-                    pipe,
-                    names.feed_page(FIRST_PAGE_SIZE, None),
+                    names.workout(workout_id),
                     names.synced,
                     version=version,
-                    body=first_page,
-                    etag=body_etag(first_page),
-                    ttl_s=PAGE_TTL_S,
+                    body=body,  # as Postgres stores it: packed
+                    etag=f'"{workout_version}"',
+                    packed=True,
                 )
-            await leaderboards.sync_rows(redis, pipe, keys, scores, clock.now())
-            await cache.put_synced(pipe, names.synced, version)
-            # After `ver` moved: a reader's fill from before the change is refused from now on, and one
-            # that landed before is deleted here.
-            if cold:
-                pipe.unlink(*(names.workout(workout_id) for workout_id in cold))
-            pipe.publish(changed_channel(keys, user_id), outbox.announcement(version, frozenset(changes)))
-            pipe.publish(projected_channel(keys, user_id), str(version))
-            await pipe.execute()
+            else:
+                cold.add(workout_id)
+        if dashboard is not None:
+            dashboard_version, as_of, dashboard_body, zone = dashboard
+            await cache.put(
+                pipe,
+                names.dashboard,
+                names.synced,
+                version=dashboard_version,
+                stamp=as_of.toordinal(),
+                zone=zone or "UTC",
+                body=dashboard_body,
+                etag=body_etag(dashboard_body),
+            )
+        if first_page is not None:
+            await cache.put(
+                pipe,
+                names.feed_page(FIRST_PAGE_SIZE, None),
+                names.synced,
+                version=version,
+                body=first_page,
+                etag=body_etag(first_page),
+                ttl_s=PAGE_TTL_S,
+            )
+        await leaderboards.sync_rows(redis, pipe, keys, scores, clock.now())
+        await cache.put_synced(pipe, names.synced, version)
+        # After `ver` moved: a reader's fill from before the change is refused from now on, and one
+        # that landed before is deleted here.
+        if cold:
+            pipe.unlink(*(names.workout(workout_id) for workout_id in cold))
+        pipe.publish(changed_channel(keys, user_id), outbox.announcement(version, frozenset(changes)))
+        pipe.publish(projected_channel(keys, user_id), str(version))
+
+    try:
+        await run_pipeline(redis, queue)
     except RedisError as exc:
         metrics.REDIS_SYNC_FAILURES.inc()
         log.warning("redis_sync_failed", user_id=str(user_id), error=repr(exc))

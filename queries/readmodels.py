@@ -15,12 +15,13 @@ import msgspec
 import structlog
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from core import clock
 from core.cursors import decode_cursor
 from core.metrics import HTTP_METRICS
-from core.redis import Keys
+from core.redis import Keys, run_pipeline
 from core.replicas import ReadPools
 from projections import outbox, readers
 from projections.cache import (
@@ -328,24 +329,26 @@ class ReadModels:
         """Put what was read into Redis (refused there if the user's documents were synced past it);
         `restore`: Redis had lost the user's `ver`, put back the one Postgres knows too."""
         served = loaded.served
+
+        async def queue(pipe: Pipeline) -> None:
+            if served is not None:
+                await self.cache.put(
+                    pipe,
+                    loaded.key,
+                    synced_key,
+                    version=served.version,
+                    body=served.body if loaded.stored is None else loaded.stored,
+                    etag=served.etag,
+                    stamp=loaded.stamp,
+                    zone=loaded.zone,
+                    ttl_s=loaded.ttl_s or DOCUMENT_TTL_S,
+                    packed=loaded.stored is not None,
+                )
+            if restore and loaded.synced:
+                await self.cache.put_synced(pipe, synced_key, loaded.synced)
+
         try:
-            async with self.cache.redis.pipeline(transaction=False) as pipe:
-                if served is not None:
-                    await self.cache.put(
-                        pipe,
-                        loaded.key,
-                        synced_key,
-                        version=served.version,
-                        body=served.body if loaded.stored is None else loaded.stored,
-                        etag=served.etag,
-                        stamp=loaded.stamp,
-                        zone=loaded.zone,
-                        ttl_s=loaded.ttl_s or DOCUMENT_TTL_S,
-                        packed=loaded.stored is not None,
-                    )
-                if restore and loaded.synced:
-                    await self.cache.put_synced(pipe, synced_key, loaded.synced)
-                await pipe.execute()
+            await run_pipeline(self.cache.redis, queue)
         except RedisError as exc:
             log.warning("cache_fill_failed", error=repr(exc))
 

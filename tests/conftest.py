@@ -174,10 +174,13 @@ async def resources(settings: Settings) -> AsyncIterator[tuple[Any, Any, Any]]:
     import asyncpg
     from redis.asyncio import Redis
 
+    from core.db import Connection
     from core.redis import Keys
 
     assert settings.database.url and settings.redis.url
-    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=3)
+    pool = await asyncpg.create_pool(
+        settings.database.url, min_size=1, max_size=3, connection_class=Connection
+    )
     redis = Redis.from_url(settings.redis.url)
     yield pool, redis, Keys(settings.redis.prefix)
     await pool.close()

@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection as RedisConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core import clock
 from projections import outbox, statements, store
-from projections.cache import READ_THROUGH_TTL_S, Cached
+from projections.cache import READ_THROUGH_TTL_S, Cached, DocumentCache
 from projections.runner import project_user
 from projections.sync import HOT_WORKOUTS, sync_redis
 from queries.memory_cache import MemoryCache
@@ -267,3 +269,43 @@ async def test_redis_holds_the_most_recent_workouts_and_reads_the_rest_through(
     await project_user(pool, redis, keys, user_id)
     held = await _workouts_in_redis(redis, keys, user_id)
     assert held == {newest, *by_age[: HOT_WORKOUTS - 1], oldest}
+
+
+class CountedConnection(RedisConnection):
+    """A Redis connection that counts what it sends: one write per round trip."""
+
+    sent = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountedConnection.sent += 1
+        await super().send_packed_command(command, check_health)
+
+
+async def test_a_sync_is_one_round_trip_to_redis_and_survives_redis_forgetting_its_scripts(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    pool, redis, keys = resources
+    counted = Redis.from_url(settings.redis.url, connection_class=CountedConnection)
+    try:
+        await counted.ping()  # connected (and introduced) before counting
+        signed_in = await sign_up(client)
+        me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+        names = DocumentCache(redis, keys).keys_of(user_id)
+
+        async def logged_and_synced(kg: float, days_ago: int) -> int:
+            workout_id = uuid.uuid4()
+            put = await client.put(f"/v1/workouts/{workout_id}", json=bench_session(kg, days_ago), headers=me)
+            assert put.status_code == 201, put.text
+            CountedConnection.sent = 0
+            assert (await project_user(pool, counted, keys, user_id)).synced
+            stored = await DocumentCache(redis, keys).read(names.synced, names.workout(workout_id))
+            assert stored.version == int(put.headers["x-consistency-token"]) and stored.body
+            return CountedConnection.sent
+
+        assert await logged_and_synced(60.0, 3) == 1
+        # Redis lost its scripts (a restart, a failover, a flush): loaded again, the writes done again.
+        await redis.script_flush()
+        assert await logged_and_synced(62.5, 2) > 1
+        assert await logged_and_synced(65.0, 1) == 1
+    finally:
+        await counted.aclose()
