@@ -188,30 +188,29 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
         batch.shift_week(old, -1)
     # The exercises whose history changes: those of the sessions it had, and those of its new ones.
     stored = batch.session_exercises[workout_id]
+    # A stored session that set no record goes without changing the records or any other session's
+    # marks (it beat no earlier best); one that did, or one this batch wrote (its marks are not known
+    # yet), needs its exercise's whole history.
+    unmarked = set()
+    if old is not None and workout_id not in batch.workouts:
+        unmarked = stored - {mark.exercise_id for mark in old.records}
+    for exercise_id in unmarked:
+        batch.unmarked_deletions.setdefault(exercise_id, set()).add(workout_id)
+    batch.recomputed |= stored - unmarked
     if isinstance(event, WorkoutDeleted):
         batch.touched_exercises |= stored
-        # A stored session that set no record leaves the records and every later session's marks as
-        # they are (it beat no earlier best); one that did, or one this batch wrote (its marks are
-        # not known yet), needs its exercise's whole history.
-        from_store = old is not None and workout_id not in batch.workouts
-        marked = {mark.exercise_id for mark in old.records} if old is not None and from_store else stored
-        batch.recomputed |= stored & marked
-        for exercise_id in stored - marked:
-            batch.unmarked_deletions.setdefault(exercise_id, set()).add(workout_id)
         batch.summaries[workout_id] = None
         batch.session_exercises[workout_id] = set()
         batch.workouts[workout_id] = None
         return
     sessions = sessions_of(workout_id, event.workout, batch.formula)
     logged = {session.exercise_id for session in sessions}
-    touched = stored | logged
-    batch.touched_exercises |= touched
-    if isinstance(event, WorkoutLogged) and old is None:
-        for session in sessions:
+    batch.touched_exercises |= stored | logged
+    # Its new sessions, where they replace none or one that set no record: records follow from the
+    # stored ones and the new sessions alone when these are later than every session that stays.
+    for session in sessions:
+        if session.exercise_id not in stored or session.exercise_id in unmarked:
             batch.appended.setdefault(session.exercise_id, []).append(session)
-        batch.recomputed |= touched - logged
-    else:
-        batch.recomputed |= touched
     new = summarize(workout_id, event.workout_version, event.workout)
     detail = document(workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
     batch.workouts[workout_id] = WorkoutRows(new, detail, EVENT_ENCODER.encode(event.workout), sessions)

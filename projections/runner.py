@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,11 +21,7 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 
-from commands.events import (
-    EVENT_DECODER,
-    Workout,
-    WorkoutLogged,
-)
+from commands.events import EVENT_DECODER, Workout, WorkoutAmended, WorkoutLogged
 from core import clock
 from core.db import session_changed
 from core.faults import fault_point
@@ -117,7 +113,12 @@ async def _finish(
         if exercise_id not in kept
         and (
             exercise_id not in appended
-            or not work.append(batch, appended[exercise_id], batch.records_before[exercise_id])
+            or not work.append(
+                batch,
+                appended[exercise_id],
+                batch.records_before[exercise_id],
+                batch.unmarked_deletions.get(exercise_id, ()),
+            )
         )
     ]
     work.records.update(kept)
@@ -250,16 +251,27 @@ class _Records:
         batch: Batch,
         sessions: list[ExerciseSession],
         stored: tuple[RecordsDetail | None, Latest | None],
+        removed: Collection[uuid.UUID] = (),
     ) -> bool:
         """Records, and the new sessions' marks, from the stored records and the new sessions alone
-        (in order), when they are later than every other session of their exercise: earlier sessions'
-        marks stay as they are. False, with nothing changed, when they are not: the whole history is
-        needed."""
+        (in order), when they are later than every other session of their exercise that stays: earlier
+        sessions' marks stay as they are. `removed`: the workouts whose stored sessions of it go (an
+        amendment replaces them, or they were deleted), each having set no record. False, with
+        nothing changed, when the new ones are not the latest: the whole history is needed."""
         detail, latest = stored
         exercise_id = sessions[0].exercise_id
+        first = (sessions[0].started_at, sessions[0].workout_id)
         if (detail is None) != (latest is None):
             return False  # records and sessions disagree: recompute from the sessions
-        if latest is not None and latest >= (sessions[0].started_at, sessions[0].workout_id):
+        if removed:
+            # They set no record, so none is on the timeline and the records stand without them.
+            if detail is None or latest is None or any(p.workout_id in removed for p in detail.timeline):
+                return False
+            # The latest stored session goes: every other one came before it.
+            if latest >= first if latest[1] not in removed else latest > first:
+                return False
+            detail = msgspec.structs.replace(detail, sessions=detail.sessions - len(removed))
+        elif latest is not None and latest >= first:
             return False
         name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
         for session in sessions:
@@ -370,7 +382,7 @@ async def _project_leased(
                 {
                     entry.exercise_id
                     for e in events
-                    if isinstance(e, WorkoutLogged)
+                    if isinstance(e, WorkoutLogged | WorkoutAmended)
                     for entry in e.workout.exercises
                 }
             )

@@ -180,7 +180,7 @@ async def start_batch(connection: asyncpg.Connection, user_id: uuid.UUID, limit:
 
 
 _WORKOUT_EVENTS = ", ".join(f"'{kind.__name__}'" for kind in (WorkoutLogged, WorkoutAmended, WorkoutDeleted))
-#: The workouts the batch's events name and the exercises its new workouts log, read from their JSON
+#: The workouts the batch's events name and the exercises their new versions log, read from their JSON
 #: without ever failing on it: an event the code cannot decode fails its batch there (and parks the user).
 _UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _NAMED = f"""
@@ -189,7 +189,7 @@ _NAMED = f"""
 """  # noqa: S608
 _LOGGED = f"""
     SELECT x #>> '{{}}' FROM e, jsonb_path_query(payload, '$.workout.exercises[*].exerciseId') x
-    WHERE type = '{WorkoutLogged.__name__}'
+    WHERE type IN ('{WorkoutLogged.__name__}', '{WorkoutAmended.__name__}')
 """  # noqa: S608
 
 _START_BATCH = f"""

@@ -15,7 +15,8 @@ from core import clock
 from core.db import Connection
 from projections import store
 from projections.batch import exercise_name
-from projections.records import RecordsDetail, records_of
+from projections.documents import WorkoutSummary
+from projections.records import RecordsDetail, record_marks, records_of
 from projections.runner import project_user
 from tests.accounts import bearer, sign_up
 
@@ -25,14 +26,14 @@ EXERCISES = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift")
 CEILING = 10
 
 
-def session(days_ago: int, kg: float) -> dict[str, Any]:
+def session(days_ago: int, kg: float, reps: int = 5) -> dict[str, Any]:
     started = (clock.now() - timedelta(days=days_ago, hours=2)).replace(microsecond=0)
     return {
         "title": f"Day {days_ago}",
         "startedAt": started.isoformat(),
         "endedAt": (started + timedelta(hours=1)).isoformat(),
         "exercises": [
-            {"exerciseId": exercise_id, "sets": [{"reps": 5, "weight": {"value": kg, "unit": "kg"}}] * 3}
+            {"exerciseId": exercise_id, "sets": [{"reps": reps, "weight": {"value": kg, "unit": "kg"}}] * 3}
             for exercise_id in EXERCISES
         ],
     }
@@ -110,18 +111,78 @@ async def test_deleting_a_workout_that_set_no_record_keeps_the_records_without_r
                 q for q in counter.sent if q.startswith("SELECT exercise_id, body FROM rm_exercise_sessions")
             ]
             assert bool(history_reads) == reads_history, counter.sent
-            async with pool.acquire() as connection:
-                histories = await store.exercise_sessions(connection, user_id, EXERCISES)
-                for exercise_id in EXERCISES:
-                    stored = await connection.fetchval(
-                        "SELECT detail FROM rm_records WHERE user_id = $1 AND exercise_id = $2",
-                        user_id,
-                        exercise_id,
-                    )
-                    expected = records_of(
-                        exercise_id, exercise_name(exercise_id), "weight_reps", histories[exercise_id]
-                    )
-                    assert msgspec.json.decode(stored, type=RecordsDetail) == expected
-                    assert expected.sessions == (3 if deleted == 3 else 2)
+            histories = await records_as_from_history(pool, user_id)
+            assert all(len(history) == (3 if deleted == 3 else 2) for history in histories.values())
+    finally:
+        await pool.close()
+
+
+async def records_as_from_history(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, list[Any]]:
+    """Assert that each exercise's stored records, its sessions' marks and its workouts' marks are
+    what its whole history gives; the histories."""
+    async with pool.acquire() as connection:
+        histories = await store.exercise_sessions(connection, user_id, EXERCISES)
+        summaries = {
+            row["workout_id"]: msgspec.json.decode(row["body"], type=WorkoutSummary)
+            for row in await connection.fetch(
+                "SELECT workout_id, body FROM rm_workout_summaries WHERE user_id = $1", user_id
+            )
+        }
+        for exercise_id in EXERCISES:
+            stored = await connection.fetchval(
+                "SELECT detail FROM rm_records WHERE user_id = $1 AND exercise_id = $2", user_id, exercise_id
+            )
+            history = histories[exercise_id]
+            expected = records_of(exercise_id, exercise_name(exercise_id), "weight_reps", history)
+            assert msgspec.json.decode(stored, type=RecordsDetail) == expected
+            marks = record_marks(history, "weight_reps")
+            for past in history:
+                set_there = [(mark.record, mark.value) for mark in summaries[past.workout_id].records
+                             if mark.exercise_id == exercise_id]  # fmt: skip
+                assert [record for record, _ in marks.get(past.workout_id, [])] == past.records
+                assert set_there == marks.get(past.workout_id, [])
+    return histories
+
+
+async def test_amending_the_latest_workout_that_set_no_record_reads_no_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    _, redis, keys = resources
+    signed_in = await sign_up(client)
+    me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+    ids = {}
+    for day, kg in ((4, 60.0), (3, 50.0), (2, 70.0), (1, 40.0)):  # 50 and 40 beat nothing
+        ids[day] = uuid.uuid4()
+        assert (
+            await client.put(f"/v1/workouts/{ids[day]}", json=session(day, kg), headers=me)
+        ).status_code == 201
+    counter = CountingPool()
+    pool = await counter.open(settings.database.url)
+    try:
+        await project_user(pool, redis, keys, user_id)
+        versions = dict.fromkeys(ids, 1)
+        for day, kg, reps, reads_history in (
+            (1, 45.0, 5, False),  # the latest, which set no record, still sets none
+            (1, 80.0, 5, False),  # the latest, which set no record, now sets them all
+            (1, 42.0, 5, True),  # the latest held records: the whole history
+            (1, 40.0, 12, False),  # sets the volume and reps records, not the heaviest nor the e1RM
+            (1, 41.0, 5, True),  # those records are on no timeline, and held all the same
+            (3, 55.0, 5, True),  # not the latest
+        ):
+            versions[day] += 1
+            matching = {**me, "If-Match": f'"{versions[day] - 1}"'}
+            logged = session(day, kg, reps)
+            amended = await client.put(f"/v1/workouts/{ids[day]}", json=logged, headers=matching)
+            assert amended.status_code == 200, amended.text
+            counter.sent.clear()
+            counter.counting = True
+            await project_user(pool, redis, keys, user_id)
+            counter.counting = False
+            history_reads = [
+                q for q in counter.sent if q.startswith("SELECT exercise_id, body FROM rm_exercise_sessions")
+            ]
+            assert bool(history_reads) == reads_history, (day, kg, counter.sent)
+            histories = await records_as_from_history(pool, user_id)
+            assert all(len(history) == 4 for history in histories.values())
     finally:
         await pool.close()
