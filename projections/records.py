@@ -8,7 +8,7 @@ recomputed from the sessions that remain, deleting or amending a workout hands a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,7 +16,7 @@ import msgspec
 
 from commands.events import E1rmFormula, Weight, Workout, WorkoutSet
 from core.units import to_kg
-from projections.documents import Document
+from projections.documents import Document, RecordMark, WorkoutDocument, WorkoutSummary
 from projections.formulas import e1rm
 from projections.workouts import is_working_set
 
@@ -309,3 +309,17 @@ def append_session(
         timeline=timeline,
     )
     return updated, set_here
+
+
+def with_marks(
+    summary: WorkoutSummary, document: WorkoutDocument, marked: Mapping[str, list[RecordMark]]
+) -> tuple[WorkoutSummary, WorkoutDocument]:
+    """A workout's feed entry and document with the records it sets in `marked`'s exercises replaced by
+    those: in the order of its exercises, then of the record names."""
+    order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
+    kept = [mark for mark in summary.records if mark.exercise_id not in marked]
+    merged = sorted(
+        [*kept, *(mark for listed in marked.values() for mark in listed)],
+        key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
+    )
+    return msgspec.structs.replace(summary, records=merged), msgspec.structs.replace(document, records=merged)

@@ -38,6 +38,7 @@ from projections.records import (
     record_marks,
     records_of,
     sessions_of,
+    with_marks,
 )
 from projections.sync import HOT_WORKOUTS, sync_redis
 from projections.workouts import document, summarize
@@ -230,7 +231,7 @@ def _mark_in_batch(batch: Batch, work: _Records) -> None:
         rows = batch.workouts[workout_id]
         assert rows is not None, "a new session's workout is written by its batch"
         remarked = {s.exercise_id: s for s in work.remarked if s.workout_id == workout_id}
-        summary, detail = store.with_marks(rows.summary, rows.document, marked)
+        summary, detail = with_marks(rows.summary, rows.document, marked)
         sessions = [remarked.get(session.exercise_id, session) for session in rows.sessions]
         batch.workouts[workout_id] = WorkoutRows(summary, detail, rows.source, sessions)
         batch.summaries[workout_id] = summary

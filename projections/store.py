@@ -28,7 +28,7 @@ from projections.documents import (
 from projections.library import Library
 from projections.packing import pack, unpack
 from projections.readers import SETTINGS_COLUMNS, custom_of
-from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of
+from projections.records import ExerciseSession, RecordsDetail, summary_of, with_marks
 from projections.workouts import ZERO
 
 ENCODER = msgspec.json.Encoder()
@@ -558,20 +558,6 @@ async def save_session_records(
         """,
         [(user_id, s.exercise_id, s.started_at, s.workout_id, pack(ENCODER.encode(s))) for s in sessions],
     )
-
-
-def with_marks(
-    summary: WorkoutSummary, document: WorkoutDocument, marked: Mapping[str, list[RecordMark]]
-) -> tuple[WorkoutSummary, WorkoutDocument]:
-    """A workout's feed entry and document with the records it sets in `marked`'s exercises replaced by
-    those: in the order of its exercises, then of the record names."""
-    order = {entry.exercise_id: i for i, entry in reversed(list(enumerate(document.exercises)))}
-    kept = [mark for mark in summary.records if mark.exercise_id not in marked]
-    merged = sorted(
-        [*kept, *(mark for listed in marked.values() for mark in listed)],
-        key=lambda m: (order.get(m.exercise_id, len(order)), m.exercise_id, RECORD_NAMES.index(m.record)),
-    )
-    return msgspec.structs.replace(summary, records=merged), msgspec.structs.replace(document, records=merged)
 
 
 async def mark_workout_records(
