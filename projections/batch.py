@@ -85,11 +85,12 @@ class Batch:
     #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
     appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
     recomputed: set[str] = field(default_factory=set)
-    #: Exercises whose deleted sessions (by workout) set no record: their records stay as they are.
-    unmarked_deletions: dict[str, set[uuid.UUID]] = field(default_factory=dict)
+    #: By exercise, the workouts whose stored sessions of it go (deleted, or replaced by an amendment)
+    #: having set no record: the records stand without them.
+    unmarked_removals: dict[str, set[uuid.UUID]] = field(default_factory=dict)
     #: The stored records and latest session of each exercise the batch logs new sessions of or names
     #: stored sessions of, read before its events are applied: for those not in `recomputed`, no
-    #: stored session changes but by an unmarked deletion.
+    #: stored session changes but by an unmarked removal.
     records_before: dict[str, tuple[RecordsDetail | None, Latest | None]] = field(default_factory=dict)
     shadow: bool = False  # a rebuild into shadow tables: no shared counts
     board_weeks: set[str] = field(default_factory=set)
@@ -195,7 +196,7 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
     if old is not None and workout_id not in batch.workouts:
         unmarked = stored - {mark.exercise_id for mark in old.records}
     for exercise_id in unmarked:
-        batch.unmarked_deletions.setdefault(exercise_id, set()).add(workout_id)
+        batch.unmarked_removals.setdefault(exercise_id, set()).add(workout_id)
     batch.recomputed |= stored - unmarked
     if isinstance(event, WorkoutDeleted):
         batch.touched_exercises |= stored

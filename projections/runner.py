@@ -118,7 +118,7 @@ async def _finish(
                 batch,
                 appended[exercise_id],
                 batch.records_before[exercise_id],
-                batch.unmarked_deletions.get(exercise_id, ()),
+                batch.unmarked_removals.get(exercise_id, ()),
             )
         )
     ]
@@ -210,7 +210,7 @@ def _records_kept(batch: Batch, appended: Mapping[str, list[ExerciseSession]]) -
     only sessions that set no record were deleted, none of them on the timeline, and a session of the
     exercise stays (its latest). Every other session's marks stay as they are."""
     kept = {}
-    for exercise_id, deleted in batch.unmarked_deletions.items():
+    for exercise_id, deleted in batch.unmarked_removals.items():
         if exercise_id in batch.recomputed or exercise_id in appended or batch.reformulated:
             continue
         detail, latest = batch.records_before.get(exercise_id, (None, None))
