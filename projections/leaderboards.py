@@ -214,10 +214,11 @@ def _round(value: float) -> float:
 
 
 def _scores_part(
-    user_id: uuid.UUID, version: int, scores: dict[tuple[str, str], float | None]
+    user_id: uuid.UUID, version: int, scores: dict[tuple[str, str], float | None], *, restamp: bool
 ) -> statements.Part:
     """Upsert the scores that exist; a score that no longer exists becomes a NULL (a removal for Redis).
-    The two parts touch different rows."""
+    `restamp` (the opt-in changed): every row of the user takes `version`, changed or not, so Redis
+    adds or removes them all. The three expressions touch different rows."""
     present = [(board, key, score) for (board, key), score in sorted(scores.items()) if score is not None]
     gone = [(board, key) for (board, key), score in sorted(scores.items()) if score is None]
     return statements.Part(
@@ -228,7 +229,7 @@ def _scores_part(
                 UPDATE rm_leaderboard_scores s SET score = NULL, version = $2
                 FROM unnest($6::text[], $7::text[]) AS g(board, board_key)
                 WHERE s.board = g.board AND s.board_key = g.board_key AND s.user_id = $1
-                    AND s.score IS NOT NULL
+                    AND (s.score IS NOT NULL OR $8)
                 """,
             ),
             (
@@ -239,7 +240,17 @@ def _scores_part(
                     AS p(board, board_key, score)
                 ON CONFLICT (board, board_key, user_id)
                 DO UPDATE SET score = EXCLUDED.score, version = EXCLUDED.version
-                WHERE rm_leaderboard_scores.score IS DISTINCT FROM EXCLUDED.score
+                WHERE rm_leaderboard_scores.score IS DISTINCT FROM EXCLUDED.score OR $8
+                """,
+            ),
+            (
+                "scores_restamped",
+                """
+                UPDATE rm_leaderboard_scores SET version = $2
+                WHERE user_id = $1 AND $8 AND (board, board_key) NOT IN (
+                    SELECT * FROM unnest($3::text[], $4::text[])
+                    UNION ALL SELECT * FROM unnest($6::text[], $7::text[])
+                )
                 """,
             ),
         ],
@@ -251,13 +262,15 @@ def _scores_part(
             [score for _, _, score in present],
             [board for board, _ in gone],
             [key for _, key in gone],
+            restamp,
         ],
     )
 
 
-def scores_reads(user_id: uuid.UUID, weeks: set[str]) -> statements.Part:
+def scores_reads(user_id: uuid.UUID, weeks: set[str], *, e1rm_scores: bool) -> statements.Part:
     """What the scores read, as a part of a statement (projections/statements.py): the user's volume
-    in each ISO week of `weeks`, and their latest body weight."""
+    in each ISO week of `weeks`, their latest body weight and, with `e1rm_scores` (the body weight
+    changed, so every relative score does), their stored e1RM scores."""
     periods = sorted(weeks)
     bounds = [week_bounds(period) for period in periods]
     return statements.Part(
@@ -284,13 +297,21 @@ def scores_reads(user_id: uuid.UUID, weeks: set[str]) -> statements.Part:
                 WHERE user_id = $1 ORDER BY day DESC LIMIT 1
                 """,
             ),
+            (
+                "scores_e1rm",
+                """
+                SELECT CASE WHEN $5 THEN (
+                    SELECT array_agg(ROW(board_key, score)) FROM rm_leaderboard_scores
+                    WHERE user_id = $1 AND board = $4
+                ) END
+                """,
+            ),
         ],
-        args=[user_id, [start for start, _ in bounds], [stop for _, stop in bounds]],
+        args=[user_id, [start for start, _ in bounds], [stop for _, stop in bounds], E1RM, e1rm_scores],
     )
 
 
-async def scores_part(
-    connection: asyncpg.Connection,
+def scores_part(
     user_id: uuid.UUID,
     version: int,
     read: Mapping[str, Any],
@@ -302,11 +323,7 @@ async def scores_part(
 ) -> statements.Part | None:
     """The scores a batch changed, to write (projections/statements.py), from the row `scores_reads`
     answered: touched weeks, touched exercises, all relatives when the body weight changed. A changed
-    opt-in re-stamps every row first, so Redis adds or removes them all."""
-    if opt_in_changed:
-        await connection.execute(
-            "UPDATE rm_leaderboard_scores SET version = $2 WHERE user_id = $1", user_id, version
-        )
+    opt-in re-stamps every row, so Redis adds or removes them all."""
     volumes = {
         period: None if total is None or total <= 0 else _round(float(total))
         for period, total in zip(sorted(weeks), read["scores_volumes"], strict=True)
@@ -319,16 +336,13 @@ async def scores_part(
         for exercise_id, detail in records.items()
     }
     if bodyweight_changed:
-        rows = await connection.fetch(
-            "SELECT board_key, score FROM rm_leaderboard_scores WHERE user_id = $1 AND board = $2",
-            user_id,
-            E1RM,
-        )
-        for row in rows:
-            best.setdefault(row["board_key"], row["score"])
+        for board_key, score in read["scores_e1rm"] or ():
+            best.setdefault(board_key, score)
     for exercise_id, e1rm in best.items():
         if exercise_id in records:
             scores[(E1RM, exercise_id)] = e1rm
         relative = _round(e1rm / bodyweight) if e1rm is not None and bodyweight is not None else None
         scores[(RELATIVE, exercise_id)] = relative
-    return _scores_part(user_id, version, scores) if scores else None
+    if not scores and not opt_in_changed:
+        return None
+    return _scores_part(user_id, version, scores, restamp=opt_in_changed)

@@ -168,14 +168,13 @@ async def _finish(
     read = await statements.execute(
         connection,
         [
-            leaderboards.scores_reads(batch.user_id, batch.board_weeks),
+            leaderboards.scores_reads(batch.user_id, batch.board_weeks, e1rm_scores=batch.bodyweight_changed),
             readers.dashboard_reads(batch.user_id, settings, now, with_custom=False),
             analytics.activity_reads(batch.user_id, batch.activity_days),
         ],
     )
     assert read is not None
-    scores = await leaderboards.scores_part(
-        connection,
+    scores = leaderboards.scores_part(
         batch.user_id,
         version,
         read,
