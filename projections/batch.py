@@ -2,7 +2,9 @@
 its events to it.
 
 `apply(batch, event, occurred_at)` folds one event into the `Batch`: no SQL and no awaits, exhaustive
-over the event types. The runner (projections/runner.py) reads what a batch starts from in one
+over the event types. `RecordsWork`, `records_kept` and `mark_in_batch` then derive the exercises'
+records and the workouts' record marks from what the batch holds (and, where it must, from the
+histories the runner reads). The runner (projections/runner.py) reads what a batch starts from in one
 statement, applies every event, then writes what the batch holds in bulk (projections/store.py).
 Each read model's own rules live in its module: workouts (projections/workouts.py), records
 (projections/records.py), the library (projections/library.py), the weeks (projections/dashboard.py).
@@ -11,6 +13,7 @@ Each read model's own rules live in its module: workouts (projections/workouts.p
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal, assert_never, cast
@@ -39,9 +42,24 @@ from commands.events import (
 from core.catalog import exercise
 from projections import library, outbox
 from projections.dashboard import iso_week, week_of
-from projections.documents import CustomExercises, UserSettings, WeekTotals, WorkoutDocument, WorkoutSummary
+from projections.documents import (
+    CustomExercises,
+    RecordMark,
+    UserSettings,
+    WeekTotals,
+    WorkoutDocument,
+    WorkoutSummary,
+)
 from projections.library import Library
-from projections.records import ExerciseSession, RecordsDetail, sessions_of
+from projections.records import (
+    ExerciseSession,
+    RecordsDetail,
+    append_session,
+    record_marks,
+    records_of,
+    sessions_of,
+    with_marks,
+)
 from projections.workouts import ZERO, add, contribution, document, subtract, summarize
 
 #: The (start, workout) of an exercise's latest session.
@@ -221,3 +239,103 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
 
 
 WORKOUT_EVENTS = (WorkoutLogged, WorkoutAmended, WorkoutDeleted)
+
+
+def records_kept(batch: Batch, appended: Mapping[str, list[ExerciseSession]]) -> dict[str, RecordsDetail]:
+    """Exercises whose records the batch changes only by their count of sessions, with those records:
+    only sessions that set no record were deleted, none of them on the timeline, and a session of the
+    exercise stays (its latest). Every other session's marks stay as they are."""
+    kept = {}
+    for exercise_id, deleted in batch.unmarked_removals.items():
+        if exercise_id in batch.recomputed or exercise_id in appended or batch.reformulated:
+            continue
+        detail, latest = batch.records_before.get(exercise_id, (None, None))
+        if detail is None or latest is None or latest[1] in deleted:
+            continue
+        if any(point.workout_id in deleted for point in detail.timeline):
+            continue
+        kept[exercise_id] = msgspec.structs.replace(
+            detail, name=batch.name_of(exercise_id), sessions=detail.sessions - len(deleted)
+        )
+    return kept
+
+
+def mark_in_batch(batch: Batch, work: RecordsWork) -> None:
+    """Move the marks `work` holds so far into the rows of the batch's own workouts, before these are
+    written: the sessions that set records and their workouts' feed entries and documents."""
+    for workout_id, marked in work.marks.items():
+        rows = batch.workouts[workout_id]
+        assert rows is not None, "a new session's workout is written by its batch"
+        remarked = {s.exercise_id: s for s in work.remarked if s.workout_id == workout_id}
+        summary, detail = with_marks(rows.summary, rows.document, marked)
+        sessions = [remarked.get(session.exercise_id, session) for session in rows.sessions]
+        batch.workouts[workout_id] = WorkoutRows(summary, detail, rows.source, sessions)
+        batch.summaries[workout_id] = summary
+    work.marks.clear()
+    work.remarked.clear()
+
+
+@dataclass
+class RecordsWork:
+    """The records a batch changed, the sessions whose marks changed and each workout's new marks."""
+
+    records: dict[str, RecordsDetail | None] = field(default_factory=dict)
+    marks: dict[uuid.UUID, dict[str, list[RecordMark]]] = field(default_factory=dict)
+    remarked: list[ExerciseSession] = field(default_factory=list)
+
+    def append(
+        self,
+        batch: Batch,
+        sessions: list[ExerciseSession],
+        stored: tuple[RecordsDetail | None, Latest | None],
+        removed: Collection[uuid.UUID] = (),
+    ) -> bool:
+        """Records, and the new sessions' marks, from the stored records and the new sessions alone
+        (in order), when they are later than every other session of their exercise that stays: earlier
+        sessions' marks stay as they are. `removed`: the workouts whose stored sessions of it go (an
+        amendment replaces them, or they were deleted), each having set no record. False, with
+        nothing changed, when the new ones are not the latest: the whole history is needed."""
+        detail, latest = stored
+        exercise_id = sessions[0].exercise_id
+        first = (sessions[0].started_at, sessions[0].workout_id)
+        if (detail is None) != (latest is None):
+            return False  # records and sessions disagree: recompute from the sessions
+        if removed:
+            # They set no record, so none is on the timeline and the records stand without them.
+            if detail is None or latest is None or any(p.workout_id in removed for p in detail.timeline):
+                return False
+            # The latest stored session goes: every other one came before it.
+            if latest >= first if latest[1] not in removed else latest > first:
+                return False
+            detail = msgspec.structs.replace(detail, sessions=detail.sessions - len(removed))
+        elif latest is not None and latest >= first:
+            return False
+        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
+        for session in sessions:
+            detail, set_here = append_session(detail, name, measurement, session)
+            if set_here:
+                self.remarked.append(
+                    msgspec.structs.replace(session, records=[record for record, _ in set_here])
+                )
+                self.marks.setdefault(session.workout_id, {})[exercise_id] = [
+                    RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+                    for record, value in set_here
+                ]
+        self.records[exercise_id] = detail
+        return True
+
+    def recompute(self, batch: Batch, exercise_id: str, history: list[ExerciseSession]) -> None:
+        """Records from the whole history; each session's marks where they changed."""
+        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
+        self.records[exercise_id] = records_of(exercise_id, name, measurement, history) if history else None
+        computed = record_marks(history, measurement)
+        for session in history:
+            found = computed.get(session.workout_id, [])
+            names = [record for record, _ in found]
+            if names == session.records:
+                continue
+            self.remarked.append(msgspec.structs.replace(session, records=names))
+            self.marks.setdefault(session.workout_id, {})[exercise_id] = [
+                RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+                for record, value in found
+            ]

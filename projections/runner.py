@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -28,17 +28,18 @@ from core.faults import fault_point
 from core.locks import REBUILD_GATE_KEY, projection_lock_key
 from core.redis import Keys
 from projections import analytics, leaderboards, leases, metrics, outbox, readers, statements, store
-from projections.batch import WORKOUT_EVENTS, Batch, Latest, WorkoutRows, apply
+from projections.batch import (
+    WORKOUT_EVENTS,
+    Batch,
+    RecordsWork,
+    WorkoutRows,
+    apply,
+    mark_in_batch,
+    records_kept,
+)
 from projections.dashboard import next_rollover, rebucket
-from projections.documents import RecordMark
 from projections.records import (
-    ExerciseSession,
-    RecordsDetail,
-    append_session,
-    record_marks,
-    records_of,
     sessions_of,
-    with_marks,
 )
 from projections.sync import HOT_WORKOUTS, sync_redis
 from projections.workouts import document, summarize
@@ -95,7 +96,7 @@ async def _finish(
     what it then has to write of records, scores, the dashboard and the activity, to be written in one
     statement with the checkpoint (projections/statements.py)."""
     settings = batch.settings
-    work = _Records()
+    work = RecordsWork()
     exercises = sorted(batch.touched_exercises)
     # Newly logged sessions later than all their exercise's others update the stored records by
     # themselves, in order (the common case; a drain's batch holds many of one exercise), and the
@@ -107,7 +108,7 @@ async def _finish(
     }
     if batch.reformulated:  # every session is derived anew: every exercise's whole history
         appended = {}
-    kept = _records_kept(batch, appended)
+    kept = records_kept(batch, appended)
     whole = [
         exercise_id
         for exercise_id in exercises
@@ -123,7 +124,7 @@ async def _finish(
         )
     ]
     work.records.update(kept)
-    _mark_in_batch(batch, work)
+    mark_in_batch(batch, work)
     # In one statement: the settings, the library, the workouts, the weeks they changed (unless the
     # weeks are all bucketed anew) and the registration; all that the reads below read.
     weeks = None if batch.rebucketed else store.weeks_part(batch.user_id, batch.week_deltas)
@@ -202,106 +203,6 @@ async def _finish(
         ),
         activity,
     ]
-
-
-def _records_kept(batch: Batch, appended: Mapping[str, list[ExerciseSession]]) -> dict[str, RecordsDetail]:
-    """Exercises whose records the batch changes only by their count of sessions, with those records:
-    only sessions that set no record were deleted, none of them on the timeline, and a session of the
-    exercise stays (its latest). Every other session's marks stay as they are."""
-    kept = {}
-    for exercise_id, deleted in batch.unmarked_removals.items():
-        if exercise_id in batch.recomputed or exercise_id in appended or batch.reformulated:
-            continue
-        detail, latest = batch.records_before.get(exercise_id, (None, None))
-        if detail is None or latest is None or latest[1] in deleted:
-            continue
-        if any(point.workout_id in deleted for point in detail.timeline):
-            continue
-        kept[exercise_id] = msgspec.structs.replace(
-            detail, name=batch.name_of(exercise_id), sessions=detail.sessions - len(deleted)
-        )
-    return kept
-
-
-def _mark_in_batch(batch: Batch, work: _Records) -> None:
-    """Move the marks `work` holds so far into the rows of the batch's own workouts, before these are
-    written: the sessions that set records and their workouts' feed entries and documents."""
-    for workout_id, marked in work.marks.items():
-        rows = batch.workouts[workout_id]
-        assert rows is not None, "a new session's workout is written by its batch"
-        remarked = {s.exercise_id: s for s in work.remarked if s.workout_id == workout_id}
-        summary, detail = with_marks(rows.summary, rows.document, marked)
-        sessions = [remarked.get(session.exercise_id, session) for session in rows.sessions]
-        batch.workouts[workout_id] = WorkoutRows(summary, detail, rows.source, sessions)
-        batch.summaries[workout_id] = summary
-    work.marks.clear()
-    work.remarked.clear()
-
-
-@dataclass
-class _Records:
-    """The records a batch changed, the sessions whose marks changed and each workout's new marks."""
-
-    records: dict[str, RecordsDetail | None] = field(default_factory=dict)
-    marks: dict[uuid.UUID, dict[str, list[RecordMark]]] = field(default_factory=dict)
-    remarked: list[ExerciseSession] = field(default_factory=list)
-
-    def append(
-        self,
-        batch: Batch,
-        sessions: list[ExerciseSession],
-        stored: tuple[RecordsDetail | None, Latest | None],
-        removed: Collection[uuid.UUID] = (),
-    ) -> bool:
-        """Records, and the new sessions' marks, from the stored records and the new sessions alone
-        (in order), when they are later than every other session of their exercise that stays: earlier
-        sessions' marks stay as they are. `removed`: the workouts whose stored sessions of it go (an
-        amendment replaces them, or they were deleted), each having set no record. False, with
-        nothing changed, when the new ones are not the latest: the whole history is needed."""
-        detail, latest = stored
-        exercise_id = sessions[0].exercise_id
-        first = (sessions[0].started_at, sessions[0].workout_id)
-        if (detail is None) != (latest is None):
-            return False  # records and sessions disagree: recompute from the sessions
-        if removed:
-            # They set no record, so none is on the timeline and the records stand without them.
-            if detail is None or latest is None or any(p.workout_id in removed for p in detail.timeline):
-                return False
-            # The latest stored session goes: every other one came before it.
-            if latest >= first if latest[1] not in removed else latest > first:
-                return False
-            detail = msgspec.structs.replace(detail, sessions=detail.sessions - len(removed))
-        elif latest is not None and latest >= first:
-            return False
-        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
-        for session in sessions:
-            detail, set_here = append_session(detail, name, measurement, session)
-            if set_here:
-                self.remarked.append(
-                    msgspec.structs.replace(session, records=[record for record, _ in set_here])
-                )
-                self.marks.setdefault(session.workout_id, {})[exercise_id] = [
-                    RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
-                    for record, value in set_here
-                ]
-        self.records[exercise_id] = detail
-        return True
-
-    def recompute(self, batch: Batch, exercise_id: str, history: list[ExerciseSession]) -> None:
-        """Records from the whole history; each session's marks where they changed."""
-        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
-        self.records[exercise_id] = records_of(exercise_id, name, measurement, history) if history else None
-        computed = record_marks(history, measurement)
-        for session in history:
-            found = computed.get(session.workout_id, [])
-            names = [record for record, _ in found]
-            if names == session.records:
-                continue
-            self.remarked.append(msgspec.structs.replace(session, records=names))
-            self.marks.setdefault(session.workout_id, {})[exercise_id] = [
-                RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
-                for record, value in found
-            ]
 
 
 async def _project_batch(
