@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import io
 import pstats
@@ -33,9 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
 from api.seed_cli import seed
+from commands.events import Workout
+from commands.versioning import IfMatch
 from commands.workouts import put_workout
 from core import clock
 from core.db import Connection
@@ -47,6 +51,8 @@ from ops.bench.run import _synthetic_workout
 from projections.runner import project_user
 
 ROOT = Path(__file__).resolve().parents[2]
+#: How the records' read of an exercise's whole history of sessions starts (projections/store.py).
+HISTORY_READ = "SELECT exercise_id, body FROM rm_exercise_sessions"
 #: (label, months of seeded history, seed): each seed value names users of its own.
 HISTORIES = (("1 month", 1, 11), ("12 months", 12, 12), ("72 months", 72, 13))
 
@@ -57,15 +63,56 @@ class Counted:
     def __init__(self) -> None:
         self.on = False
         self.sent = 0
+        self.history_reads = 0  # reads of an exercise's whole history of sessions
         self.label = ""
         self.elapsed: dict[tuple[str, str], list[float]] = {}
 
     def log(self, record: Any) -> None:
+        # By the query as sent (shortened when reported): little CPU added to what is measured.
         if self.on:
-            self.sent += (
-                1  # by the query as sent (shortened when reported): little to add to the CPU measured
-            )
+            self.sent += 1
+            self.history_reads += record.query.lstrip().startswith(HISTORY_READ)
             self.elapsed.setdefault((self.label, record.query), []).append(record.elapsed * 1000)
+
+
+async def _one_batch(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    keys: Keys,
+    user_id: uuid.UUID,
+    *,
+    counted: Counted,
+    profiler: cProfile.Profile | None,
+) -> dict[str, float]:
+    """Project the user's one new event, measured: wall and CPU ms, statements, whether it read an
+    exercise's whole history (1.0) or not."""
+    counted.sent, counted.history_reads, counted.on = 0, 0, True
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    outcome = await project_user(pool, redis, keys, user_id)
+    if profiler is not None:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    counted.on = False
+    assert outcome.applied == 1, outcome
+    return {
+        "wall_ms": wall * 1000,
+        "cpu_ms": cpu * 1000,
+        "statements": counted.sent,
+        "history": float(counted.history_reads > 0),
+    }
+
+
+def _edited(workout: Workout) -> Workout:
+    """The workout as a lifter fixes it afterwards: one rep fewer on its last set (or a new title)."""
+    last = workout.exercises[-1]
+    sets = list(last.sets)
+    if sets and sets[-1].reps is not None and sets[-1].reps > 1:
+        sets[-1] = msgspec.structs.replace(sets[-1], reps=sets[-1].reps - 1)
+        exercises = [*workout.exercises[:-1], msgspec.structs.replace(last, sets=sets)]
+        return msgspec.structs.replace(workout, exercises=exercises)
+    return msgspec.structs.replace(workout, title=f"{workout.title} (edited)")
 
 
 async def _history(settings: Settings, months: int, seed_value: int, users: int) -> list[uuid.UUID]:
@@ -126,36 +173,33 @@ async def measure(
             )
             groups.append((label, users, workouts // len(users)))
         samples: dict[str, dict[str, list[float]]] = {
-            label: {"wall_ms": [], "cpu_ms": [], "statements": []} for label, _, _ in groups
+            label: collections.defaultdict(list) for label, _, _ in groups
         }
         for _ in range(args.rounds):
             for label, users, _ in groups:
                 for user_id in users:
                     started = clock.now() - timedelta(minutes=1)
                     workout = _synthetic_workout(rng, started.astimezone(UTC), rng.randint(0, 400))
-                    async with writer.transaction():
-                        await put_workout(
-                            writer,
-                            user_id=user_id,
-                            workout_id=uuid.uuid4(),
-                            workout=workout,
-                            if_match=None,
-                            now=clock.now(),
-                            request_id=None,
-                        )
-                    counted.sent, counted.on, counted.label = 0, True, label
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    if profiler is not None:
-                        profiler.enable()
-                    outcome = await project_user(pool, redis, keys, user_id)
-                    if profiler is not None:
-                        profiler.disable()
-                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                    counted.on = False
-                    assert outcome.applied == 1, outcome
-                    samples[label]["wall_ms"].append(wall * 1000)
-                    samples[label]["cpu_ms"].append(cpu * 1000)
-                    samples[label]["statements"].append(counted.sent)
+                    workout_id = uuid.uuid4()
+                    # The new workout, then an edit of it: one rep fewer on its last set.
+                    for kind, written, if_match in (
+                        ("", workout, None),
+                        ("amend_", _edited(workout), IfMatch(versions=frozenset({1}))),
+                    ):
+                        async with writer.transaction():
+                            await put_workout(
+                                writer,
+                                user_id=user_id,
+                                workout_id=workout_id,
+                                workout=written,
+                                if_match=if_match,
+                                now=clock.now(),
+                                request_id=None,
+                            )
+                        counted.label = f"{label} {kind}"
+                        one = await _one_batch(pool, redis, keys, user_id, counted=counted, profiler=profiler)
+                        for name, value in one.items():
+                            samples[label][f"{kind}{name}"].append(value)
         for label, _, history in groups:
             taken = samples[label]
             results.append(
@@ -167,13 +211,17 @@ async def measure(
                     "wall_p95": _p95(taken["wall_ms"]),
                     "cpu_p50": statistics.median(taken["cpu_ms"]),
                     "statements": statistics.median(taken["statements"]),
+                    "amend_wall_p50": statistics.median(taken["amend_wall_ms"]),
+                    "amend_cpu_p50": statistics.median(taken["amend_cpu_ms"]),
+                    "amend_statements": statistics.median(taken["amend_statements"]),
+                    "amend_history": statistics.fmean(taken["amend_history"]),
                     "drain": drains[label],
                     # per statement: summed over the batches, as the client waited for it
                     "slowest": sorted(
                         (
                             (sum(times) / len(taken["wall_ms"]), " ".join(query.split())[:90])
                             for (group, query), times in counted.elapsed.items()
-                            if group == label
+                            if group == f"{label} "
                         ),
                         reverse=True,
                     )[:8],
@@ -200,6 +248,19 @@ def report(results: list[dict[str, Any]]) -> str:
         times = f"{r['wall_p50']:.2f} | {r['wall_p95']:.2f} | {r['cpu_p50']:.2f}"
         lines.append(
             f"| {r['history']} | {r['workouts']} | {r['batches']} | {times} | {r['statements']:.0f} |"
+        )
+    lines += [
+        "",
+        "Each new workout then edited once (one rep fewer on its last set), and that amendment's batch:",
+        "",
+        "| history | amendments | wall p50 ms | worker CPU p50 ms | statements | read a whole history |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        times = f"{r['amend_wall_p50']:.2f} | {r['amend_cpu_p50']:.2f}"
+        lines.append(
+            f"| {r['history']} | {r['batches']} | {times} | {r['amend_statements']:.0f} "
+            f"| {r['amend_history']:.0%} |"
         )
     lines += [
         "",
