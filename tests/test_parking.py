@@ -208,3 +208,50 @@ async def test_an_event_the_runner_cannot_apply_parks_the_user_before_it(
     row = await checkpoint(db, user_id)
     assert row["parked_version"] == unknown and f"event {unknown}" in row["parked_error"]
     assert row["version"] == projected  # never past it, and nothing after it applied
+
+
+SOME_ID = str(uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "WorkoutLogged", "workoutId": "not-a-uuid", "workoutVersion": 1, "workout": {}},
+        {
+            "type": "WorkoutLogged",
+            "workoutId": str(uuid.uuid4()),
+            "workoutVersion": 1,
+            "workout": {"exercises": "x"},
+        },
+        {"type": "WorkoutAmended", "workoutId": 5, "workout": 7},
+        {
+            "type": "WorkoutAmended",
+            "workoutId": str(uuid.uuid4()),
+            "workout": {"exercises": [{"exerciseId": {}}]},
+        },
+        {"type": "WorkoutDeleted", "workoutId": "0" * 36},
+        [1, 2],
+    ],
+)
+async def test_a_malformed_workout_event_parks_the_user_and_never_breaks_the_batch_start(
+    client: Any, settings: Settings, db: asyncpg.Connection, payload: Any
+) -> None:
+    """The batch's first statement picks the workouts and exercises an event names out of its JSON:
+    whatever that JSON holds, it reads, and the event fails where it is decoded."""
+    signed_in = await sign_up(client)
+    user_id = uuid.UUID(signed_in["user"]["id"])
+    kind = payload["type"] if isinstance(payload, dict) else "WorkoutLogged"
+    assert settings.database.url and settings.redis.url
+    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        poison = await append_event(db, user_id, kind, payload)
+        outcome = await project_user(
+            pool, redis, Keys(settings.redis.prefix), user_id, settings=RunnerSettings(max_failures=1)
+        )
+    finally:
+        await pool.close()
+        await redis.aclose()
+    assert outcome.parked
+    row = await checkpoint(db, user_id)
+    assert row["parked_version"] == poison and f"event {poison}" in row["parked_error"]
