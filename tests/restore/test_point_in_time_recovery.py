@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +28,7 @@ import pytest
 from core.settings import Settings
 from migrations.runner import migrate
 from tests.faults.stack import Ironlog, Lifter
-from tests.harness import read_model_hash, wait_until
+from tests.harness import delete_prefix, read_model_hash, wait_until
 from tests.postgres_server import LocalPostgres
 from tests.restore.backups import BackupRepository
 
@@ -57,10 +57,12 @@ class Drill:
     writes: list[Write] = field(default_factory=list)
     lifters: list[Lifter] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    prefixes: list[str] = field(default_factory=list)  # deleted from the machine's Redis afterwards
 
     def ironlog(self, database_url: str, prefix: str) -> Ironlog:
         """Ironlog's processes on `database_url`, with a Redis namespace of their own."""
         assert self.settings.redis.url and self.settings.redis.broker_url
+        self.prefixes.append(prefix)
         env = {
             "DATABASE_URL": database_url,
             "REDIS_URL": self.settings.redis.url,
@@ -90,19 +92,23 @@ def _ironlog_command(ironlog: Ironlog, *args: str) -> float:
 
 
 @pytest.fixture
-def drill(settings: Settings) -> Iterator[Drill]:
+async def drill(settings: Settings) -> AsyncIterator[Drill]:
     root = Path(tempfile.mkdtemp(prefix="ilr"))
     primary = LocalPostgres(root, "primary")
     repository = BackupRepository(root, primary)
     primary.init(repository.server_settings())
     primary.start()
+    made = Drill(root, settings, primary, repository)
     try:
         repository.create()
         primary.sql("CREATE DATABASE ironlog")
-        yield Drill(root, settings, primary, repository)
+        yield made
     finally:
         primary.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+        assert settings.redis.url
+        for prefix in made.prefixes:  # the documents and broker keys of each Ironlog it ran
+            await delete_prefix(settings.redis.url, prefix)
 
 
 async def _write_until(ironlog: Ironlog, lifter: Lifter, drill: Drill, stop: asyncio.Event, n: int) -> None:
