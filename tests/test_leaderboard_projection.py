@@ -33,7 +33,8 @@ async def test_a_changed_opt_in_restamps_every_row_even_those_the_same_batch_wri
     me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
     assert (await client.patch("/v1/me", json={"leaderboardOptIn": True}, headers=me)).status_code == 200
     weight = {"weight": {"value": 80, "unit": "kg"}}
-    assert (await client.put("/v1/bodyweight/2026-01-01", json=weight, headers=me)).is_success
+    weighed_on = (clock.now() - timedelta(days=10)).date()
+    assert (await client.put(f"/v1/bodyweight/{weighed_on}", json=weight, headers=me)).is_success
     for days_ago, kg in ((3, {SQUAT: 140.0, BENCH: 100.0}), (2, {SQUAT: 150.0})):
         assert (
             await client.put(f"/v1/workouts/{uuid.uuid4()}", json=day(days_ago, **kg), headers=me)
