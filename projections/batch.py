@@ -60,7 +60,7 @@ from projections.records import (
     sessions_of,
     with_marks,
 )
-from projections.workouts import ZERO, add, contribution, document, subtract, summarize
+from projections.workouts import ZERO, Figures, add, contribution, document, subtract, summarize
 
 #: The (start, workout) of an exercise's latest session.
 Latest = tuple[datetime, uuid.UUID]
@@ -222,7 +222,8 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
         batch.session_exercises[workout_id] = set()
         batch.workouts[workout_id] = None
         return
-    sessions = sessions_of(workout_id, event.workout, batch.formula)
+    figures = Figures(event.workout, batch.formula)
+    sessions = sessions_of(workout_id, event.workout, batch.formula, figures)
     logged = {session.exercise_id for session in sessions}
     batch.touched_exercises |= stored | logged
     # Its new sessions, where they replace none or one that set no record: records follow from the
@@ -230,8 +231,10 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
     for session in sessions:
         if session.exercise_id not in stored or session.exercise_id in unmarked:
             batch.appended.setdefault(session.exercise_id, []).append(session)
-    new = summarize(workout_id, event.workout_version, event.workout)
-    detail = document(workout_id, event.workout_version, event.workout, batch.formula, batch.name_of)
+    new = summarize(workout_id, event.workout_version, event.workout, figures)
+    detail = document(
+        workout_id, event.workout_version, event.workout, batch.formula, batch.name_of, figures=figures
+    )
     batch.workouts[workout_id] = WorkoutRows(new, detail, EVENT_ENCODER.encode(event.workout), sessions)
     batch.shift_week(new, 1)
     batch.summaries[workout_id] = new

@@ -15,10 +15,8 @@ from decimal import Decimal
 import msgspec
 
 from commands.events import E1rmFormula, Weight, Workout, WorkoutSet
-from core.units import to_kg
 from projections.documents import Document, RecordMark, WorkoutDocument, WorkoutSummary
-from projections.formulas import e1rm
-from projections.workouts import is_working_set
+from projections.workouts import Figures, is_working_set
 
 _CENTS = Decimal("0.01")
 
@@ -95,8 +93,7 @@ def _session(
     exercise_id: str,
     workout_id: uuid.UUID,
     started_at: datetime,
-    sets: list[WorkoutSet],
-    formula: E1rmFormula,
+    sets: list[tuple[WorkoutSet, Decimal | None, float | None]],
 ) -> ExerciseSession:
     views: list[SessionSet] = []
     volume, reps_total, working = Decimal(0), 0, 0
@@ -104,9 +101,7 @@ def _session(
     heaviest: Decimal | None = None
     most_reps: int | None = None
     best_volume: Decimal | None = None
-    for s in sets:
-        kg = to_kg(s.weight.value, s.weight.unit) if s.weight is not None else None
-        one_rm = e1rm(float(kg), s.reps, formula) if kg is not None and s.reps is not None else None
+    for s, kg, one_rm in sets:
         views.append(
             SessionSet(
                 type=s.type,
@@ -126,11 +121,12 @@ def _session(
             most_reps = max(most_reps or 0, s.reps)
         if kg is not None:
             heaviest = kg if heaviest is None else max(heaviest, kg)
-        if kg is not None and s.reps is not None:
-            volume += kg * s.reps
-            best_volume = kg * s.reps if best_volume is None else max(best_volume, kg * s.reps)
-            if one_rm is not None and s.weight is not None and (best is None or one_rm > best.e1rm_kg):
-                best = BestSet(reps=s.reps, weight=s.weight, e1rm_kg=one_rm)
+            if s.reps is not None:
+                set_volume = kg * s.reps
+                volume += set_volume
+                best_volume = set_volume if best_volume is None else max(best_volume, set_volume)
+                if one_rm is not None and s.weight is not None and (best is None or one_rm > best.e1rm_kg):
+                    best = BestSet(reps=s.reps, weight=s.weight, e1rm_kg=one_rm)
     return ExerciseSession(
         exercise_id=exercise_id,
         workout_id=workout_id,
@@ -147,14 +143,19 @@ def _session(
     )
 
 
-def sessions_of(workout_id: uuid.UUID, workout: Workout, formula: E1rmFormula) -> list[ExerciseSession]:
-    """One session per exercise of the workout (an exercise logged twice counts as one session)."""
-    grouped: dict[str, list[WorkoutSet]] = {}
-    for entry in workout.exercises:
-        grouped.setdefault(entry.exercise_id, []).extend(entry.sets)
+def sessions_of(
+    workout_id: uuid.UUID, workout: Workout, formula: E1rmFormula, figures: Figures | None = None
+) -> list[ExerciseSession]:
+    """One session per exercise of the workout (an exercise logged twice counts as one session).
+    `figures`: the workout's by `formula`, when the caller has them."""
+    figures = figures or Figures(workout, formula)
+    grouped: dict[str, list[tuple[WorkoutSet, Decimal | None, float | None]]] = {}
+    for entry, loads in zip(workout.exercises, figures.loads, strict=True):
+        grouped.setdefault(entry.exercise_id, []).extend(
+            (s, kg, one_rm) for s, (kg, one_rm) in zip(entry.sets, loads, strict=True)
+        )
     return [
-        _session(exercise_id, workout_id, workout.started_at, sets, formula)
-        for exercise_id, sets in grouped.items()
+        _session(exercise_id, workout_id, workout.started_at, sets) for exercise_id, sets in grouped.items()
     ]
 
 

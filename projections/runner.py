@@ -42,7 +42,7 @@ from projections.records import (
     sessions_of,
 )
 from projections.sync import HOT_WORKOUTS, sync_redis
-from projections.workouts import document, summarize
+from projections.workouts import Figures, document, summarize
 
 log = structlog.get_logger(__name__)
 
@@ -146,9 +146,12 @@ async def _finish(
         rewritten: dict[uuid.UUID, WorkoutRows | None] = {}
         for workout_id, workout_version, source in await store.workout_sources(connection, batch.user_id):
             workout = WORKOUT_DECODER.decode(source)
-            summary = summarize(workout_id, workout_version, workout)
-            detail = document(workout_id, workout_version, workout, batch.formula, batch.name_of)
-            sessions = sessions_of(workout_id, workout, batch.formula)
+            figures = Figures(workout, batch.formula)
+            summary = summarize(workout_id, workout_version, workout, figures)
+            detail = document(
+                workout_id, workout_version, workout, batch.formula, batch.name_of, figures=figures
+            )
+            sessions = sessions_of(workout_id, workout, batch.formula, figures)
             rewritten[workout_id] = WorkoutRows(summary, detail, source, sessions)
             batch.changed |= {outbox.workout(workout_id), outbox.FEED}
             touched = {session.exercise_id for session in sessions}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
@@ -47,12 +47,29 @@ def set_volume_kg(s: WorkoutSet) -> float:
     return float(_volume(s))
 
 
-def _working_sets(workout: Workout) -> Iterable[WorkoutSet]:
-    return (s for exercise in workout.exercises for s in exercise.sets if is_working_set(s))
+class Figures:
+    """What every projection of one workout derives from its sets, derived once: each set's load in kg
+    (exact) and e1RM by the user's formula, in the order of the workout's exercises and their sets; and
+    the working sets' count and volume."""
 
+    __slots__ = ("loads", "set_count", "volume_kg")
 
-def _volume_kg(workout: Workout) -> float:
-    return _kg(sum((_volume(s) for s in _working_sets(workout)), Decimal(0)))
+    def __init__(self, workout: Workout, formula: E1rmFormula) -> None:
+        self.loads: list[list[tuple[Decimal | None, float | None]]] = []
+        count, volume = 0, Decimal(0)
+        for exercise in workout.exercises:
+            loads = []
+            for s in exercise.sets:
+                kg = to_kg(s.weight.value, s.weight.unit) if s.weight is not None else None
+                estimate = e1rm(float(kg), s.reps, formula) if kg is not None and s.reps is not None else None
+                loads.append((kg, estimate))
+                if is_working_set(s):
+                    count += 1
+                    if kg is not None and s.reps is not None:
+                        volume += s.reps * kg
+            self.loads.append(loads)
+        self.set_count = count
+        self.volume_kg = _kg(volume)
 
 
 def _duration_s(workout: Workout) -> int | None:
@@ -65,25 +82,26 @@ def _duration_s(workout: Workout) -> int | None:
     return elapsed // timedelta(seconds=1)
 
 
-def summarize(workout_id: UUID, version: int, workout: Workout) -> WorkoutSummary:
-    """The feed entry of a workout: counts, working-set volume in kg, duration when it has ended."""
+def summarize(
+    workout_id: UUID, version: int, workout: Workout, figures: Figures | None = None
+) -> WorkoutSummary:
+    """The feed entry of a workout: counts, working-set volume in kg, duration when it has ended.
+    `figures`: the workout's, when the caller has them (the formula does not matter here)."""
+    figures = figures or Figures(workout, "epley")
     return WorkoutSummary(
         id=workout_id,
         version=version,
         title=workout.title,
         started_at=workout.started_at,
         exercise_count=len(workout.exercises),
-        set_count=sum(1 for _ in _working_sets(workout)),
-        volume_kg=_volume_kg(workout),
+        set_count=figures.set_count,
+        volume_kg=figures.volume_kg,
         ended_at=workout.ended_at,
         duration_s=_duration_s(workout),
     )
 
 
-def _set_view(s: WorkoutSet, formula: E1rmFormula) -> SetView:
-    estimate = None
-    if s.weight is not None and s.reps is not None:
-        estimate = e1rm(float(to_kg(s.weight.value, s.weight.unit)), s.reps, formula)
+def _set_view(s: WorkoutSet, estimate: float | None) -> SetView:
     return SetView(
         type=s.type,
         completed=s.completed,
@@ -98,29 +116,42 @@ def _set_view(s: WorkoutSet, formula: E1rmFormula) -> SetView:
 
 
 def _exercise_view(
-    exercise: WorkoutExercise, formula: E1rmFormula, names: Callable[[str], str]
+    exercise: WorkoutExercise,
+    loads: list[tuple[Decimal | None, float | None]],
+    names: Callable[[str], str],
 ) -> ExerciseView:
     return ExerciseView(
         exercise_id=exercise.exercise_id,
         name=names(exercise.exercise_id),
-        sets=[_set_view(s, formula) for s in exercise.sets],
+        sets=[_set_view(s, estimate) for s, (_, estimate) in zip(exercise.sets, loads, strict=True)],
         notes=exercise.notes,
         superset_group=exercise.superset_group,
     )
 
 
 def document(
-    workout_id: UUID, version: int, workout: Workout, formula: E1rmFormula, names: Callable[[str], str]
+    workout_id: UUID,
+    version: int,
+    workout: Workout,
+    formula: E1rmFormula,
+    names: Callable[[str], str],
+    *,
+    figures: Figures | None = None,
 ) -> WorkoutDocument:
-    """The workout detail: every set as entered with its e1RM, exercise names from `names`."""
+    """The workout detail: every set as entered with its e1RM, exercise names from `names`.
+    `figures`: the workout's by `formula`, when the caller has them."""
+    figures = figures or Figures(workout, formula)
     return WorkoutDocument(
         id=workout_id,
         version=version,
         title=workout.title,
         started_at=workout.started_at,
-        exercises=[_exercise_view(exercise, formula, names) for exercise in workout.exercises],
-        set_count=sum(1 for _ in _working_sets(workout)),
-        volume_kg=_volume_kg(workout),
+        exercises=[
+            _exercise_view(exercise, loads, names)
+            for exercise, loads in zip(workout.exercises, figures.loads, strict=True)
+        ],
+        set_count=figures.set_count,
+        volume_kg=figures.volume_kg,
         ended_at=workout.ended_at,
         duration_s=_duration_s(workout),
         routine_id=workout.routine_id,
