@@ -139,6 +139,29 @@ class Batch:
     def week_start(self) -> WeekStart:
         return cast(WeekStart, self.settings.week_start)
 
+    def withdraw(self, exercise_id: str, workout_id: uuid.UUID) -> bool:
+        """Take the workout's session of the exercise out of `appended`, where this batch put it; False
+        when it is not there."""
+        new = self.appended.get(exercise_id, [])
+        kept = [session for session in new if session.workout_id != workout_id]
+        if len(kept) == len(new):
+            return False
+        if kept:
+            self.appended[exercise_id] = kept
+        else:
+            del self.appended[exercise_id]
+        return True
+
+    def unchanged_records(self, exercise_id: str) -> bool:
+        """Whether the exercise was touched only by sessions this batch logged and then withdrew (its
+        workout amended or deleted again): its records stay as they were."""
+        return (
+            not self.reformulated
+            and exercise_id not in self.recomputed
+            and exercise_id not in self.unmarked_removals
+            and exercise_id not in self.appended
+        )
+
     def shift_week(self, summary: WorkoutSummary, sign: Literal[1, -1]) -> None:
         week = week_of(summary.started_at, self.settings.timezone, self.week_start)
         current = self.week_deltas.get(week, ZERO)
@@ -208,14 +231,18 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
     # The exercises whose history changes: those of the sessions it had, and those of its new ones.
     stored = batch.session_exercises[workout_id]
     # A stored session that set no record goes without changing the records or any other session's
-    # marks (it beat no earlier best); one that did, or one this batch wrote (its marks are not known
-    # yet), needs its exercise's whole history.
-    unmarked = set()
-    if old is not None and workout_id not in batch.workouts:
+    # marks (it beat no earlier best); one that did needs its exercise's whole history. A session this
+    # batch logged and has not folded into the records yet is simply withdrawn; one it wrote otherwise
+    # (its marks are not known yet) needs the whole history too.
+    unmarked: set[str] = set()
+    withdrawn: set[str] = set()
+    if workout_id in batch.workouts:
+        withdrawn = {exercise_id for exercise_id in stored if batch.withdraw(exercise_id, workout_id)}
+    elif old is not None:
         unmarked = stored - {mark.exercise_id for mark in old.records}
     for exercise_id in unmarked:
         batch.unmarked_removals.setdefault(exercise_id, set()).add(workout_id)
-    batch.recomputed |= stored - unmarked
+    batch.recomputed |= stored - unmarked - withdrawn
     if isinstance(event, WorkoutDeleted):
         batch.touched_exercises |= stored
         batch.summaries[workout_id] = None
@@ -229,7 +256,7 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
     # Its new sessions, where they replace none or one that set no record: records follow from the
     # stored ones and the new sessions alone when these are later than every session that stays.
     for session in sessions:
-        if session.exercise_id not in stored or session.exercise_id in unmarked:
+        if session.exercise_id not in stored or session.exercise_id in unmarked | withdrawn:
             batch.appended.setdefault(session.exercise_id, []).append(session)
     new = summarize(workout_id, event.workout_version, event.workout, figures)
     detail = document(

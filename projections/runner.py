@@ -113,6 +113,7 @@ async def _finish(
         exercise_id
         for exercise_id in exercises
         if exercise_id not in kept
+        and not batch.unchanged_records(exercise_id)
         and (
             exercise_id not in appended
             or not work.append(

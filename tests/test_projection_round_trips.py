@@ -185,3 +185,43 @@ async def test_amending_the_latest_workout_that_set_no_record_reads_no_history(
             assert all(len(history) == 4 for history in histories.values())
     finally:
         await pool.close()
+
+
+async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    """An offline queue, an import or a drain often amends or deletes a workout in the batch that logs
+    it: its sessions are withdrawn before they are folded into the records, not read back."""
+    me, user_id, _ = await four_days(client)
+    counter = CountingPool()
+    pool = await counter.open(settings.database.url)
+    try:
+        await project_user(pool, *resources[1:], user_id)
+        logged, dropped = uuid.uuid4(), uuid.uuid4()
+        for kg, version in ((80.0, None), (75.0, '"1"'), (72.5, '"2"')):  # sets the records, twice amended
+            headers = me if version is None else {**me, "If-Match": version}
+            put = await client.put(f"/v1/workouts/{logged}", json=session(0, kg), headers=headers)
+            assert put.status_code in {200, 201}, put.text
+        assert (
+            await client.put(f"/v1/workouts/{dropped}", json=session(5, 90.0), headers=me)
+        ).status_code == 201
+        assert (await client.delete(f"/v1/workouts/{dropped}", headers=me)).status_code == 204
+        assert not await reads_a_history(counter, pool, resources, user_id), counter.sent
+        histories = await records_as_from_history(pool, user_id)
+        assert all(len(history) == 5 for history in histories.values())
+        for history in histories.values():  # 72.5 kg beats 70 kg
+            assert next(past for past in history if past.workout_id == logged).records
+        # Only withdrawn sessions touched these exercises: their records stay as they were.
+        for _ in range(2):
+            dropped = uuid.uuid4()
+            assert (
+                await client.put(f"/v1/workouts/{dropped}", json=session(6, 99.0), headers=me)
+            ).status_code == 201
+            assert (await client.delete(f"/v1/workouts/{dropped}", headers=me)).status_code == 204
+        assert not await reads_a_history(counter, pool, resources, user_id), counter.sent
+        after = await records_as_from_history(pool, user_id)
+        assert {e: sorted(h, key=lambda past: past.workout_id) for e, h in after.items()} == {
+            e: sorted(h, key=lambda past: past.workout_id) for e, h in histories.items()
+        }
+    finally:
+        await pool.close()
