@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commands.accounts import ROLES, Role
+from core import loops
 from core.logs import configure_logging
 from core.processes import prepare_metrics_dir
 from core.services import running_services, service_environment
@@ -155,10 +155,10 @@ def migrate() -> None:
     from migrations.runner import migrate as apply
 
     with running_services(settings) as resolved:
-        applied = asyncio.run(apply(resolved))
+        applied = loops.run(apply(resolved))
         click.echo(f"applied {len(applied)} migration(s)" if applied else "migrations are current")
         # A projector whose version was bumped rebuilds the read models on deploy.
-        rebuilt = asyncio.run(rebuild(resolved, None, only_if_stale=True, on_progress=_progress_bar()))
+        rebuilt = loops.run(rebuild(resolved, None, only_if_stale=True, on_progress=_progress_bar()))
     if rebuilt is not None:
         click.echo(f"\nrebuilt read models: {rebuilt.users} user(s), {rebuilt.events} event(s)")
 
@@ -191,7 +191,7 @@ def createuser(
             return password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
         try:
-            account, created = asyncio.run(
+            account, created = loops.run(
                 create_or_promote(
                     resolved,
                     email=email,
@@ -217,7 +217,7 @@ def disableuser(email: str, enable: bool) -> None:
 
     settings = _settings("cli")
     with running_services(settings) as resolved:
-        user_id = asyncio.run(disable_or_enable(resolved, email=email, disabled=not enable))
+        user_id = loops.run(disable_or_enable(resolved, email=email, disabled=not enable))
     if user_id is None:
         raise click.ClickException(f"no account has the email {email}")
     click.echo(f"{'enabled' if enable else 'disabled'} {email}")
@@ -255,7 +255,7 @@ def seed(users: int, months: int, seed_value: int, writers: int) -> None:
         raise click.ClickException("seeding is refused in production (IRONLOG_ENV=production)")
     with running_services(settings) as resolved:
         try:
-            result = asyncio.run(
+            result = loops.run(
                 write_seed(
                     resolved,
                     users=users,
@@ -286,7 +286,7 @@ def projections_retry(user_id: uuid.UUID | None, every: bool) -> None:
 
     settings = _settings("cli")
     with running_services(settings) as resolved:
-        retried = asyncio.run(retry(resolved, user_id))
+        retried = loops.run(retry(resolved, user_id))
     click.echo(f"retried {len(retried)} user(s)" + "".join(f"\n  {u}" for u in retried))
 
 
@@ -297,7 +297,7 @@ def projections_status() -> None:
 
     settings = _settings("cli")
     with running_services(settings) as resolved:
-        click.echo(asyncio.run(status(resolved)))
+        click.echo(loops.run(status(resolved)))
 
 
 def _progress_bar() -> Callable[[Progress], None]:
@@ -337,7 +337,7 @@ def projections_rebuild(user_id: uuid.UUID | None, every: bool, if_stale: bool) 
     settings = _settings("cli")
     with running_services(settings) as resolved:
         try:
-            result = asyncio.run(
+            result = loops.run(
                 rebuild(resolved, user_id, only_if_stale=if_stale and every, on_progress=_progress_bar())
             )
         except RebuildRunning as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -15,6 +14,7 @@ from types import FrameType
 import structlog
 
 from api.projections_cli import rebuild
+from core import loops
 from core.processes import die_with_parent, free_port, port_is_free
 from core.services import running_services, service_environment
 from core.settings import Settings
@@ -91,8 +91,8 @@ def launch(settings: Settings) -> int:
     children: list[subprocess.Popen[bytes]] = []
     try:
         with running_services(settings) as resolved:
-            asyncio.run(migrate(resolved))
-            asyncio.run(rebuild(resolved, None, only_if_stale=True))
+            loops.run(migrate(resolved))
+            loops.run(rebuild(resolved, None, only_if_stale=True))
             host = resolved.api.host
             api_port = _port(host, resolved.api.port)
             metrics_port = _port(resolved.worker.metrics_host, resolved.worker.metrics_port)

@@ -16,6 +16,7 @@ import pika
 import pika.exceptions
 import redis
 from dramatiq import Message
+from dramatiq.asyncio import EventLoopThread, set_event_loop_thread
 from dramatiq.broker import Broker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
@@ -28,9 +29,11 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+from dramatiq.worker import Worker
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core import loops
 from core.settings import Settings
 
 AMQP_SCHEMES = ("amqp", "amqps")
@@ -57,6 +60,18 @@ def queue_name(settings: Settings, queue: str) -> str:
     return f"{prefix}.{queue}" if prefix else queue
 
 
+class AsyncIOOnUvloop(AsyncIO):
+    """Dramatiq's event loop thread for async actors, running uvloop (core/loops.py) instead of the
+    default loop: projection batches are mostly round trips, and those cost less CPU on it."""
+
+    def before_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        thread = EventLoopThread(self.logger)
+        thread.loop.close()  # the default loop its constructor made, never run
+        thread.loop = loops.new_event_loop()
+        thread.start(timeout=1.0)
+        set_event_loop_thread(thread)
+
+
 def _middleware(settings: Settings, worker_middleware: list[Middleware] | None) -> list[Middleware]:
     return [
         AgeLimit(),
@@ -67,7 +82,7 @@ def _middleware(settings: Settings, worker_middleware: list[Middleware] | None) 
             min_backoff=settings.worker.min_backoff_ms,
             max_backoff=settings.worker.max_backoff_ms,
         ),
-        AsyncIO(),
+        AsyncIOOnUvloop(),
         *(worker_middleware or []),
     ]
 

@@ -41,7 +41,7 @@ from api.seed_cli import seed
 from commands.events import Workout
 from commands.versioning import IfMatch
 from commands.workouts import put_workout
-from core import clock
+from core import clock, loops
 from core.db import Connection
 from core.logs import configure_logging
 from core.redis import Keys
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings, process="bench")
     try:
         asyncio.run(create_and_migrate(servers, settings))
-        results = asyncio.run(measure(args, settings, profiler, drain_profiler))
+        results = loops.run(measure(args, settings, profiler, drain_profiler))
     finally:
         asyncio.run(clean_up(servers))
     text = report(results)
