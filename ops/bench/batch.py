@@ -23,6 +23,7 @@ import asyncio
 import collections
 import cProfile
 import io
+import os
 import pstats
 import random
 import statistics
@@ -48,6 +49,7 @@ from core.redis import Keys
 from core.settings import Settings
 from ops.bench.common import clean_up, configure, create_and_migrate
 from ops.bench.run import _synthetic_workout
+from ops.bench.stack import cpu_ticks
 from projections.runner import project_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +160,10 @@ async def measure(
             events = await writer.fetchval(
                 "SELECT sum(version)::bigint FROM streams WHERE user_id = ANY($1::uuid[])", users
             )
-            # The drain: each seeded user's whole stream projected (and synced), one user after another.
+            # The drain: each seeded user's whole stream projected (and synced), one user after another;
+            # with the CPU the servers spent on it (the pool's one backend, the Redis server).
+            servers = await _server_pids(pool, redis)
+            ticks = sum(map(cpu_ticks, servers))
             wall, cpu = time.perf_counter(), time.process_time()
             if drain_profiler is not None:
                 drain_profiler.enable()
@@ -167,7 +172,8 @@ async def measure(
             if drain_profiler is not None:
                 drain_profiler.disable()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            drains[label] = {"events": events, "wall_s": wall, "cpu_s": cpu}
+            server_s = (sum(map(cpu_ticks, servers)) - ticks) / os.sysconf("SC_CLK_TCK")
+            drains[label] = {"events": events, "wall_s": wall, "cpu_s": cpu, "server_s": server_s}
             workouts = await writer.fetchval(
                 "SELECT count(*) FROM workouts WHERE user_id = ANY($1::uuid[])", users
             )
@@ -234,6 +240,15 @@ async def measure(
     return results
 
 
+async def _server_pids(pool: asyncpg.Pool, redis: Redis) -> list[int]:
+    """The Postgres backend of the pool's one connection and the Redis server, when they run on this
+    machine (their CPU is read from /proc; elsewhere it reads as 0)."""
+    async with pool.acquire() as connection:
+        backend: int = await connection.fetchval("SELECT pg_backend_pid()")
+    info = await redis.info("server")
+    return [backend, int(info["process_id"])]
+
+
 def _p95(values: list[float]) -> float:
     return sorted(values)[max(0, round(len(values) * 0.95) - 1)]
 
@@ -267,13 +282,18 @@ def report(results: list[dict[str, Any]]) -> str:
         "The drain: each seeded user's stream projected from nothing, users one after another in this",
         "process (batches of the runner's default size, each followed by the Redis sync):",
         "",
-        "| history | events | wall s | events/s | worker CPU per event ms |",
-        "|---|---:|---:|---:|---:|",
+        "| history | events | wall s | events/s | worker CPU per event ms "
+        "| Postgres and Redis CPU per event ms |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         d = r["drain"]
         rate, cpu = d["events"] / d["wall_s"], d["cpu_s"] * 1000 / d["events"]
-        lines.append(f"| {r['history']} | {d['events']:.0f} | {d['wall_s']:.2f} | {rate:,.0f} | {cpu:.3f} |")
+        server = d["server_s"] * 1000 / d["events"]
+        lines.append(
+            f"| {r['history']} | {d['events']:.0f} | {d['wall_s']:.2f} | {rate:,.0f} | {cpu:.3f} "
+            f"| {server:.3f} |"
+        )
     longest = results[-1]
     lines += [
         "",
