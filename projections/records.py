@@ -102,31 +102,25 @@ def _session(
     most_reps: int | None = None
     best_volume: Decimal | None = None
     for s, kg, one_rm in sets:
-        views.append(
-            SessionSet(
-                type=s.type,
-                reps=s.reps,
-                weight=s.weight,
-                duration_s=s.duration_s,
-                distance_m=s.distance_m,
-                rpe=s.rpe,
-                e1rm_kg=one_rm,
-            )
-        )
+        reps = s.reps
+        views.append(SessionSet(s.type, reps, s.weight, s.duration_s, s.distance_m, s.rpe, one_rm))
         if not is_working_set(s):
             continue
         working += 1
-        if s.reps is not None:
-            reps_total += s.reps
-            most_reps = max(most_reps or 0, s.reps)
+        if reps is not None:
+            reps_total += reps
+            if most_reps is None or reps > most_reps:
+                most_reps = reps
         if kg is not None:
-            heaviest = kg if heaviest is None else max(heaviest, kg)
-            if s.reps is not None:
-                set_volume = kg * s.reps
+            if heaviest is None or kg > heaviest:
+                heaviest = kg
+            if reps is not None:
+                set_volume = kg * reps
                 volume += set_volume
-                best_volume = set_volume if best_volume is None else max(best_volume, set_volume)
+                if best_volume is None or set_volume > best_volume:
+                    best_volume = set_volume
                 if one_rm is not None and s.weight is not None and (best is None or one_rm > best.e1rm_kg):
-                    best = BestSet(reps=s.reps, weight=s.weight, e1rm_kg=one_rm)
+                    best = BestSet(reps=reps, weight=s.weight, e1rm_kg=one_rm)
     return ExerciseSession(
         exercise_id=exercise_id,
         workout_id=workout_id,

@@ -47,6 +47,9 @@ def set_volume_kg(s: WorkoutSet) -> float:
     return float(_volume(s))
 
 
+_UNLOADED: tuple[None, None] = (None, None)
+
+
 class Figures:
     """What every projection of one workout derives from its sets, derived once: each set's load in kg
     (exact) and e1RM by the user's formula, in the order of the workout's exercises and their sets; and
@@ -57,16 +60,28 @@ class Figures:
     def __init__(self, workout: Workout, formula: E1rmFormula) -> None:
         self.loads: list[list[tuple[Decimal | None, float | None]]] = []
         count, volume = 0, Decimal(0)
+        # A lifter repeats a load: sets of the same weight and reps are derived once.
+        derived: dict[tuple[float, str, int | None], tuple[Decimal, float | None]] = {}
         for exercise in workout.exercises:
-            loads = []
+            loads: list[tuple[Decimal | None, float | None]] = []
             for s in exercise.sets:
-                kg = to_kg(s.weight.value, s.weight.unit) if s.weight is not None else None
-                estimate = e1rm(float(kg), s.reps, formula) if kg is not None and s.reps is not None else None
-                loads.append((kg, estimate))
-                if is_working_set(s):
+                weight, reps, working = s.weight, s.reps, is_working_set(s)
+                if weight is None:
+                    loads.append(_UNLOADED)
+                else:
+                    key = (weight.value, weight.unit, reps)
+                    load = derived.get(key)
+                    if load is None:
+                        kg = to_kg(weight.value, weight.unit)
+                        load = derived[key] = (
+                            kg,
+                            e1rm(float(kg), reps, formula) if reps is not None else None,
+                        )
+                    loads.append(load)
+                    if reps is not None and working:
+                        volume += reps * load[0]
+                if working:
                     count += 1
-                    if kg is not None and s.reps is not None:
-                        volume += s.reps * kg
             self.loads.append(loads)
         self.set_count = count
         self.volume_kg = _kg(volume)
@@ -102,17 +117,8 @@ def summarize(
 
 
 def _set_view(s: WorkoutSet, estimate: float | None) -> SetView:
-    return SetView(
-        type=s.type,
-        completed=s.completed,
-        reps=s.reps,
-        weight=s.weight,
-        duration_s=s.duration_s,
-        distance_m=s.distance_m,
-        rpe=s.rpe,
-        rir=s.rir,
-        e1rm_kg=estimate,
-    )
+    # Positional, in SetView's field order: a third cheaper than by keyword, twenty times a workout.
+    return SetView(s.type, s.completed, s.reps, s.weight, s.duration_s, s.distance_m, s.rpe, s.rir, estimate)
 
 
 def _exercise_view(
