@@ -7,6 +7,7 @@ recomputed from the sessions that remain, deleting or amending a workout hands a
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -243,7 +244,9 @@ def summary_of(detail: RecordsDetail) -> Records:
     return Records(**fields)
 
 
+@functools.cache  # a handful of measurements; asked for every session a batch folds in
 def _counted(measurement: str) -> frozenset[str]:
+    """The records a kind of exercise counts."""
     return frozenset(
         name
         for name, _ in _MEASURES
