@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 #: Every user-defined exercise counts under this one id: their ids and names belong to one person.
 CUSTOM = "custom"
@@ -21,8 +21,7 @@ CUSTOM_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 ExerciseWeek = tuple[date, str]
 
 
-@dataclass(frozen=True)
-class DayTotals:
+class DayTotals(NamedTuple):
     """One user's day: workouts, working sets and their volume in kg."""
 
     workouts: int = 0
@@ -30,8 +29,7 @@ class DayTotals:
     volume_kg: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True)
-class ExerciseTotals:
+class ExerciseTotals(NamedTuple):
     """One user's week of one exercise: sessions, working sets and their volume in kg."""
 
     sessions: int = 0
@@ -39,8 +37,7 @@ class ExerciseTotals:
     volume_kg: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True)
-class DayChange:
+class DayChange(NamedTuple):
     day: date
     active_users: int = 0
     workouts: int = 0
@@ -49,8 +46,7 @@ class DayChange:
     new_users: int = 0
 
 
-@dataclass(frozen=True)
-class ExerciseChange:
+class ExerciseChange(NamedTuple):
     week: date
     exercise_id: str
     users: int
@@ -59,8 +55,7 @@ class ExerciseChange:
     volume_kg: Decimal
 
 
-@dataclass(frozen=True)
-class RetentionChange:
+class RetentionChange(NamedTuple):
     cohort_week: date
     weeks_since_signup: int
     users: int
