@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import cProfile
 import io
 import os
@@ -132,6 +133,40 @@ async def _user_ids(settings: Settings) -> list[uuid.UUID]:
         await connection.close()
 
 
+async def _drain(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    keys: Keys,
+    users: list[uuid.UUID],
+    *,
+    events: int,
+    concurrency: int,
+    profiler: cProfile.Profile | None,
+) -> dict[str, float]:
+    """Each seeded user's whole stream projected (and synced), one user after another or `concurrency`
+    at a time, as a worker's threads do on its one event loop; with the CPU the servers spent on it
+    (the drain's backends, the Redis server)."""
+    servers = await _server_pids(pool, concurrency, redis)
+    ticks = sum(map(cpu_ticks, servers))
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    slots = asyncio.Semaphore(concurrency)
+
+    async def drain_one(user_id: uuid.UUID) -> None:
+        async with slots:
+            await project_user(pool, redis, keys, user_id)
+
+    async with asyncio.TaskGroup() as group:
+        for user_id in users:
+            group.create_task(drain_one(user_id))
+    if profiler is not None:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    server_s = (sum(map(cpu_ticks, servers)) - ticks) / os.sysconf("SC_CLK_TCK")
+    return {"events": events, "wall_s": wall, "cpu_s": cpu, "server_s": server_s, "concurrency": concurrency}
+
+
 async def measure(
     args: argparse.Namespace,
     settings: Settings,
@@ -147,6 +182,12 @@ async def measure(
     pool = await asyncpg.create_pool(
         settings.database.url, min_size=1, max_size=1, init=init, connection_class=Connection
     )
+    drain_pool = await asyncpg.create_pool(
+        settings.database.url,
+        min_size=args.drain_concurrency,
+        max_size=args.drain_concurrency,
+        connection_class=Connection,
+    )
     writer = await asyncpg.connect(settings.database.url)
     redis = Redis.from_url(settings.redis.url)
     keys = Keys(settings.redis.prefix)
@@ -160,20 +201,15 @@ async def measure(
             events = await writer.fetchval(
                 "SELECT sum(version)::bigint FROM streams WHERE user_id = ANY($1::uuid[])", users
             )
-            # The drain: each seeded user's whole stream projected (and synced), one user after another;
-            # with the CPU the servers spent on it (the pool's one backend, the Redis server).
-            servers = await _server_pids(pool, redis)
-            ticks = sum(map(cpu_ticks, servers))
-            wall, cpu = time.perf_counter(), time.process_time()
-            if drain_profiler is not None:
-                drain_profiler.enable()
-            for user_id in users:
-                await project_user(pool, redis, keys, user_id)
-            if drain_profiler is not None:
-                drain_profiler.disable()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            server_s = (sum(map(cpu_ticks, servers)) - ticks) / os.sysconf("SC_CLK_TCK")
-            drains[label] = {"events": events, "wall_s": wall, "cpu_s": cpu, "server_s": server_s}
+            drains[label] = await _drain(
+                drain_pool,
+                redis,
+                keys,
+                users,
+                events=events,
+                concurrency=args.drain_concurrency,
+                profiler=drain_profiler,
+            )
             workouts = await writer.fetchval(
                 "SELECT count(*) FROM workouts WHERE user_id = ANY($1::uuid[])", users
             )
@@ -235,18 +271,20 @@ async def measure(
             )
     finally:
         await pool.close()
+        await drain_pool.close()
         await writer.close()
         await redis.aclose()
     return results
 
 
-async def _server_pids(pool: asyncpg.Pool, redis: Redis) -> list[int]:
-    """The Postgres backend of the pool's one connection and the Redis server, when they run on this
-    machine (their CPU is read from /proc; elsewhere it reads as 0)."""
-    async with pool.acquire() as connection:
-        backend: int = await connection.fetchval("SELECT pg_backend_pid()")
+async def _server_pids(pool: asyncpg.Pool, size: int, redis: Redis) -> list[int]:
+    """The Postgres backends of the pool's `size` connections and the Redis server, when they run on
+    this machine (their CPU is read from /proc; elsewhere it reads as 0)."""
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(pool.acquire()) for _ in range(size)]
+        backends = [await connection.fetchval("SELECT pg_backend_pid()") for connection in connections]
     info = await redis.info("server")
-    return [backend, int(info["process_id"])]
+    return [*backends, int(info["process_id"])]
 
 
 def _p95(values: list[float]) -> float:
@@ -279,8 +317,13 @@ def report(results: list[dict[str, Any]]) -> str:
         )
     lines += [
         "",
-        "The drain: each seeded user's stream projected from nothing, users one after another in this",
-        "process (batches of the runner's default size, each followed by the Redis sync):",
+        "The drain: each seeded user's stream projected from nothing in this process, "
+        + (
+            "users one after another"
+            if results[0]["drain"]["concurrency"] == 1
+            else f"{results[0]['drain']['concurrency']:.0f} users at a time on one event loop"
+        )
+        + " (batches of the runner's default size, each followed by the Redis sync):",
         "",
         "| history | events | wall s | events/s | worker CPU per event ms "
         "| Postgres and Redis CPU per event ms |",
@@ -315,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / ".bench")
     parser.add_argument("--profile", action="store_true", help="run the batches under cProfile")
     parser.add_argument("--profile-drain", action="store_true", help="run the drain under cProfile instead")
+    parser.add_argument(
+        "--drain-concurrency", type=int, default=1, help="users projected at once in the drain (a worker: 4)"
+    )
     args = parser.parse_args(argv)
     profiler = cProfile.Profile() if args.profile and not args.profile_drain else None
     drain_profiler = cProfile.Profile() if args.profile_drain else None
