@@ -187,6 +187,14 @@ async def test_amending_the_latest_workout_that_set_no_record_reads_no_history(
         await pool.close()
 
 
+async def log_and_delete(
+    client: Any, me: dict[str, str], workout_id: uuid.UUID, body: dict[str, Any]
+) -> None:
+    """A workout logged, then deleted (before the projection sees either)."""
+    assert (await client.put(f"/v1/workouts/{workout_id}", json=body, headers=me)).status_code == 201
+    assert (await client.delete(f"/v1/workouts/{workout_id}", headers=me)).status_code == 204
+
+
 async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
     client: Any, settings: Any, resources: tuple[Any, Any, Any]
 ) -> None:
@@ -202,10 +210,7 @@ async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
             headers = me if version is None else {**me, "If-Match": version}
             put = await client.put(f"/v1/workouts/{logged}", json=session(0, kg), headers=headers)
             assert put.status_code in {200, 201}, put.text
-        assert (
-            await client.put(f"/v1/workouts/{dropped}", json=session(5, 90.0), headers=me)
-        ).status_code == 201
-        assert (await client.delete(f"/v1/workouts/{dropped}", headers=me)).status_code == 204
+        await log_and_delete(client, me, dropped, session(5, 90.0))
         assert not await reads_a_history(counter, pool, resources, user_id), counter.sent
         histories = await records_as_from_history(pool, user_id)
         assert all(len(history) == 5 for history in histories.values())
@@ -213,11 +218,7 @@ async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
             assert next(past for past in history if past.workout_id == logged).records
         # Only withdrawn sessions touched these exercises: their records stay as they were.
         for _ in range(2):
-            dropped = uuid.uuid4()
-            assert (
-                await client.put(f"/v1/workouts/{dropped}", json=session(6, 99.0), headers=me)
-            ).status_code == 201
-            assert (await client.delete(f"/v1/workouts/{dropped}", headers=me)).status_code == 204
+            await log_and_delete(client, me, uuid.uuid4(), session(6, 99.0))
         assert not await reads_a_history(counter, pool, resources, user_id), counter.sent
         after = await records_as_from_history(pool, user_id)
         assert {e: sorted(h, key=lambda past: past.workout_id) for e, h in after.items()} == {
