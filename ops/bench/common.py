@@ -7,6 +7,7 @@ DATABASE_URL and REDIS_URL name the servers (default: Postgres and Redis on 127.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -17,8 +18,10 @@ from tests.harness import (  # the same isolation as tests
     analyst_role_of,
     create_database,
     delete_prefix,
+    delete_queues,
     drop_database,
 )
+from workers.broker import AMQP_SCHEMES
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -82,6 +85,12 @@ async def create_and_migrate(servers: Servers, settings: Settings) -> None:
 
 
 async def clean_up(servers: Servers) -> None:
+    """Drop the run's database, Redis keys and, with RabbitMQ as the broker (`BROKER_URL=amqp://…`), its
+    queues."""
     await drop_database(servers.admin_url, servers.database)
     for url in dict.fromkeys((servers.redis_url, servers.broker_url)):
-        await delete_prefix(url, servers.prefix)
+        if urlsplit(url).scheme in AMQP_SCHEMES:
+            # configure() left the run's broker and prefix in the environment
+            await asyncio.to_thread(delete_queues, load_settings(os.environ))
+        else:
+            await delete_prefix(url, servers.prefix)
