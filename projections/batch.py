@@ -100,7 +100,8 @@ class Batch:
     custom: CustomExercises = field(default_factory=dict)
     touched_exercises: set[str] = field(default_factory=set)
     #: Sessions of newly logged workouts, by exercise: records follow from them alone when each is
-    #: the exercise's latest (the common case); exercises in `recomputed` take their whole history.
+    #: later than the exercise's last record (`RecordsWork.append`); exercises in `recomputed` take
+    #: their whole history.
     appended: dict[str, list[ExerciseSession]] = field(default_factory=dict)
     recomputed: set[str] = field(default_factory=set)
     #: By exercise, the workouts whose stored sessions of it go (deleted, or replaced by an amendment)
@@ -290,6 +291,21 @@ def records_kept(batch: Batch, appended: Mapping[str, list[ExerciseSession]]) ->
     return kept
 
 
+def settled_before(detail: RecordsDetail, first: Latest) -> bool:
+    """Whether every record and timeline point of `detail` is held by a session earlier than `first`
+    (in the order records are reckoned in: start, then workout id)."""
+    holders = (
+        detail.heaviest_weight_kg,
+        detail.best_e1rm_kg,
+        detail.most_reps,
+        detail.best_set_volume_kg,
+        detail.best_session_volume_kg,
+    )
+    return all((held.date, held.workout_id) < first for held in holders if held is not None) and all(
+        (point.date, point.workout_id) < first for point in detail.timeline
+    )
+
+
 def mark_in_batch(batch: Batch, work: RecordsWork) -> None:
     """Move the marks `work` holds so far into the rows of the batch's own workouts, before these are
     written: the sessions that set records and their workouts' feed entries and documents."""
@@ -321,10 +337,12 @@ class RecordsWork:
         removed: Collection[uuid.UUID] = (),
     ) -> bool:
         """Records, and the new sessions' marks, from the stored records and the new sessions alone
-        (in order), when they are later than every other session of their exercise that stays: earlier
-        sessions' marks stay as they are. `removed`: the workouts whose stored sessions of it go (an
-        amendment replaces them, or they were deleted), each having set no record. False, with
-        nothing changed, when the new ones are not the latest: the whole history is needed."""
+        (in order), when every record and timeline point that stays is held by an earlier session (the
+        new ones are the latest, or logged late but after the last record): no later session's marks
+        can change, since none beat those bests, so every other session's marks stay as they are.
+        `removed`: the workouts whose stored sessions of it go (an amendment replaces them, or they
+        were deleted), each having set no record. False, with nothing changed, otherwise: the whole
+        history is needed."""
         detail, latest = stored
         exercise_id = sessions[0].exercise_id
         first = (sessions[0].started_at, sessions[0].workout_id)
@@ -334,11 +352,11 @@ class RecordsWork:
             # They set no record, so none is on the timeline and the records stand without them.
             if detail is None or latest is None or any(p.workout_id in removed for p in detail.timeline):
                 return False
-            # The latest stored session goes: every other one came before it.
-            if latest >= first if latest[1] not in removed else latest > first:
+            # When the latest stored session goes, which one is the latest then is not known here.
+            if latest[1] in removed and latest > first:
                 return False
             detail = msgspec.structs.replace(detail, sessions=detail.sessions - len(removed))
-        elif latest is not None and latest >= first:
+        if detail is not None and latest is not None and latest >= first and not settled_before(detail, first):
             return False
         name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
         for session in sessions:

@@ -98,9 +98,9 @@ async def _finish(
     settings = batch.settings
     work = RecordsWork()
     exercises = sorted(batch.touched_exercises)
-    # Newly logged sessions later than all their exercise's others update the stored records by
-    # themselves, in order (the common case; a drain's batch holds many of one exercise), and the
-    # records they set are marked on their workouts before these are written.
+    # Newly logged sessions later than their exercise's last record (the latest, the common case; or
+    # logged late) update the stored records by themselves, in order (a drain's batch holds many of
+    # one exercise), and the records they set are marked on their workouts before these are written.
     appended = {
         exercise_id: sorted(new, key=lambda session: (session.started_at, session.workout_id))
         for exercise_id in exercises

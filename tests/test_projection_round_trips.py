@@ -226,3 +226,47 @@ async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
         }
     finally:
         await pool.close()
+
+
+async def test_a_workout_logged_late_but_after_the_last_record_reads_no_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    """A phone that was offline uploads a workout older than the latest: when every record was set
+    before it, no later session's marks can change, and it folds into the records like a new one."""
+    me, user_id, ids = await four_days(client)
+    counter = CountingPool()
+    pool = await counter.open(settings.database.url)
+
+    def between(hours_before_day_1: int, kg: float) -> dict[str, Any]:
+        """A workout after day 2's (which holds the records) and before day 1's (the latest)."""
+        body = session(1, kg)
+        started = clock.now() - timedelta(days=1, hours=2 + hours_before_day_1)
+        return {
+            **body,
+            "startedAt": started.replace(microsecond=0).isoformat(),
+            "endedAt": (started + timedelta(hours=1)).replace(microsecond=0).isoformat(),
+        }
+
+    late, later, early = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        await project_user(pool, *resources[1:], user_id)
+        for workout_id, body, version, reads_history, sessions in (
+            (late, between(6, 45.0), None, False, 5),  # beats nothing
+            (late, between(6, 48.0), '"1"', False, 5),  # amended: it set no record and still sets none
+            (later, between(3, 75.0), None, False, 6),  # sets every record, day 1 comes after it
+            (late, between(6, 46.0), '"2"', True, 6),  # now before the last record
+            (early, session(3, 65.0), None, True, 7),  # before records held, and sets some of its own
+        ):
+            headers = me if version is None else {**me, "If-Match": version}
+            put = await client.put(f"/v1/workouts/{workout_id}", json=body, headers=headers)
+            assert put.status_code in {200, 201}, put.text
+            read = await reads_a_history(counter, pool, resources, user_id)
+            assert read == reads_history, (workout_id, body, counter.sent)
+            histories = await records_as_from_history(pool, user_id)
+            assert all(len(history) == sessions for history in histories.values())
+        for history in histories.values():
+            assert next(past for past in history if past.workout_id == later).records
+            assert next(past for past in history if past.workout_id == early).records
+            assert not next(past for past in history if past.workout_id == ids[1]).records
+    finally:
+        await pool.close()

@@ -10,6 +10,7 @@ import msgspec
 from hypothesis import strategies as st
 
 from commands.events import Workout
+from projections.batch import settled_before
 from projections.records import append_session, record_marks, records_of, sessions_of
 from tests.test_projection_properties import workouts
 
@@ -115,3 +116,55 @@ def test_appending_the_latest_session_equals_recomputing_every_session(
 
     assert appended == records_of("squat", "Squat", measurement, sessions)
     assert set_here == record_marks(sessions, measurement)[latest.workout_id]
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=2, max_size=8),
+    measurement=st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"]),
+    late=st.integers(min_value=0),
+)
+def test_a_session_logged_late_after_every_record_folds_in_like_the_latest(
+    workouts: list[Workout], measurement: str, late: int
+) -> None:
+    """Any session whose place in the history comes after every record holder and timeline point
+    (`settled_before`): folding it into the records as if it were the latest gives what recomputing
+    the whole history gives, and no other session's marks change."""
+    sessions = [
+        msgspec.structs.replace(session, exercise_id="squat")
+        for workout in workouts
+        for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
+    ]
+    hypothesis.assume(len(sessions) >= 2)
+    new = sessions.pop(late % len(sessions))
+    before = records_of("squat", "Squat", measurement, sessions)
+    hypothesis.assume(settled_before(before, (new.started_at, new.workout_id)))
+
+    appended, set_here = append_session(before, "Squat", measurement, new)
+
+    every = [*sessions, new]
+    assert appended == records_of("squat", "Squat", measurement, every)
+    after = record_marks(every, measurement)
+    assert set_here == after[new.workout_id]
+    assert {w: m for w, m in record_marks(sessions, measurement).items()} == {
+        w: m for w, m in after.items() if w != new.workout_id
+    }
+
+
+def test_a_timeline_point_after_a_late_session_unsettles_it_even_when_it_holds_no_record() -> None:
+    """Assisted bodyweight counts no heaviest weight, yet a heavier set is still a point on the
+    timeline: a session logged before such a point cannot be folded in as if it were the latest."""
+    first, heavier, late = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    stored = [
+        *sessions_of(first, workout(1, squat(10, 10)), "epley"),  # holds every counted record
+        *sessions_of(heavier, workout(3, squat(1, 12)), "epley"),  # a timeline point, no record
+    ]
+    (new,) = sessions_of(late, workout(2, squat(1, 11)), "epley")
+    detail = records_of("barbell-back-squat", "Squat", "assisted_bodyweight", stored)
+    assert [point.workout_id for point in detail.timeline] == [first, heavier]
+
+    assert not settled_before(detail, (new.started_at, new.workout_id))
+    every = records_of("barbell-back-squat", "Squat", "assisted_bodyweight", [*stored, new])
+    assert [point.workout_id for point in every.timeline] == [first, late, heavier]
+    folded, _ = append_session(detail, "Squat", "assisted_bodyweight", new)
+    assert folded != every  # why: appending it as the latest would lose its point
