@@ -356,7 +356,8 @@ class RecordsWork:
             if latest[1] in removed and latest > first:
                 return False
             detail = msgspec.structs.replace(detail, sessions=detail.sessions - len(removed))
-        if detail is not None and latest is not None and latest >= first and not settled_before(detail, first):
+        later_than_first = latest is not None and latest >= first
+        if detail is not None and later_than_first and not settled_before(detail, first):
             return False
         name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
         for session in sessions:
