@@ -57,6 +57,7 @@ from projections.records import (
     append_session,
     record_marks,
     records_of,
+    same_bests,
     sessions_of,
     with_marks,
 )
@@ -91,6 +92,8 @@ class Batch:
     #: exercises of its sessions; read for all of them before the first event is applied.
     summaries: dict[uuid.UUID, WorkoutSummary | None] = field(default_factory=dict)
     session_exercises: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: Each workout's sessions as stored before the batch, by exercise (what an amendment replaces).
+    stored_sessions: dict[uuid.UUID, dict[str, ExerciseSession]] = field(default_factory=dict)
     #: Each workout the batch changed, as it leaves it (None: deleted): written once, in bulk.
     workouts: dict[uuid.UUID, WorkoutRows | None] = field(default_factory=dict)
     week_deltas: dict[date, WeekTotals] = field(default_factory=dict)
@@ -235,23 +238,39 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
     # marks (it beat no earlier best); one that did needs its exercise's whole history. A session this
     # batch logged and has not folded into the records yet is simply withdrawn; one it wrote otherwise
     # (its marks are not known yet) needs the whole history too.
+    # An amended session that reaches the same bests at the same time (a new title or note, a warm-up,
+    # an RPE) changes no record and no session's marks: it keeps the marks it had.
     unmarked: set[str] = set()
     withdrawn: set[str] = set()
+    same: dict[str, ExerciseSession] = {}
+    if isinstance(event, WorkoutDeleted):
+        sessions, figures = [], None
+    else:
+        figures = Figures(event.workout, batch.formula)
+        sessions = sessions_of(workout_id, event.workout, batch.formula, figures)
     if workout_id in batch.workouts:
         withdrawn = {exercise_id for exercise_id in stored if batch.withdraw(exercise_id, workout_id)}
     elif old is not None:
-        unmarked = stored - {mark.exercise_id for mark in old.records}
+        before = batch.stored_sessions.get(workout_id, {})
+        same = {
+            session.exercise_id: msgspec.structs.replace(session, records=was.records)
+            for session in sessions
+            if session.exercise_id in stored
+            and (was := before.get(session.exercise_id)) is not None
+            and same_bests(was, session)
+        }
+        unmarked = stored - same.keys() - {mark.exercise_id for mark in old.records}
     for exercise_id in unmarked:
         batch.unmarked_removals.setdefault(exercise_id, set()).add(workout_id)
-    batch.recomputed |= stored - unmarked - withdrawn
+    batch.recomputed |= stored - unmarked - withdrawn - same.keys()
     if isinstance(event, WorkoutDeleted):
         batch.touched_exercises |= stored
         batch.summaries[workout_id] = None
         batch.session_exercises[workout_id] = set()
         batch.workouts[workout_id] = None
         return
-    figures = Figures(event.workout, batch.formula)
-    sessions = sessions_of(workout_id, event.workout, batch.formula, figures)
+    assert figures is not None
+    sessions = [same.get(session.exercise_id, session) for session in sessions]
     logged = {session.exercise_id for session in sessions}
     batch.touched_exercises |= stored | logged
     # Its new sessions, where they replace none or one that set no record: records follow from the
@@ -263,6 +282,17 @@ def _apply_workout(batch: Batch, event: WorkoutLogged | WorkoutAmended | Workout
     detail = document(
         workout_id, event.workout_version, event.workout, batch.formula, batch.name_of, figures=figures
     )
+    if same and old is not None:
+        batch.changed |= {outbox.sessions(exercise_id) for exercise_id in same}
+        kept = {
+            exercise_id: [
+                msgspec.structs.replace(mark, name=batch.name_of(exercise_id))
+                for mark in old.records
+                if mark.exercise_id == exercise_id
+            ]
+            for exercise_id in same
+        }
+        new, detail = with_marks(new, detail, kept)
     batch.workouts[workout_id] = WorkoutRows(new, detail, EVENT_ENCODER.encode(event.workout), sessions)
     batch.shift_week(new, 1)
     batch.summaries[workout_id] = new

@@ -219,6 +219,15 @@ _MEASURES: tuple[tuple[str, Callable[[ExerciseSession], float | int | None]], ..
 RECORD_NAMES = tuple(name for name, _ in _MEASURES)
 
 
+def same_bests(was: ExerciseSession, session: ExerciseSession) -> bool:
+    """Whether `session` can replace `was` (its workout amended) without changing any record, timeline
+    point or session's marks: the same start, and the same value of everything a record is the best
+    of (the timeline's too: e1RM and heaviest weight)."""
+    return was.started_at == session.started_at and all(
+        measure(was) == measure(session) for _, measure in _MEASURES
+    )
+
+
 def record_marks(
     sessions: Iterable[ExerciseSession], measurement: str
 ) -> dict[uuid.UUID, list[tuple[str, float]]]:

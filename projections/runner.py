@@ -295,9 +295,10 @@ async def _project_leased(
             if not before.covers(named, logged):
                 before = await store.before_batch(connection, user_id, named, logged)
             batch.records_before = before.records
-            for workout_id, (summary, exercises) in before.workouts.items():
+            for workout_id, (summary, sessions) in before.workouts.items():
                 batch.summaries[workout_id] = summary
-                batch.session_exercises[workout_id] = exercises
+                batch.session_exercises[workout_id] = set(sessions)
+                batch.stored_sessions[workout_id] = sessions
             for event, (event_version, event_type, _, occurred_at) in zip(events, rows, strict=True):
                 failing = event_version
                 apply(batch, event, occurred_at)

@@ -64,8 +64,8 @@ def settings_part(user_id: uuid.UUID, settings: UserSettings) -> statements.Part
 class Before:
     """What a batch's events start from, read before the first is applied."""
 
-    #: Each workout the events name: its stored summary (None: none) and its sessions' exercises.
-    workouts: dict[uuid.UUID, tuple[WorkoutSummary | None, set[str]]]
+    #: Each workout the events name: its stored summary (None: none) and its sessions by exercise.
+    workouts: dict[uuid.UUID, tuple[WorkoutSummary | None, dict[str, ExerciseSession]]]
     #: Each exercise the events log sessions of, or the named workouts have stored sessions of: its
     #: records and the (start, workout) of its latest session (None and None: it has none).
     records: dict[str, tuple[RecordsDetail | None, Latest | None]]
@@ -80,7 +80,7 @@ def _before_columns(workouts: str, exercises: str) -> str:
     and the exercises `exercises` answers; `$1` is the user."""
     return f"""
         (SELECT array_agg(ROW(w.workout_id, s.body, ARRAY(
-            SELECT x.exercise_id FROM rm_exercise_sessions x
+            SELECT ROW(x.exercise_id, x.body) FROM rm_exercise_sessions x
             WHERE x.user_id = $1 AND x.workout_id = w.workout_id)))
         FROM ({workouts}) AS w(workout_id)
         LEFT JOIN rm_workout_summaries s ON s.user_id = $1 AND s.workout_id = w.workout_id
@@ -105,8 +105,11 @@ def _before_columns(workouts: str, exercises: str) -> str:
 def _before_of(row: asyncpg.Record) -> Before:
     return Before(
         workouts={
-            workout_id: (None if body is None else SUMMARY_DECODER.decode(body), set(exercises))
-            for workout_id, body, exercises in row["before_workouts"] or ()
+            workout_id: (
+                None if body is None else SUMMARY_DECODER.decode(body),
+                {exercise_id: SESSION_DECODER.decode(unpack(stored)) for exercise_id, stored in sessions},
+            )
+            for workout_id, body, sessions in row["before_workouts"] or ()
         },
         records={
             exercise_id: (

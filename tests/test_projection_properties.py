@@ -388,7 +388,17 @@ class ProjectionMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.live))
     @rule(data=st.data(), workout=workouts(max_exercises=3, max_sets=3))
     def amend(self, data: st.DataObject, workout: Workout) -> None:
+        self._amend(data.draw(st.sampled_from(sorted(self.live)), label="workout"), workout)
+
+    @precondition(lambda self: bool(self.live))
+    @rule(data=st.data(), title=_text(1, 200), notes=st.none() | _text(0, 50))
+    def retitle(self, data: st.DataObject, title: str, notes: str | None) -> None:
+        """An amendment that reaches the same bests at the same time: records and marks stay."""
         workout_id = data.draw(st.sampled_from(sorted(self.live)), label="workout")
+        current, _ = self.live[workout_id]
+        self._amend(workout_id, msgspec.structs.replace(current, title=title, notes=notes))
+
+    def _amend(self, workout_id: uuid.UUID, workout: Workout) -> None:
         current, version = self.live[workout_id]
         written = self.run(self._put(workout_id, workout, version))
         if EVENT_ENCODER.encode(workout) == EVENT_ENCODER.encode(current):

@@ -270,3 +270,59 @@ async def test_a_workout_logged_late_but_after_the_last_record_reads_no_history(
             assert not next(past for past in history if past.workout_id == ids[1]).records
     finally:
         await pool.close()
+
+
+async def test_amending_a_workout_without_changing_its_bests_reads_no_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    """A new title, a note, a warm-up or an RPE on a record-holding workout, not the latest: its
+    sessions reach the same bests at the same time, so no record and no session's marks change."""
+    me, user_id, ids = await four_days(client)
+    counter = CountingPool()
+    pool = await counter.open(settings.database.url)
+
+    def edited(
+        title: str, warm_up: bool = False, rpe: float | None = None, kg: float = 70.0, days_ago: int = 2
+    ) -> dict[str, Any]:
+        body = {**session(days_ago, kg), "title": title, "notes": "felt strong"}
+        for entry in body["exercises"]:
+            sets = [{**done, "rpe": rpe} if rpe is not None else done for done in entry["sets"]]
+            warm = [{"reps": 8, "weight": {"value": 30.0, "unit": "kg"}, "type": "warmup"}] if warm_up else []
+            entry["sets"] = warm + sets
+        return body
+
+    try:
+        await project_user(pool, *resources[1:], user_id)
+        before = await records_as_from_history(pool, user_id)
+        for version, (body, reads_history) in enumerate(
+            (
+                (edited("Heavy day"), False),
+                (edited("Heavy day", warm_up=True), False),
+                (edited("Heavy day", warm_up=True, rpe=9.0), False),
+                (edited("Heavy day", warm_up=True, rpe=9.0, kg=72.5), True),  # heavier: new bests
+                (edited("Heavy day", kg=70.0), True),  # back, and day 2 holds the records again
+                (edited("Heavy day", days_ago=5), True),  # the same bests, earlier: the records' dates
+                (edited("Heavy day", days_ago=5, warm_up=True), False),
+            ),
+            start=1,
+        ):
+            put = await client.put(
+                f"/v1/workouts/{ids[2]}", json=body, headers={**me, "If-Match": f'"{version}"'}
+            )
+            assert put.status_code == 200, put.text
+            read = await reads_a_history(counter, pool, resources, user_id)
+            assert read == reads_history, (version, counter.sent)
+            histories = await records_as_from_history(pool, user_id)
+            assert all(len(history) == 4 for history in histories.values())
+            for exercise_id, history in histories.items():
+                held = next(past for past in history if past.workout_id == ids[2])
+                was = next(past for past in before[exercise_id] if past.workout_id == ids[2])
+                assert held.records == was.records and held.records
+            document = await client.get(
+                f"/v1/workouts/{ids[2]}",
+                headers={**me, "X-Consistency-Token": put.headers["x-consistency-token"]},
+            )
+            assert document.json()["title"] == "Heavy day"
+            assert len(document.json()["records"]) == len(EXERCISES) * 4  # all but most reps
+    finally:
+        await pool.close()
