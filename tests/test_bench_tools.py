@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -74,6 +74,25 @@ def test_the_mix_sends_what_the_api_takes() -> None:
     amended = kinds["amend workout"].request(rng)  # type: ignore[operator]
     assert amended.headers["If-Match"] == '"1"' and amended.path == logged.path
     assert not lifter.amendable  # in flight: no second amend of it until this one is answered
+
+
+def test_the_mix_logs_each_lifters_latest_workout_but_for_late_uploads() -> None:
+    now = datetime.now(UTC)
+    lifter = Lifter(
+        uuid.uuid4(), {}, [str(uuid.uuid4())], ["barbell-back-squat"], latest=now + timedelta(hours=3)
+    )
+    log = Mix([lifter]).log
+    rng = random.Random(7)
+    latest, late = lifter.latest, 0
+    for _ in range(300):
+        workout = msgspec.json.decode(log(rng).body, type=Workout)
+        validate_workout(workout, now)
+        if workout.started_at <= latest:  # uploaded late: days before the latest
+            late += 1
+            assert workout.started_at < now - timedelta(hours=23)
+        else:
+            latest = workout.started_at
+    assert latest == lifter.latest and 0.05 <= late / 300 <= 0.15  # LATE_UPLOADS: one in ten
 
 
 def test_a_histograms_mean_is_taken_over_what_was_observed_between_two_scrapes() -> None:

@@ -119,6 +119,7 @@ class Lifter:
     workouts: list[str]
     exercises: list[str]
     amendable: list[tuple[str, int, Workout]] = field(default_factory=list)  # id, version, body
+    latest: datetime | None = None  # the start of their latest workout
 
 
 @dataclass
@@ -256,6 +257,9 @@ async def sign_in(settings: Settings, client: Client, seed_value: int, count: in
                 """,
                 user_id,
             )
+            latest = await connection.fetchval(
+                "SELECT max(started_at) FROM workouts WHERE user_id = $1 AND deleted_at IS NULL", user_id
+            )
             exercises = await connection.fetch(
                 """
                 SELECT e.exercise_id FROM workout_exercises e JOIN workouts w ON w.id = e.workout_id
@@ -270,6 +274,7 @@ async def sign_in(settings: Settings, client: Client, seed_value: int, count: in
                     {"Authorization": f"Bearer {body['accessToken']}"},
                     [str(row["id"]) for row in workouts],
                     [row["exercise_id"] for row in exercises],
+                    latest=latest,
                 )
             )
         return [lifter for lifter in lifters if lifter.workouts and lifter.exercises]
@@ -280,8 +285,22 @@ async def sign_in(settings: Settings, client: Client, seed_value: int, count: in
 # --- the kinds of request ------------------------------------------------------------------------
 
 
-def _new_workout(rng: random.Random) -> Workout:
-    started = datetime.now(UTC) - timedelta(minutes=rng.randint(60, 600))
+#: The share of logged workouts uploaded late, by a phone that was offline: days old, before the
+#: lifter's latest (each exercise's whole history is read when a record was set after it).
+LATE_UPLOADS = 0.1
+
+
+def _new_workout(rng: random.Random, lifter: Lifter) -> Workout:
+    """A workout as lifters log them: the lifter's latest, started within the last hour and a half (or
+    a late upload, `LATE_UPLOADS`)."""
+    now = datetime.now(UTC)
+    if rng.random() < LATE_UPLOADS:
+        started = now - timedelta(days=rng.uniform(1, 7))
+    else:
+        started = now - timedelta(minutes=rng.randint(5, 90))
+        if lifter.latest is not None and started <= lifter.latest:
+            started = lifter.latest + timedelta(minutes=1)
+        lifter.latest = started
     return _synthetic_workout(rng, started, rng.randint(0, 400))
 
 
@@ -331,7 +350,7 @@ class Mix:
     def log(self, rng: random.Random) -> Request:
         lifter = rng.choice(self.lifters)
         workout_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        workout = _new_workout(rng)
+        workout = _new_workout(rng, lifter)
         self.in_flight[workout_id] = (lifter, workout)
         body = ENCODER.encode(workout)
         return Request("PUT", f"/v1/workouts/{workout_id}", {**lifter.headers, **JSON_BODY}, body)
