@@ -100,13 +100,16 @@ class ProjectionNotifications:
         event = asyncio.Event()
         self._waiters.setdefault(user_id, set()).add(event)
         try:
-            # Registered before the first check, so an announcement in between is not lost.
-            while not await reached():
+            # Registered, and cleared, before each check: an announcement heard while `reached()` is
+            # in flight leaves the event set, and the next check comes at once.
+            while True:
+                event.clear()
+                if await reached():
+                    break
                 remaining = timeout_s - (time.monotonic() - started)
                 if remaining <= 0 or self._draining:
                     CONSISTENCY_WAITS.labels("timeout" if remaining <= 0 else "stopping").inc()
                     return False
-                event.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), remaining)
             CONSISTENCY_WAITS.labels("reached").inc()

@@ -23,8 +23,10 @@ from redis.asyncio import Redis
 from api.app import create_app
 from api.workouts import WorkoutPage
 from core.embedded import EmbeddedPostgres, EmbeddedRedis
+from core.redis import Keys
 from core.settings import Settings, derive_broker_url
 from projections.documents import Dashboard, WorkoutDocument
+from queries.consistency import ProjectionNotifications
 from tests.accounts import bearer, sign_up
 from tests.harness import IronlogProcess, assert_problem
 from tests.test_custom_exercises import LANDMINE
@@ -469,4 +471,51 @@ async def test_after_redis_loses_a_user_a_token_read_answers_from_postgres_at_on
         feed = fresh(await read(client, FEED, signed_in, token), token)
         assert [item["id"] for item in feed["items"]] == [str(workout_id)]
     finally:
+        await redis.aclose()
+
+
+async def test_an_announcement_heard_while_the_version_is_checked_wakes_the_read(settings: Settings) -> None:
+    """The runner announces a version while a waiting read is still checking it: the read looks
+    again at once instead of sleeping until its timeout (the wake-up is not cleared after the fact)."""
+    assert settings.redis.url
+    redis = Redis.from_url(settings.redis.url)
+    keys = Keys(settings.redis.prefix)
+    notifications = ProjectionNotifications(redis, keys)
+    checked: dict[uuid.UUID, int] = {}
+
+    def second_check(user_id: uuid.UUID) -> Callable[[], Any]:
+        async def reached() -> bool:
+            checked[user_id] = checked.get(user_id, 0) + 1
+            return checked[user_id] > 1
+
+        return reached
+
+    try:
+        # Listening: the subscription, once live, has every waiting read check again.
+        probe = uuid.uuid4()
+        assert await notifications.wait(probe, second_check(probe), 30)
+        user_id = uuid.uuid4()
+
+        async def announced_during_the_check() -> bool:
+            checked[user_id] = checked.get(user_id, 0) + 1
+            if checked[user_id] > 1:
+                return True
+            await redis.publish(keys.channel("projected", str(user_id)), "7")
+            for _ in range(300):  # until the listener has heard it (a wake-up is waiting)
+                if all(event.is_set() for event in notifications._waiters[user_id]):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the announcement was not heard")
+            return False
+
+        waiting = asyncio.create_task(notifications.wait(user_id, announced_during_the_check, 3600))
+        for _ in range(300):  # no time passes for the read but the checks' own
+            if waiting.done() or checked.get(user_id, 0) > 1:
+                break
+            await asyncio.sleep(0.01)
+        assert checked.get(user_id) == 2, "the read slept through the announcement"
+        assert await waiting is True
+    finally:
+        await notifications.stop()
         await redis.aclose()
