@@ -128,6 +128,7 @@ class Report:
     started: str
     machine: dict[str, str]
     versions: dict[str, str]
+    broker: str = ""
     seed: dict[str, Any] = field(default_factory=dict)
     drain: dict[str, Any] = field(default_factory=dict)
     saturation: dict[str, Any] = field(default_factory=dict)
@@ -962,6 +963,7 @@ def main(argv: list[str] | None = None) -> int:
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=machine(),
         versions={},
+        broker="RabbitMQ" if urlsplit(servers.broker_url).scheme.startswith("amqp") else "Redis (polled)",
     )
     try:
         asyncio.run(create_and_migrate(servers, settings))
@@ -976,6 +978,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Machine: {report.machine['cores']} cores ({report.machine['cpu']}), {report.machine['memory']}; "
         + ", ".join(f"{name} {value}" for name, value in report.versions.items()),
+        "",
+        f"Broker: {report.broker} (`BROKER_URL`).",
         "",
     ]
     (args.out / "latest.md").write_text("\n".join(header + report.markdown))
