@@ -74,6 +74,7 @@ FAKE_PASSWORD_HASH = "$argon2id$test"  # never verified here; hashing would only
 NOW = clock.now()
 TWO_YEARS_US = 2 * 365 * 86_400 * 10**6
 AHEAD_US = 23 * 3600 * 10**6  # under the 24 h a start may lie in the future
+SHARED_STARTS_US = (-3 * 86_400 * 10**6, -86_400 * 10**6, 0)
 EXERCISE_IDS = sorted(entry.id for entry in BUILT_IN)
 
 # Whole-minute offsets, as RFC 3339 carries them; UTC itself encodes as "Z".
@@ -151,7 +152,9 @@ def exercises(draw: st.DrawFn, max_sets: int) -> WorkoutExercise:
 def workouts(draw: st.DrawFn, max_exercises: int = 6, max_sets: int = 6) -> Workout:
     """A valid Workout: starts within two years of now (at most 23 h ahead), lasts at most 24 h."""
     zone = draw(ZONES)
-    started_at = (NOW + timedelta(microseconds=draw(st.integers(-TWO_YEARS_US, AHEAD_US)))).astimezone(zone)
+    # Often one of a few starts, so that sessions tie on their start and their order is the workout id's.
+    offset = draw(st.sampled_from(SHARED_STARTS_US) | st.integers(-TWO_YEARS_US, AHEAD_US))
+    started_at = (NOW + timedelta(microseconds=offset)).astimezone(zone)
     lasted = draw(
         st.none() | st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(hours=24))
     )
