@@ -59,6 +59,7 @@ from projections.records import (
     records_of,
     same_bests,
     sessions_of,
+    settled_before,
     with_marks,
 )
 from projections.workouts import ZERO, Figures, add, contribution, document, subtract, summarize
@@ -319,21 +320,6 @@ def records_kept(batch: Batch, appended: Mapping[str, list[ExerciseSession]]) ->
             detail, name=batch.name_of(exercise_id), sessions=detail.sessions - len(deleted)
         )
     return kept
-
-
-def settled_before(detail: RecordsDetail, first: Latest) -> bool:
-    """Whether every record and timeline point of `detail` is held by a session earlier than `first`
-    (in the order records are reckoned in: start, then workout id)."""
-    holders = (
-        detail.heaviest_weight_kg,
-        detail.best_e1rm_kg,
-        detail.most_reps,
-        detail.best_set_volume_kg,
-        detail.best_session_volume_kg,
-    )
-    return all((held.date, held.workout_id) < first for held in holders if held is not None) and all(
-        (point.date, point.workout_id) < first for point in detail.timeline
-    )
 
 
 def mark_in_batch(batch: Batch, work: RecordsWork) -> None:

@@ -219,6 +219,25 @@ _MEASURES: tuple[tuple[str, Callable[[ExerciseSession], float | int | None]], ..
 RECORD_NAMES = tuple(name for name, _ in _MEASURES)
 
 
+def held_records(detail: RecordsDetail) -> dict[str, Record | None]:
+    """The records of `detail` by name (as in `RECORD_NAMES`); None: not held, or not counted."""
+    return {
+        "heaviestWeightKg": detail.heaviest_weight_kg,
+        "bestE1rmKg": detail.best_e1rm_kg,
+        "mostReps": detail.most_reps,
+        "bestSetVolumeKg": detail.best_set_volume_kg,
+        "bestSessionVolumeKg": detail.best_session_volume_kg,
+    }
+
+
+def settled_before(detail: RecordsDetail, first: tuple[datetime, uuid.UUID]) -> bool:
+    """Whether every record and timeline point of `detail` is held by a session earlier than `first`
+    (in the order records are reckoned in: start, then workout id)."""
+    return all(
+        (held.date, held.workout_id) < first for held in held_records(detail).values() if held is not None
+    ) and all((point.date, point.workout_id) < first for point in detail.timeline)
+
+
 def same_bests(was: ExerciseSession, session: ExerciseSession) -> bool:
     """Whether `session` can replace `was` (its workout amended) without changing any record, timeline
     point or session's marks: the same start, and the same value of everything a record is the best
@@ -274,13 +293,7 @@ def append_session(
             [session], measurement
         )[session.workout_id]
     counted = _counted(measurement)
-    held = {
-        "heaviestWeightKg": detail.heaviest_weight_kg,
-        "bestE1rmKg": detail.best_e1rm_kg,
-        "mostReps": detail.most_reps,
-        "bestSetVolumeKg": detail.best_set_volume_kg,
-        "bestSessionVolumeKg": detail.best_session_volume_kg,
-    }
+    held = held_records(detail)
     set_here: list[tuple[str, float]] = []
     for record_name, measure in _MEASURES:
         found = measure(session)

@@ -10,8 +10,7 @@ import msgspec
 from hypothesis import strategies as st
 
 from commands.events import Workout
-from projections.batch import settled_before
-from projections.records import append_session, record_marks, records_of, sessions_of
+from projections.records import append_session, record_marks, records_of, sessions_of, settled_before
 from tests.test_projection_properties import workouts
 
 START = datetime(2026, 11, 2, 18, tzinfo=UTC)
