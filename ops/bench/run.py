@@ -253,13 +253,10 @@ async def sign_in(settings: Settings, client: Client, seed_value: int, count: in
             user_id = uuid.UUID(body["user"]["id"])
             workouts = await connection.fetch(
                 """
-                SELECT id FROM workouts WHERE user_id = $1 AND deleted_at IS NULL
+                SELECT id, started_at FROM workouts WHERE user_id = $1 AND deleted_at IS NULL
                 ORDER BY started_at DESC LIMIT 40
                 """,
                 user_id,
-            )
-            latest = await connection.fetchval(
-                "SELECT max(started_at) FROM workouts WHERE user_id = $1 AND deleted_at IS NULL", user_id
             )
             exercises = await connection.fetch(
                 """
@@ -275,7 +272,7 @@ async def sign_in(settings: Settings, client: Client, seed_value: int, count: in
                     {"Authorization": f"Bearer {body['accessToken']}"},
                     [str(row["id"]) for row in workouts],
                     [row["exercise_id"] for row in exercises],
-                    latest=latest,
+                    latest=workouts[0]["started_at"] if workouts else None,  # newest first
                 )
             )
         return [lifter for lifter in lifters if lifter.workouts and lifter.exercises]
