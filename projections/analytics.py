@@ -3,8 +3,14 @@
 Each user's share is kept in public `rm_activity_days`, `rm_activity_exercises` and `rm_signups`
 (rebuildable, erased with the user); the counts in `analytics.*` change by the difference between
 that state and the user's read models, so they hold no user ids and outlive erased accounts.
-Shared rows are changed in key order, so concurrent projections never deadlock on them. The rm_*
-names stay unqualified: during a rebuild the search_path points them at the shadow tables.
+
+A batch does not update the shared rows: every user's batch of the same day would queue on that
+day's row, from its last statement until its commit, one after another across every worker process.
+It inserts what the counts change by into `analytics.*_changes` instead, rows nobody else touches,
+and the sweeper's `fold_counts` adds them into the counts every few seconds. So the counts trail the
+projections by at most a sweep, and the reports (queries/analytics.py) add the changes not yet folded
+to be exact. The rm_* names stay unqualified: during a rebuild the search_path points them at the
+shadow tables.
 """
 
 from __future__ import annotations
@@ -270,11 +276,10 @@ def _save(
     current_exercises: Mapping[ExerciseWeek, ExerciseTotals],
     counts: _Counts,
 ) -> statements.Part:
-    """The user's activity on `days` and in `weeks` as `current_*` says, and the shared counts moved
+    """The user's activity on `days` and in `weeks` as `current_*` says, and the shared counts' change
     by `counts`: rows no longer there are deleted, the others upserted (disjoint rows, so the parts
-    cannot collide). Shared rows are changed in key order. The popularity and retention rows the
-    counts left without users are deleted once it answered: a statement cannot delete rows its own
-    parts wrote."""
+    cannot collide). The counts' change is inserted as rows of its own (`fold_counts`), so batches of
+    different users never wait on each other's shared rows."""
     touched = sorted(days)
     kept_days = [(day, t) for day in touched if (t := current_days.get(day))]
     kept_exercises = sorted(current_exercises.items())
@@ -317,55 +322,27 @@ def _save(
             (
                 "daily_counts",
                 """
-            INSERT INTO analytics.daily_activity AS counts
+            INSERT INTO analytics.daily_activity_changes
                 (day, active_users, workouts, sets, volume_kg, new_users)
             SELECT * FROM unnest($17::date[], $18::int[], $19::int[], $20::int[], $21::numeric[], $22::int[])
-            ORDER BY 1
-            ON CONFLICT (day) DO UPDATE SET
-                active_users = counts.active_users + EXCLUDED.active_users,
-                workouts = counts.workouts + EXCLUDED.workouts,
-                sets = counts.sets + EXCLUDED.sets,
-                volume_kg = counts.volume_kg + EXCLUDED.volume_kg,
-                new_users = counts.new_users + EXCLUDED.new_users
                 """,
             ),
             (
                 "popularity_counts",
                 """
-            INSERT INTO analytics.exercise_popularity AS counts
+            INSERT INTO analytics.exercise_popularity_changes
                 (week, exercise_id, users, sessions, sets, volume_kg)
             SELECT * FROM unnest($23::date[], $24::text[], $25::int[], $26::int[], $27::int[], $28::numeric[])
-            ORDER BY 1, 2
-            ON CONFLICT (week, exercise_id) DO UPDATE SET
-                users = counts.users + EXCLUDED.users,
-                sessions = counts.sessions + EXCLUDED.sessions,
-                sets = counts.sets + EXCLUDED.sets,
-                volume_kg = counts.volume_kg + EXCLUDED.volume_kg
-            RETURNING week, exercise_id, users
                 """,
             ),
             (
                 "retention_counts",
                 """
-            INSERT INTO analytics.retention AS counts (cohort_week, weeks_since_signup, users)
-            SELECT * FROM unnest($29::date[], $30::int[], $31::int[]) ORDER BY 1, 2
-            ON CONFLICT (cohort_week, weeks_since_signup) DO UPDATE SET users = counts.users + EXCLUDED.users
-            RETURNING cohort_week, weeks_since_signup, users
+            INSERT INTO analytics.retention_changes (cohort_week, weeks_since_signup, users)
+            SELECT * FROM unnest($29::date[], $30::int[], $31::int[])
                 """,
             ),
         ],
-        columns=[
-            (
-                "activity_popularity",
-                "SELECT array_agg(ROW(week, exercise_id)) FROM popularity_counts WHERE users = 0",
-            ),
-            (
-                "activity_retention",
-                "SELECT array_agg(ROW(cohort_week, weeks_since_signup)) FROM retention_counts"
-                " WHERE users = 0",
-            ),
-        ],
-        after=_drop_emptied,
         args=[
             user_id,
             touched,
@@ -403,23 +380,77 @@ def _save(
     )
 
 
-async def _drop_emptied(connection: asyncpg.Connection, row: asyncpg.Record) -> None:
-    """Shared rows nobody counts in any more go (another round trip, only when there are some)."""
-    popularity = [tuple(r) for r in row["activity_popularity"] or ()]
-    retention = [tuple(r) for r in row["activity_retention"] or ()]
-    if not popularity and not retention:
-        return
-    await connection.execute(
-        """
-        WITH popularity AS (
-            DELETE FROM analytics.exercise_popularity
-            WHERE (week, exercise_id) IN (SELECT * FROM unnest($1::date[], $2::text[])) AND users = 0
-        )
-        DELETE FROM analytics.retention
-        WHERE (cohort_week, weeks_since_signup) IN (SELECT * FROM unnest($3::date[], $4::int[])) AND users = 0
-        """,
-        [week for week, _ in popularity],
-        [exercise_id for _, exercise_id in popularity],
-        [cohort for cohort, _ in retention],
-        [offset for _, offset in retention],
-    )
+#: Folds each table's changes into its counts, one statement for the three; the popularity and retention
+#: rows the changes left without users are answered, to be deleted by the next statement (a statement
+#: cannot delete rows its own parts wrote). Shared rows are changed in key order: concurrent folds
+#: (two sweepers for a moment, or a batch of the previous release, which updates the counts itself)
+#: never deadlock. A change committed after the fold's snapshot stays for the next fold.
+_FOLD = """
+WITH days AS (
+    DELETE FROM analytics.daily_activity_changes
+    RETURNING day, active_users, workouts, sets, volume_kg, new_users
+), folded_days AS (
+    INSERT INTO analytics.daily_activity AS counts (day, active_users, workouts, sets, volume_kg, new_users)
+    SELECT day, sum(active_users), sum(workouts), sum(sets), sum(volume_kg), sum(new_users)
+    FROM days GROUP BY day ORDER BY day
+    ON CONFLICT (day) DO UPDATE SET
+        active_users = counts.active_users + EXCLUDED.active_users,
+        workouts = counts.workouts + EXCLUDED.workouts,
+        sets = counts.sets + EXCLUDED.sets,
+        volume_kg = counts.volume_kg + EXCLUDED.volume_kg,
+        new_users = counts.new_users + EXCLUDED.new_users
+), exercises AS (
+    DELETE FROM analytics.exercise_popularity_changes
+    RETURNING week, exercise_id, users, sessions, sets, volume_kg
+), folded_exercises AS (
+    INSERT INTO analytics.exercise_popularity AS counts (week, exercise_id, users, sessions, sets, volume_kg)
+    SELECT week, exercise_id, sum(users), sum(sessions), sum(sets), sum(volume_kg)
+    FROM exercises GROUP BY week, exercise_id ORDER BY week, exercise_id
+    ON CONFLICT (week, exercise_id) DO UPDATE SET
+        users = counts.users + EXCLUDED.users,
+        sessions = counts.sessions + EXCLUDED.sessions,
+        sets = counts.sets + EXCLUDED.sets,
+        volume_kg = counts.volume_kg + EXCLUDED.volume_kg
+    RETURNING week, exercise_id, users
+), retained AS (
+    DELETE FROM analytics.retention_changes RETURNING cohort_week, weeks_since_signup, users
+), folded_retention AS (
+    INSERT INTO analytics.retention AS counts (cohort_week, weeks_since_signup, users)
+    SELECT cohort_week, weeks_since_signup, sum(users)
+    FROM retained GROUP BY cohort_week, weeks_since_signup ORDER BY cohort_week, weeks_since_signup
+    ON CONFLICT (cohort_week, weeks_since_signup) DO UPDATE SET users = counts.users + EXCLUDED.users
+    RETURNING cohort_week, weeks_since_signup, users
+)
+SELECT (SELECT count(*) FROM days) + (SELECT count(*) FROM exercises) + (SELECT count(*) FROM retained)
+        AS changes,
+    (SELECT array_agg(ROW(week, exercise_id)) FROM folded_exercises WHERE users = 0) AS exercises_emptied,
+    (SELECT array_agg(ROW(cohort_week, weeks_since_signup)) FROM folded_retention WHERE users = 0)
+        AS retention_emptied
+"""
+
+
+async def fold_counts(connection: asyncpg.Connection) -> int:
+    """Add the counts' changes into the counts and delete the rows left without users, in one
+    transaction; how many changes it folded. Safe to run at any time, and concurrently."""
+    async with connection.transaction():
+        row = await connection.fetchrow(_FOLD)
+        popularity = [tuple(r) for r in row["exercises_emptied"] or ()]
+        retention = [tuple(r) for r in row["retention_emptied"] or ()]
+        if popularity or retention:
+            await connection.execute(
+                """
+                WITH popularity AS (
+                    DELETE FROM analytics.exercise_popularity
+                    WHERE (week, exercise_id) IN (SELECT * FROM unnest($1::date[], $2::text[])) AND users = 0
+                )
+                DELETE FROM analytics.retention
+                WHERE (cohort_week, weeks_since_signup) IN (SELECT * FROM unnest($3::date[], $4::int[]))
+                    AND users = 0
+                """,
+                [week for week, _ in popularity],
+                [exercise_id for _, exercise_id in popularity],
+                [cohort for cohort, _ in retention],
+                [offset for _, offset in retention],
+            )
+    changes: int = row["changes"]
+    return changes

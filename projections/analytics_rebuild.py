@@ -2,7 +2,8 @@
 
 A rebuild writes only per-user state (the shadow rm_activity_days, rm_activity_exercises and
 rm_signups). When it replaces the live tables, a user whose state came out different (a projector
-changed, say) would leave the counts off by that difference for good; this adds it, in the swap.
+changed, say) would leave the counts off by that difference for good; this adds it, in the swap, as
+changes of the counts, which the sweeper folds in as a batch's (projections/analytics.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ _SIDES = """
 """
 
 _RECONCILE_DAYS = """
-INSERT INTO analytics.daily_activity AS counts (day, active_users, workouts, sets, volume_kg, new_users)
+INSERT INTO analytics.daily_activity_changes (day, active_users, workouts, sets, volume_kg, new_users)
 SELECT day, sum(active_users), sum(workouts), sum(sets), sum(volume_kg), sum(new_users) FROM (
     SELECT day, sign AS active_users, sign * workouts AS workouts, sign * sets AS sets,
            sign * volume_kg AS volume_kg, 0 AS new_users
@@ -29,27 +30,14 @@ SELECT day, sum(active_users), sum(workouts), sum(sets), sum(volume_kg), sum(new
 ) AS changes
 GROUP BY day
 HAVING (sum(active_users), sum(workouts), sum(sets), sum(volume_kg), sum(new_users)) <> (0, 0, 0, 0, 0)
-ORDER BY day
-ON CONFLICT (day) DO UPDATE SET
-    active_users = counts.active_users + EXCLUDED.active_users,
-    workouts = counts.workouts + EXCLUDED.workouts,
-    sets = counts.sets + EXCLUDED.sets,
-    volume_kg = counts.volume_kg + EXCLUDED.volume_kg,
-    new_users = counts.new_users + EXCLUDED.new_users
 """
 
 _RECONCILE_EXERCISES = """
-INSERT INTO analytics.exercise_popularity AS counts (week, exercise_id, users, sessions, sets, volume_kg)
+INSERT INTO analytics.exercise_popularity_changes (week, exercise_id, users, sessions, sets, volume_kg)
 SELECT week, exercise_id, sum(sign), sum(sign * sessions), sum(sign * sets), sum(sign * volume_kg)
 FROM ({exercises}) AS exercises
 GROUP BY week, exercise_id
 HAVING (sum(sign), sum(sign * sessions), sum(sign * sets), sum(sign * volume_kg)) <> (0, 0, 0, 0)
-ORDER BY week, exercise_id
-ON CONFLICT (week, exercise_id) DO UPDATE SET
-    users = counts.users + EXCLUDED.users,
-    sessions = counts.sessions + EXCLUDED.sessions,
-    sets = counts.sets + EXCLUDED.sets,
-    volume_kg = counts.volume_kg + EXCLUDED.volume_kg
 """
 
 _ACTIVE_WEEKS = """
@@ -61,14 +49,12 @@ _ACTIVE_WEEKS = """
 """
 
 _RECONCILE_RETENTION = """
-INSERT INTO analytics.retention AS counts (cohort_week, weeks_since_signup, users)
+INSERT INTO analytics.retention_changes (cohort_week, weeks_since_signup, users)
 SELECT cohort_week, (week - cohort_week) / 7, sum(sign)
 FROM ({rebuilt} UNION ALL {live}) AS active
 WHERE week >= cohort_week
 GROUP BY 1, 2
 HAVING sum(sign) <> 0
-ORDER BY 1, 2
-ON CONFLICT (cohort_week, weeks_since_signup) DO UPDATE SET users = counts.users + EXCLUDED.users
 """
 
 
@@ -90,6 +76,4 @@ async def reconcile_rebuilt(connection: asyncpg.Connection, shadow: str, user_id
     live = _ACTIVE_WEEKS.format(sign=-1, schema="public")
     await connection.execute(_RECONCILE_DAYS.format(days=days, signups=signups), user_id)
     await connection.execute(_RECONCILE_EXERCISES.format(exercises=exercises), user_id)
-    await connection.execute("DELETE FROM analytics.exercise_popularity WHERE users = 0")
     await connection.execute(_RECONCILE_RETENTION.format(rebuilt=rebuilt, live=live), user_id)
-    await connection.execute("DELETE FROM analytics.retention WHERE users = 0")

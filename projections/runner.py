@@ -190,7 +190,7 @@ async def _finish(
     )
     dashboard = readers.dashboard_from(read, settings, now, batch.custom)
     batch.changed.add(outbox.DASHBOARD)
-    # The shared counts' rows stay locked until the commit: written last, with the checkpoint.
+    # The activity, and the analytics counts' change as rows of its own (projections/analytics.py).
     activity = analytics.activity_part(
         batch.user_id,
         read,

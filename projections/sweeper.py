@@ -1,4 +1,5 @@
-"""The sweeper: finds users whose projection fell behind and pokes the workers for them.
+"""The sweeper: finds users whose projection fell behind and pokes the workers for them, and folds the
+analytics counts' changes into the counts (projections/analytics.py).
 
 Three cheap queries, each on an index of just the users concerned: events not projected
 (the pending table), Redis documents behind Postgres, dashboards whose local day has passed.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from core import clock
-from projections import metrics
+from projections import analytics, metrics
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Sweep:
     redis_behind: int = 0
     rolled_over: int = 0
     parked: int = 0
+    folded: int = 0  # analytics counts' changes
 
 
 Poke = Callable[[uuid.UUID, bool], Awaitable[None]]
@@ -79,6 +81,7 @@ async def sweep(connection: asyncpg.Connection, poke: Poke, settings: SweepSetti
         if row["user_id"] not in lagging_ids:
             await poke(row["user_id"], True)
     result.lagging, result.redis_behind, result.rolled_over = len(lagging), len(behind), len(rolled)
+    result.folded = await analytics.fold_counts(connection)
     metrics.LAGGING_USERS.set(result.lagging)
     metrics.PARKED_USERS.set(result.parked)
     return result

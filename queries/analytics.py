@@ -1,6 +1,7 @@
 """Readers of the `analytics` schema: daily activity, weekly exercise popularity, cohort retention.
 
-Only anonymous counts live there; nothing here reads another schema.
+Only anonymous counts live there; nothing here reads another schema. Each count is read to the moment:
+its row plus the changes the sweeper has not yet folded into it (projections/analytics.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,35 @@ from core.structs import ResponseBody
 from projections.activity import CUSTOM, week_of
 
 CUSTOM_NAME = "Custom exercises"
+
+
+def _counted(table: str, keys: tuple[str, ...], values: tuple[str, ...], where: str) -> str:
+    """The rows of `analytics.<table>` where `where` holds, with the changes not yet folded in added:
+    a subquery of the same columns (whole numbers as bigint; `volume_kg` stays numeric)."""
+    columns = ", ".join((*keys, *values))
+    sums = ", ".join(
+        (*keys, *(f"sum({value}){'' if value == 'volume_kg' else '::bigint'} AS {value}" for value in values))
+    )
+    return f"""(
+        SELECT {sums} FROM (
+            SELECT {columns} FROM analytics.{table} WHERE {where}
+            UNION ALL SELECT {columns} FROM analytics.{table}_changes WHERE {where}
+        ) AS changed GROUP BY {", ".join(keys)}
+    )"""  # noqa: S608 - names of this module's own
+
+
+_DAILY = _counted(
+    "daily_activity",
+    ("day",),
+    ("active_users", "workouts", "sets", "volume_kg", "new_users"),
+    "day BETWEEN $1 AND $2",
+)
+_POPULARITY = _counted(
+    "exercise_popularity", ("week", "exercise_id"), ("users", "sessions", "sets", "volume_kg"), "week = $1"
+)
+_RETENTION = _counted(
+    "retention", ("cohort_week", "weeks_since_signup"), ("users",), "cohort_week BETWEEN $1 AND $2"
+)
 
 
 class DailyActivity(ResponseBody):
@@ -83,14 +113,14 @@ def parse_iso_week(text: str) -> date:
 
 async def daily_activity(pool: asyncpg.Pool, start: date, end: date) -> DailyReport:
     rows = await pool.fetch(
-        """
+        f"""
         SELECT g.day::date AS day, coalesce(a.active_users, 0) AS active_users,
                coalesce(a.workouts, 0) AS workouts, coalesce(a.sets, 0) AS sets,
                coalesce(a.volume_kg, 0) AS volume_kg, coalesce(a.new_users, 0) AS new_users
         FROM generate_series($1::date, $2::date, interval '1 day') AS g(day)
-        LEFT JOIN analytics.daily_activity a ON a.day = g.day::date
+        LEFT JOIN {_DAILY} a ON a.day = g.day::date
         ORDER BY 1
-        """,
+        """,  # noqa: S608 - this module's own subqueries
         start,
         end,
     )
@@ -117,10 +147,10 @@ def exercise_name(exercise_id: str) -> str:
 
 async def exercise_popularity(pool: asyncpg.Pool, week_start: date) -> PopularityReport:
     rows = await pool.fetch(
-        """
-        SELECT exercise_id, users, sessions, sets, volume_kg FROM analytics.exercise_popularity
-        WHERE week = $1 AND users > 0 ORDER BY users DESC, sessions DESC, exercise_id
-        """,
+        f"""
+        SELECT exercise_id, users, sessions, sets, volume_kg FROM {_POPULARITY} AS counts
+        WHERE users > 0 ORDER BY users DESC, sessions DESC, exercise_id
+        """,  # noqa: S608 - this module's own subqueries
         week_start,
     )
     items = [
@@ -142,18 +172,17 @@ async def retention(pool: asyncpg.Pool, today: date, cohorts: int) -> RetentionR
     current = week_of(today)
     first = current - timedelta(weeks=cohorts - 1)
     sizes = await pool.fetch(
-        """
+        f"""
         SELECT date_trunc('week', day::timestamp)::date AS week, sum(new_users)::bigint AS users
-        FROM analytics.daily_activity WHERE day BETWEEN $1 AND $2 GROUP BY 1
-        """,
+        FROM {_DAILY} AS counts GROUP BY 1
+        """,  # noqa: S608 - this module's own subqueries
         first,
         current + timedelta(days=6),
     )
     active = await pool.fetch(
-        """
-        SELECT cohort_week, weeks_since_signup, users FROM analytics.retention
-        WHERE cohort_week BETWEEN $1 AND $2
-        """,
+        f"""
+        SELECT cohort_week, weeks_since_signup, users FROM {_RETENTION} AS counts WHERE users <> 0
+        """,  # noqa: S608 - this module's own subqueries
         first,
         current,
     )

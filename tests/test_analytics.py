@@ -8,7 +8,7 @@ import io
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -23,6 +23,7 @@ from projections import analytics, analytics_rebuild, store
 from projections.batch import WorkoutRows
 from projections.records import sessions_of
 from projections.workouts import document, summarize
+from queries import analytics as queries
 from tests.accounts import PASSWORD, access_headers, bearer, sign_up
 from tests.harness import analyst_role_of, assert_problem, read_fresh
 
@@ -177,6 +178,23 @@ async def test_daily_and_exercise_counts_are_exact_and_follow_amends_and_deletes
         "volume_kg": "1220.0",
     }
 
+    # The worker's sweeper folds the changes into the counts (every 0.5 s here): the report stays.
+    db = await asyncpg.connect(settings.database.url)
+    try:
+        deadline = time.monotonic() + 20
+        while await db.fetchval(
+            "SELECT count(*) FROM analytics.daily_activity_changes"
+            " WHERE day BETWEEN '2019-03-04' AND '2019-03-11'"
+        ):
+            assert time.monotonic() < deadline, "the sweeper did not fold the counts' changes"
+            await asyncio.sleep(0.1)
+        folded = await db.fetchval("SELECT workouts FROM analytics.daily_activity WHERE day = '2019-03-11'")
+    finally:
+        await db.close()
+    assert folded == 1
+    again = await client.get("/v1/analytics/daily?from=2019-03-04&to=2019-03-11", headers=analyst)
+    assert again.json() == daily.json()
+
 
 async def settled(db: asyncpg.Connection, timeout_s: float = 20) -> None:
     """Until no earlier test's writes wait for projection, so the counts of today hold still."""
@@ -309,7 +327,8 @@ async def drop_workout(rolled_back: asyncpg.Connection, user_id: uuid.UUID, work
 
 
 async def counts(rolled_back: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
-    """Every count of January 2001, as plain tuples."""
+    """Every count of January 2001, as plain tuples, once the changes are folded in."""
+    await analytics.fold_counts(rolled_back)
     daily = await rolled_back.fetch(
         """
         SELECT day, active_users, workouts, sets, volume_kg, new_users FROM analytics.daily_activity
@@ -395,6 +414,94 @@ async def test_the_counts_are_differences_of_state_so_a_repeat_changes_nothing(
         "retention": [(MONDAY, 0, 1)],
     }
     assert await rolled_back.fetchval("SELECT count(*) FROM rm_activity_days WHERE user_id = $1", me) == 0
+
+
+async def reports(reads: asyncpg.Connection) -> tuple[Any, ...]:
+    """The three reports on January 2001 (the cohorts up to the week of the 31st)."""
+    pool = cast(asyncpg.Pool, reads)  # they read with `fetch`, which a connection has too
+    return (
+        await queries.daily_activity(pool, MONDAY, date(2001, 1, 31)),
+        await queries.exercise_popularity(pool, MONDAY),
+        await queries.exercise_popularity(pool, MONDAY + timedelta(weeks=2)),
+        await queries.retention(pool, date(2001, 1, 31), 5),
+    )
+
+
+async def test_the_reports_add_the_changes_not_yet_folded_and_a_fold_changes_no_report(
+    rolled_back: asyncpg.Connection,
+) -> None:
+    me, other = uuid.uuid4(), uuid.uuid4()
+    gone = uuid.uuid4()
+    bench = (BENCH, [{"reps": 5, "weight": kg(100)}])
+    await analytics.project_activity(rolled_back, me, days=set(), registered_at=at(on(2, 9)), count=True)
+    await put_workout(rolled_back, me, uuid.uuid4(), logged(on(3), bench))
+    await put_workout(rolled_back, me, gone, logged(on(16), bench))
+    await analytics.project_activity(
+        rolled_back, me, days={date(2001, 1, 3), date(2001, 1, 16)}, registered_at=None, count=True
+    )
+    await analytics.fold_counts(rolled_back)
+    # Then changes on top of folded counts, some of them taking a row back to no users.
+    await drop_workout(rolled_back, me, gone)
+    await analytics.project_activity(
+        rolled_back, me, days={date(2001, 1, 16)}, registered_at=None, count=True
+    )
+    await put_workout(rolled_back, other, uuid.uuid4(), logged(on(3, 18), bench))
+    await analytics.project_activity(
+        rolled_back, other, days={date(2001, 1, 3)}, registered_at=at(on(3, 9)), count=True
+    )
+    pending = await rolled_back.fetchval(
+        "SELECT count(*) FROM analytics.daily_activity_changes"
+        " WHERE day BETWEEN '2001-01-01' AND '2001-01-31'"
+    )
+    assert pending > 0
+
+    before = await reports(rolled_back)
+    daily, first_week, third_week, cohorts = before
+    assert [
+        (d.date.day, d.active_users, d.workouts, d.new_users)
+        for d in daily.items
+        if d.active_users or d.new_users
+    ] == [
+        (2, 0, 0, 1),
+        (3, 2, 2, 1),
+    ]
+    assert [(e.exercise_id, e.users, e.sessions) for e in first_week.items] == [(BENCH, 2, 2)]
+    assert third_week.items == []  # the week whose only workout was deleted
+    assert cohorts.items[0].users == 2 and cohorts.items[0].active_users[0] == 2
+    assert await analytics.fold_counts(rolled_back) >= pending
+    assert await reports(rolled_back) == before
+    for table in ("daily_activity", "exercise_popularity", "retention"):
+        assert await rolled_back.fetchval(f"SELECT count(*) FROM analytics.{table}_changes") == 0
+    assert not await rolled_back.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM analytics.exercise_popularity WHERE week = '2001-01-15')"
+    ), "a row left without users is deleted by the fold"
+
+
+async def test_batches_of_two_users_on_the_same_day_do_not_wait_for_each_other(
+    rolled_back: asyncpg.Connection, settings: Settings
+) -> None:
+    """Each batch's share of the counts is rows of its own: a batch not yet committed holds no shared
+    row the other's needs (it used to hold the day's, the week's and the cohort's until its commit)."""
+    bench = (BENCH, [{"reps": 5, "weight": kg(100)}])
+    first = uuid.uuid4()
+    await put_workout(rolled_back, first, uuid.uuid4(), logged(on(3), bench))
+    await analytics.project_activity(
+        rolled_back, first, days={date(2001, 1, 3)}, registered_at=at(on(3, 9)), count=True
+    )
+    other = await asyncpg.connect(settings.database.url)
+    transaction = other.transaction()  # rolled back too: it leaves nothing
+    await transaction.start()
+    try:
+        await other.execute("SET LOCAL lock_timeout = '2s'")
+        second = uuid.uuid4()
+        await put_workout(other, second, uuid.uuid4(), logged(on(3, 18), bench))
+        await analytics.project_activity(
+            other, second, days={date(2001, 1, 3)}, registered_at=at(on(3, 8)), count=True
+        )
+        assert (await counts(other))["daily"] == [(date(2001, 1, 3), 1, 1, 1, 500, 1)]
+    finally:
+        await transaction.rollback()
+        await other.close()
 
 
 async def test_an_exercise_counts_in_the_iso_week_of_its_utc_date(rolled_back: asyncpg.Connection) -> None:

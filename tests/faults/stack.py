@@ -24,6 +24,7 @@ from core.processes import free_port
 from core.redis import Keys, open_redis
 from core.settings import Settings, get_settings
 from migrations.runner import migrate
+from projections.analytics import fold_counts
 from projections.rebuild import Rebuild
 from tests.accounts import new_identity
 from tests.harness import IronlogProcess, read_model_hash, wait_until
@@ -152,6 +153,7 @@ class Ironlog:
                     "SELECT COALESCE(sum(workouts), 0) FROM rm_weekly_totals WHERE user_id = $1", user
                 )
                 assert weekly == len(stored), "weekly totals count a workout twice (or miss one)"
+            await fold_counts(connection)  # what the sweeper may not have folded yet
             activity = await connection.fetchval(
                 "SELECT COALESCE(sum(workouts), 0) FROM analytics.daily_activity"
             )
