@@ -739,13 +739,7 @@ _SYNC_SNAPSHOT = """
 """
 
 
-async def clear_changes(
-    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, synced: Mapping[str, int]
-) -> None:
-    """Remove what a sync wrote, unless the key changed again since it read the outbox."""
-    await connection.execute(_CLEAR_CHANGES, user_id, list(synced), list(synced.values()))
-
-
+#: Removes what a sync wrote from the outbox, unless the key changed again since it read the outbox.
 _CLEAR_CHANGES = """
     DELETE FROM projection_outbox o USING unnest($2::text[], $3::bigint[]) AS s(key, change)
     WHERE o.user_id = $1 AND o.key = s.key AND o.change = s.change

@@ -35,18 +35,6 @@ def is_working_set(s: WorkoutSet) -> bool:
     return s.completed and s.type != "warmup"
 
 
-def _volume(s: WorkoutSet) -> Decimal:
-    # Summed exactly in Decimal so a workout's volume does not depend on float summation order.
-    if s.reps is None or s.weight is None:
-        return Decimal(0)
-    return s.reps * to_kg(s.weight.value, s.weight.unit)
-
-
-def set_volume_kg(s: WorkoutSet) -> float:
-    """Reps x kg for a set with both, else 0; warm-ups included (callers filter working sets)."""
-    return float(_volume(s))
-
-
 _UNLOADED: tuple[None, None] = (None, None)
 
 

@@ -19,11 +19,11 @@ from projections.documents import SetView, WeekTotals
 from projections.formulas import E1rmFormula, e1rm
 from projections.workouts import (
     ZERO,
+    Figures,
     add,
     contribution,
     document,
     is_working_set,
-    set_volume_kg,
     subtract,
     summarize,
 )
@@ -142,15 +142,26 @@ def test_warmups_and_uncompleted_sets_are_not_working_sets() -> None:
     assert not is_working_set(WorkoutSet(reps=5, weight=kg(100), completed=False))
 
 
+def volume_of(*sets: WorkoutSet) -> float:
+    """The working-set volume of a workout of one exercise, as every projection derives it."""
+    workout = Workout(
+        title="One exercise",
+        started_at=datetime(2026, 11, 29, 17, 0, tzinfo=UTC),
+        exercises=[WorkoutExercise(exercise_id="barbell-bench-press", sets=list(sets))],
+    )
+    return Figures(workout, "epley").volume_kg
+
+
 def test_set_volume_is_reps_times_kg() -> None:
-    assert set_volume_kg(WorkoutSet(reps=5, weight=kg(100))) == 500.0
-    assert set_volume_kg(WorkoutSet(reps=5, weight=lb(224.9))) == 510.064620065  # 5 x 102.012924013
+    assert volume_of(WorkoutSet(reps=5, weight=kg(100))) == 500.0
+    assert volume_of(WorkoutSet(reps=5, weight=lb(224.9))) == 510.06  # 5 x 102.012924013, in cents
+    assert volume_of(WorkoutSet(reps=5, weight=kg(100)), WorkoutSet(reps=3, weight=lb(225))) == 806.17
 
 
 def test_set_without_reps_or_weight_has_no_volume() -> None:
-    assert set_volume_kg(WorkoutSet(reps=20)) == 0.0
-    assert set_volume_kg(WorkoutSet(weight=kg(100), duration_s=60)) == 0.0
-    assert set_volume_kg(WorkoutSet(duration_s=60)) == 0.0
+    assert volume_of(WorkoutSet(reps=20)) == 0.0
+    assert volume_of(WorkoutSet(weight=kg(100), duration_s=60)) == 0.0
+    assert volume_of(WorkoutSet(duration_s=60)) == 0.0
 
 
 def test_volume_ignores_warmups_and_uncompleted_sets() -> None:
