@@ -157,6 +157,19 @@ class Batch:
             del self.appended[exercise_id]
         return True
 
+    def first_change(self, exercise_id: str) -> Latest | None:
+        """The earliest session of the exercise the batch changes (removes, replaces or adds), in the
+        order records are reckoned in (start, then workout id): no earlier session's records or marks
+        change. None when the batch changes none of its sessions."""
+        changed: list[Latest] = []
+        for workout_id, rows in self.workouts.items():
+            was = self.stored_sessions.get(workout_id, {}).get(exercise_id)
+            if was is not None:
+                changed.append((was.started_at, workout_id))
+            if rows is not None:
+                changed += [(s.started_at, workout_id) for s in rows.sessions if s.exercise_id == exercise_id]
+        return min(changed, default=None)
+
     def unchanged_records(self, exercise_id: str) -> bool:
         """Whether the exercise was touched only by sessions this batch logged and then withdrew (its
         workout amended or deleted again): its records stay as they were."""
@@ -395,12 +408,30 @@ class RecordsWork:
         self.records[exercise_id] = records_of(exercise_id, name, measurement, history) if history else None
         computed = record_marks(history, measurement)
         for session in history:
-            found = computed.get(session.workout_id, [])
-            names = [record for record, _ in found]
-            if names == session.records:
-                continue
-            self.remarked.append(msgspec.structs.replace(session, records=names))
-            self.marks.setdefault(session.workout_id, {})[exercise_id] = [
-                RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
-                for record, value in found
-            ]
+            self._remark(exercise_id, name, session, computed.get(session.workout_id, []))
+
+    def replay(
+        self, batch: Batch, exercise_id: str, before: RecordsDetail | None, later: list[ExerciseSession]
+    ) -> None:
+        """Records from those of the sessions before a point (`records.records_before`) and the sessions
+        from it on (`later`, in history order), folded in one by one; the marks of those where they
+        changed (no earlier session's can: a session's marks depend on the sessions before it only)."""
+        name, measurement = batch.name_of(exercise_id), batch.measurement_of(exercise_id)
+        detail = before
+        for session in later:
+            detail, set_here = append_session(detail, name, measurement, session)
+            self._remark(exercise_id, name, session, set_here)
+        self.records[exercise_id] = detail
+
+    def _remark(
+        self, exercise_id: str, name: str, session: ExerciseSession, found: list[tuple[str, float]]
+    ) -> None:
+        """Note the records `session` sets (`found`: name and value), where they are not those it has."""
+        names = [record for record, _ in found]
+        if names == session.records:
+            return
+        self.remarked.append(msgspec.structs.replace(session, records=names))
+        self.marks.setdefault(session.workout_id, {})[exercise_id] = [
+            RecordMark(exercise_id=exercise_id, name=name, record=record, value=value)
+            for record, value in found
+        ]

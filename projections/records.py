@@ -283,6 +283,44 @@ def _counted(measurement: str) -> frozenset[str]:
     )
 
 
+def records_before(
+    exercise_id: str,
+    name: str,
+    measurement: str,
+    *,
+    sessions: int,
+    holders: Mapping[str, ExerciseSession],
+    timeline: Iterable[TimelinePoint],
+) -> RecordsDetail | None:
+    """The records of an exercise's first `sessions` sessions (those before a point of its history),
+    from each record's first holder among them (`holders`, by record name) and the timeline's points
+    among them; what `records_of` gives for those sessions. None when there are none. `append_session`
+    then folds in the sessions from the point on."""
+    if sessions == 0:
+        return None
+    counted = _counted(measurement)
+    held: dict[str, Record | None] = {}
+    for record_name, measure in _MEASURES:
+        holder = holders.get(record_name)
+        found = measure(holder) if holder is not None else None
+        held[record_name] = (
+            Record(value=float(found), workout_id=holder.workout_id, date=holder.started_at)
+            if holder is not None and found is not None and found > 0 and record_name in counted
+            else None
+        )
+    return RecordsDetail(
+        exercise_id=exercise_id,
+        name=name,
+        sessions=sessions,
+        heaviest_weight_kg=held["heaviestWeightKg"],
+        best_e1rm_kg=held["bestE1rmKg"],
+        most_reps=held["mostReps"],
+        best_set_volume_kg=held["bestSetVolumeKg"],
+        best_session_volume_kg=held["bestSessionVolumeKg"],
+        timeline=list(timeline),
+    )
+
+
 def append_session(
     detail: RecordsDetail | None, name: str, measurement: str, session: ExerciseSession
 ) -> tuple[RecordsDetail, list[tuple[str, float]]]:

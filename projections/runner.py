@@ -38,9 +38,7 @@ from projections.batch import (
     records_kept,
 )
 from projections.dashboard import next_rollover, rebucket
-from projections.records import (
-    sessions_of,
-)
+from projections.records import records_before, sessions_of
 from projections.sync import HOT_WORKOUTS, sync_redis
 from projections.workouts import Figures, document, summarize
 
@@ -160,6 +158,7 @@ async def _finish(
             batch.recomputed |= touched
         await store.write_workouts(connection, batch.user_id, rewritten)
         whole = sorted(batch.touched_exercises)
+    whole = await _replay_from_changes(connection, batch, work, whole)
     histories = await store.exercise_sessions(connection, batch.user_id, whole) if whole else {}
     for exercise_id in whole:
         work.recompute(batch, exercise_id, histories.get(exercise_id, []))
@@ -207,6 +206,42 @@ async def _finish(
         ),
         activity,
     ]
+
+
+async def _replay_from_changes(
+    connection: asyncpg.Connection, batch: Batch, work: RecordsWork, exercise_ids: list[str]
+) -> list[str]:
+    """Records of exercises whose history the batch changed before their last record (a record holder
+    deleted or amended, a session logged before the last record): from the records held before the
+    first session it changed, which Postgres finds by the sessions' columns, and the sessions from there
+    on, replayed. The exercises that need their whole history read instead: after a formula switch
+    (every session changed), or when a session before that point was written without those columns or
+    the stored records disagree with the sessions."""
+    points = {} if batch.reformulated else {e: p for e in exercise_ids if (p := batch.first_change(e))}
+    found = await store.history_from(connection, batch.user_id, points) if points else {}
+    whole = []
+    for exercise_id in exercise_ids:
+        history = found.get(exercise_id)
+        stored, _ = batch.records_before.get(exercise_id, (None, None))
+        if (
+            history is None
+            or history.unmeasured
+            or exercise_id not in batch.records_before
+            or (stored is None and history.sessions > 0)
+        ):
+            whole.append(exercise_id)
+            continue
+        point = points[exercise_id]
+        before = records_before(
+            exercise_id,
+            batch.name_of(exercise_id),
+            batch.measurement_of(exercise_id),
+            sessions=history.sessions,
+            holders=history.holders,
+            timeline=[p for p in stored.timeline if (p.date, p.workout_id) < point] if stored else [],
+        )
+        work.replay(batch, exercise_id, before, history.later)
+    return whole
 
 
 async def _project_batch(

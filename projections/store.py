@@ -28,7 +28,7 @@ from projections.documents import (
 from projections.library import Library
 from projections.packing import pack, unpack
 from projections.readers import SETTINGS_COLUMNS, custom_of
-from projections.records import ExerciseSession, RecordsDetail, summary_of, with_marks
+from projections.records import RECORD_NAMES, ExerciseSession, RecordsDetail, summary_of, with_marks
 from projections.workouts import ZERO
 
 ENCODER = msgspec.json.Encoder()
@@ -276,12 +276,15 @@ def workouts_part(
             (
                 "sessions_kept",
                 """
-        INSERT INTO rm_exercise_sessions
-            (user_id, exercise_id, workout_id, started_at, body, working_sets, volume_kg)
-        SELECT $1, * FROM unnest($10::text[], $11::uuid[], $12::timestamptz[], $13::bytea[], $14::int[],
-            $15::numeric[])
+        INSERT INTO rm_exercise_sessions (user_id, exercise_id, workout_id, started_at, body, working_sets,
+            volume_kg, heaviest_kg, e1rm_kg, most_reps, best_set_volume_kg, measured)
+        SELECT $1, *, true FROM unnest($10::text[], $11::uuid[], $12::timestamptz[], $13::bytea[],
+            $14::int[], $15::numeric[], $16::float8[], $17::float8[], $18::int[], $19::float8[])
         ON CONFLICT (user_id, exercise_id, started_at, workout_id) DO UPDATE
-            SET body = EXCLUDED.body, working_sets = EXCLUDED.working_sets, volume_kg = EXCLUDED.volume_kg
+            SET body = EXCLUDED.body, working_sets = EXCLUDED.working_sets, volume_kg = EXCLUDED.volume_kg,
+                heaviest_kg = EXCLUDED.heaviest_kg, e1rm_kg = EXCLUDED.e1rm_kg,
+                most_reps = EXCLUDED.most_reps, best_set_volume_kg = EXCLUDED.best_set_volume_kg,
+                measured = true
                 """,
             ),
         ],
@@ -301,6 +304,11 @@ def workouts_part(
             [pack(ENCODER.encode(s)) for s in sessions],
             [s.working_sets or 0 for s in sessions],
             [as_entered(s.volume_kg) for s in sessions],  # the stored 2-decimal value, as its JSON reads
+            # what records are the best of (records.py), for `records_from`
+            [s.heaviest_kg for s in sessions],
+            [s.e1rm_kg for s in sessions],
+            [s.most_reps for s in sessions],
+            [s.best_set_volume_kg for s in sessions],
         ],
     )
 
@@ -517,6 +525,83 @@ async def exercise_sessions(
     for row in rows:
         found.setdefault(row["exercise_id"], []).append(SESSION_DECODER.decode(unpack(row["body"])))
     return found
+
+
+#: The column of rm_exercise_sessions each record (records.RECORD_NAMES) is the best of.
+BEST_COLUMNS = {
+    "heaviestWeightKg": "heaviest_kg",
+    "bestE1rmKg": "e1rm_kg",
+    "mostReps": "most_reps",
+    "bestSetVolumeKg": "best_set_volume_kg",
+    "bestSessionVolumeKg": "volume_kg",
+}
+assert tuple(BEST_COLUMNS) == RECORD_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFrom:
+    """An exercise's sessions before a point, as records see them, and those from the point on."""
+
+    sessions: int  # before the point
+    unmeasured: int  # of those, rows without their bests' columns (written before they existed)
+    holders: dict[str, ExerciseSession]  # by record name: the first session before the point to hold it
+    later: list[ExerciseSession]  # from the point on, in history order
+
+
+_BEFORE = (
+    "s.user_id = $1 AND s.exercise_id = p.exercise_id"
+    " AND (s.started_at, s.workout_id) < (p.started_at, p.workout_id)"
+)
+_HISTORY_FROM = f"""
+    SELECT p.exercise_id, b.sessions, b.unmeasured,
+        {
+    ", ".join(
+        f"(SELECT s.body FROM rm_exercise_sessions s WHERE {_BEFORE} AND s.{column} > 0"
+        f" ORDER BY s.{column} DESC, s.started_at, s.workout_id LIMIT 1) AS {column}"
+        for column in BEST_COLUMNS.values()
+    )
+},
+        ARRAY(
+            SELECT s.body FROM rm_exercise_sessions s
+            WHERE s.user_id = $1 AND s.exercise_id = p.exercise_id
+                AND (s.started_at, s.workout_id) >= (p.started_at, p.workout_id)
+            ORDER BY s.started_at, s.workout_id
+        ) AS later
+    FROM unnest($2::text[], $3::timestamptz[], $4::uuid[]) AS p(exercise_id, started_at, workout_id)
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS sessions, count(*) FILTER (WHERE NOT s.measured) AS unmeasured
+        FROM rm_exercise_sessions s WHERE {_BEFORE}
+    ) AS b
+"""  # noqa: S608 - column names of this module's own
+
+
+async def history_from(
+    connection: asyncpg.Connection, user_id: uuid.UUID, points: Mapping[str, Latest]
+) -> dict[str, HistoryFrom]:
+    """For each exercise, its history around `points[exercise]` (a start and a workout id, in the order
+    records are reckoned in), in one round trip: Postgres finds the holders of the records before the
+    point by the sessions' columns, and only the sessions from the point on are read."""
+    exercise_ids = sorted(points)
+    rows = await connection.fetch(
+        _HISTORY_FROM,
+        user_id,
+        exercise_ids,
+        [points[exercise_id][0] for exercise_id in exercise_ids],
+        [points[exercise_id][1] for exercise_id in exercise_ids],
+    )
+    return {
+        row["exercise_id"]: HistoryFrom(
+            sessions=row["sessions"],
+            unmeasured=row["unmeasured"],
+            holders={
+                name: SESSION_DECODER.decode(unpack(row[column]))
+                for name, column in BEST_COLUMNS.items()
+                if row[column] is not None
+            },
+            later=[SESSION_DECODER.decode(unpack(body)) for body in row["later"]],
+        )
+        for row in rows
+    }
 
 
 def records_part(user_id: uuid.UUID, records: Mapping[str, RecordsDetail | None]) -> statements.Part | None:

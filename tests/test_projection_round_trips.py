@@ -99,16 +99,27 @@ async def four_days(client: Any) -> tuple[dict[str, str], uuid.UUID, dict[int, u
     return me, user_id, ids
 
 
+#: What a projection read of an exercise's sessions besides the batch's own: none of them (""), those
+#: from its first change on, with the records held before found by Postgres ("from", store.history_from),
+#: or its whole history ("whole", store.exercise_sessions).
+HISTORY_READS = {
+    "SELECT p.exercise_id, b.sessions": "from",
+    "SELECT exercise_id, body FROM rm_exercise_sessions": "whole",
+}
+
+
 async def reads_a_history(
     counter: CountingPool, pool: asyncpg.Pool, resources: tuple[Any, Any, Any], user_id: uuid.UUID
-) -> bool:
-    """Project the user, counted: whether that read an exercise's whole history of sessions."""
+) -> str:
+    """Project the user, counted: which history of sessions that read ("", "from" or "whole"; the
+    whole when some exercise's was)."""
     _, redis, keys = resources
     counter.sent.clear()
     counter.counting = True
     await project_user(pool, redis, keys, user_id)
     counter.counting = False
-    return any(q.startswith("SELECT exercise_id, body FROM rm_exercise_sessions") for q in counter.sent)
+    read = {label for start, label in HISTORY_READS.items() for q in counter.sent if q.startswith(start)}
+    return "whole" if "whole" in read else "from" if read else ""
 
 
 async def test_deleting_a_workout_that_set_no_record_keeps_the_records_without_reading_the_history(
@@ -120,7 +131,7 @@ async def test_deleting_a_workout_that_set_no_record_keeps_the_records_without_r
     pool = await counter.open(settings.database.url)
     try:
         await project_user(pool, redis, keys, user_id)
-        for deleted, reads_history in ((3, False), (2, True)):  # the 70 kg workout holds the records
+        for deleted, reads_history in ((3, ""), (2, "from")):  # the 70 kg workout holds the records
             assert (await client.delete(f"/v1/workouts/{ids[deleted]}", headers=me)).status_code == 204
             assert await reads_a_history(counter, pool, resources, user_id) == reads_history, counter.sent
             histories = await records_as_from_history(pool, user_id)
@@ -167,12 +178,12 @@ async def test_amending_the_latest_workout_that_set_no_record_reads_no_history(
         await project_user(pool, redis, keys, user_id)
         versions = dict.fromkeys(ids, 1)
         for day, kg, reps, reads_history in (
-            (1, 45.0, 5, False),  # the latest, which set no record, still sets none
-            (1, 80.0, 5, False),  # the latest, which set no record, now sets them all
-            (1, 42.0, 5, True),  # the latest held records: the whole history
-            (1, 40.0, 12, False),  # sets the volume and reps records, not the heaviest nor the e1RM
-            (1, 41.0, 5, True),  # those records are on no timeline, and held all the same
-            (3, 55.0, 5, True),  # not the latest
+            (1, 45.0, 5, ""),  # the latest, which set no record, still sets none
+            (1, 80.0, 5, ""),  # the latest, which set no record, now sets them all
+            (1, 42.0, 5, "from"),  # the latest held records: replayed from it on
+            (1, 40.0, 12, ""),  # sets the volume and reps records, not the heaviest nor the e1RM
+            (1, 41.0, 5, "from"),  # those records are on no timeline, and held all the same
+            (3, 55.0, 5, "from"),  # not the latest
         ):
             versions[day] += 1
             matching = {**me, "If-Match": f'"{versions[day] - 1}"'}
@@ -211,7 +222,7 @@ async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
             put = await client.put(f"/v1/workouts/{logged}", json=session(0, kg), headers=headers)
             assert put.status_code in {200, 201}, put.text
         await log_and_delete(client, me, dropped, session(5, 90.0))
-        assert not await reads_a_history(counter, pool, resources, user_id), counter.sent
+        assert await reads_a_history(counter, pool, resources, user_id) == "", counter.sent
         histories = await records_as_from_history(pool, user_id)
         assert all(len(history) == 5 for history in histories.values())
         for history in histories.values():  # 72.5 kg beats 70 kg
@@ -219,7 +230,7 @@ async def test_a_workout_logged_and_changed_again_in_one_batch_reads_no_history(
         # Only withdrawn sessions touched these exercises: their records stay as they were.
         for _ in range(2):
             await log_and_delete(client, me, uuid.uuid4(), session(6, 99.0))
-        assert not await reads_a_history(counter, pool, resources, user_id), counter.sent
+        assert await reads_a_history(counter, pool, resources, user_id) == "", counter.sent
         after = await records_as_from_history(pool, user_id)
         assert {e: sorted(h, key=lambda past: past.workout_id) for e, h in after.items()} == {
             e: sorted(h, key=lambda past: past.workout_id) for e, h in histories.items()
@@ -251,11 +262,11 @@ async def test_a_workout_logged_late_but_after_the_last_record_reads_no_history(
     try:
         await project_user(pool, *resources[1:], user_id)
         for workout_id, body, version, reads_history, sessions in (
-            (late, between(6, 45.0), None, False, 5),  # beats nothing
-            (late, between(6, 48.0), '"1"', False, 5),  # amended: it set no record and still sets none
-            (later, between(3, 75.0), None, False, 6),  # sets every record, day 1 comes after it
-            (late, between(6, 46.0), '"2"', True, 6),  # now before the last record
-            (early, session(3, 65.0), None, True, 7),  # before records held, and sets some of its own
+            (late, between(6, 45.0), None, "", 5),  # beats nothing
+            (late, between(6, 48.0), '"1"', "", 5),  # amended: it set no record and still sets none
+            (later, between(3, 75.0), None, "", 6),  # sets every record, day 1 comes after it
+            (late, between(6, 46.0), '"2"', "from", 6),  # now before the last record
+            (early, session(3, 65.0), None, "from", 7),  # before records held, and sets some of its own
         ):
             headers = me if version is None else {**me, "If-Match": version}
             put = await client.put(f"/v1/workouts/{workout_id}", json=body, headers=headers)
@@ -296,13 +307,13 @@ async def test_amending_a_workout_without_changing_its_bests_reads_no_history(
         before = await records_as_from_history(pool, user_id)
         for version, (body, reads_history) in enumerate(
             (
-                (edited("Heavy day"), False),
-                (edited("Heavy day", warm_up=True), False),
-                (edited("Heavy day", warm_up=True, rpe=9.0), False),
-                (edited("Heavy day", warm_up=True, rpe=9.0, kg=72.5), True),  # heavier: new bests
-                (edited("Heavy day", kg=70.0), True),  # back, and day 2 holds the records again
-                (edited("Heavy day", days_ago=5), True),  # the same bests, earlier: the records' dates
-                (edited("Heavy day", days_ago=5, warm_up=True), False),
+                (edited("Heavy day"), ""),
+                (edited("Heavy day", warm_up=True), ""),
+                (edited("Heavy day", warm_up=True, rpe=9.0), ""),
+                (edited("Heavy day", warm_up=True, rpe=9.0, kg=72.5), "from"),  # heavier: new bests
+                (edited("Heavy day", kg=70.0), "from"),  # back, and day 2 holds the records again
+                (edited("Heavy day", days_ago=5), "from"),  # the same bests, earlier: the records' dates
+                (edited("Heavy day", days_ago=5, warm_up=True), ""),
             ),
             start=1,
         ):
@@ -324,5 +335,37 @@ async def test_amending_a_workout_without_changing_its_bests_reads_no_history(
             )
             assert document.json()["title"] == "Heavy day"
             assert len(document.json()["records"]) == len(EXERCISES) * 4  # all but most reps
+    finally:
+        await pool.close()
+
+
+async def test_sessions_written_before_their_bests_columns_or_a_new_formula_read_the_whole_history(
+    client: Any, settings: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    """Rows a release before the columns wrote (`measured` false) tell Postgres nothing of their bests:
+    an exercise with one before the change is replayed whole, as are all after a formula switch."""
+    me, user_id, ids = await four_days(client)
+    counter = CountingPool()
+    pool = await counter.open(settings.database.url)
+    try:
+        await project_user(pool, *resources[1:], user_id)
+        async with pool.acquire() as connection:
+            await connection.execute(
+                "UPDATE rm_exercise_sessions SET measured = false, heaviest_kg = NULL WHERE user_id = $1"
+                " AND exercise_id = $2 AND workout_id = $3",
+                user_id,
+                EXERCISES[0],
+                ids[4],
+            )
+        assert (await client.delete(f"/v1/workouts/{ids[2]}", headers=me)).status_code == 204
+        assert await reads_a_history(counter, pool, resources, user_id) == "whole", counter.sent
+        # The others were replayed from the change on.
+        assert any(q.startswith("SELECT p.exercise_id, b.sessions") for q in counter.sent), counter.sent
+        histories = await records_as_from_history(pool, user_id)
+        assert all(len(history) == 3 for history in histories.values())
+
+        formula = await client.patch("/v1/me", json={"e1rmFormula": "brzycki"}, headers=me)
+        assert formula.status_code == 200, formula.text
+        assert await reads_a_history(counter, pool, resources, user_id) == "whole", counter.sent
     finally:
         await pool.close()

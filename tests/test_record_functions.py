@@ -10,7 +10,15 @@ import msgspec
 from hypothesis import strategies as st
 
 from commands.events import Workout
-from projections.records import append_session, record_marks, records_of, sessions_of, settled_before
+from projections.records import (
+    append_session,
+    record_marks,
+    records_before,
+    records_of,
+    sessions_of,
+    settled_before,
+)
+from projections.store import BEST_COLUMNS
 from tests.test_projection_properties import workouts
 
 START = datetime(2026, 11, 2, 18, tzinfo=UTC)
@@ -148,6 +156,58 @@ def test_a_session_logged_late_after_every_record_folds_in_like_the_latest(
     assert {w: m for w, m in record_marks(sessions, measurement).items()} == {
         w: m for w, m in after.items() if w != new.workout_id
     }
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=1, max_size=8),
+    measurement=st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"]),
+    point=st.integers(min_value=0),
+)
+def test_the_records_before_a_point_and_the_sessions_from_it_replayed_equal_recomputing_all(
+    workouts: list[Workout], measurement: str, point: int
+) -> None:
+    """What a batch that changes an older session does (store.history_from, RecordsWork.replay): the
+    records of the sessions before the point, from each record's first holder there (found as Postgres
+    finds it: the greatest value of the record's column, then the earliest), and the timeline's points
+    before it; then every session from the point on folded in. The records and those sessions' marks
+    are what recomputing the whole history gives."""
+    sessions = sorted(
+        (
+            msgspec.structs.replace(session, exercise_id="squat")
+            for workout in workouts
+            for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
+        ),
+        key=lambda s: (s.started_at, str(s.workout_id)),
+    )
+    hypothesis.assume(sessions)
+    split = point % (len(sessions) + 1)
+    earlier, later = sessions[:split], sessions[split:]
+    whole = records_of("squat", "Squat", measurement, sessions)
+    holders = {}
+    for name, column in BEST_COLUMNS.items():
+        valued = [s for s in earlier if (getattr(s, column) or 0) > 0]
+        if valued:
+            holders[name] = min(valued, key=lambda s: (-getattr(s, column), s.started_at, str(s.workout_id)))
+    first = (
+        (later[0].started_at, later[0].workout_id)
+        if later
+        else (datetime.max.replace(tzinfo=UTC), uuid.UUID(int=0))
+    )
+    detail = records_before(
+        "squat",
+        "Squat",
+        measurement,
+        sessions=len(earlier),
+        holders=holders,
+        timeline=[p for p in whole.timeline if (p.date, p.workout_id) < first],
+    )
+    assert detail == (records_of("squat", "Squat", measurement, earlier) if earlier else None)
+    marks = record_marks(sessions, measurement)
+    for session in later:
+        detail, set_here = append_session(detail, "Squat", measurement, session)
+        assert set_here == marks[session.workout_id]
+    assert detail == whole
 
 
 def test_a_timeline_point_after_a_late_session_unsettles_it_even_when_it_holds_no_record() -> None:
