@@ -751,6 +751,9 @@ class SyncSnapshot:
     workouts: list[tuple[uuid.UUID, int | None, bool, bytes | None]]
     #: Workouts the named ones pushed out of the hot set.
     pushed_out: set[uuid.UUID]
+    #: When a named workout left the hot set (deleted, or moved back in time), the rest of the hot
+    #: set, one of which may have just come into it: (id, version, packed body).
+    refill: list[tuple[uuid.UUID, int, bytes]]
     #: The dashboard (version, as of, body, the user's zone) when the outbox names it.
     dashboard: tuple[int, date, bytes, str | None] | None
     #: The user's leaderboard rows Redis has not seen: (board, key, version, score or None).
@@ -774,6 +777,7 @@ async def sync_snapshot(
         changes=dict(zip(row["keys"] or (), row["changes"] or (), strict=True)),
         workouts=[(w[0], w[1], w[2], w[3]) for w in row["workouts"] or ()],
         pushed_out=set(row["pushed_out"] or ()),
+        refill=[(w[0], w[1], w[2]) for w in row["refill"] or ()],
         dashboard=(
             (row["dashboard_version"], row["dashboard_as_of"], row["dashboard"], row["zone"])
             if row["dashboard"] is not None
@@ -809,6 +813,13 @@ _SYNC_SNAPSHOT = """
             LEFT JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = n.workout_id
             LEFT JOIN recent r ON r.workout_id = n.workout_id) AS workouts,
         (SELECT array_agg(workout_id) FROM recent WHERE place > $2) AS pushed_out,
+        CASE WHEN EXISTS (
+            SELECT 1 FROM named n LEFT JOIN recent r USING (workout_id) WHERE r.place IS NULL OR r.place > $2
+        ) THEN (
+            SELECT array_agg(ROW(r.workout_id, d.workout_version, d.body))
+            FROM recent r JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = r.workout_id
+            WHERE r.place <= $2 AND r.workout_id NOT IN (SELECT workout_id FROM named)
+        ) END AS refill,
         d.version AS dashboard_version, d.as_of AS dashboard_as_of, d.body AS dashboard,
         (SELECT timezone FROM rm_user_settings WHERE user_id = $1) AS zone,
         (SELECT array_agg(ROW(s.board, s.board_key, s.version,

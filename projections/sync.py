@@ -7,7 +7,8 @@ Redis holds the hot set, not whole histories: the dashboard, the first feed page
 `hot_workouts` most recent workout documents are pushed. A changed workout outside them is dropped
 from Redis instead (read through from Postgres when opened), and so are those the new ones pushed out
 of the hot set: an import, a rebuild or a formula switch of a long history costs Redis no more than
-one new workout does.
+one new workout does. When a workout leaves the hot set otherwise (deleted, or moved back in time),
+the rest of the hot set is pushed again, since the one that came into it in its place may not be held.
 """
 
 from __future__ import annotations
@@ -81,6 +82,18 @@ async def sync_redis(
                 )
             else:
                 cold.add(workout_id)
+        # One of these may have come into the hot set as a named one left it: pushed again (a no-op
+        # where Redis holds it already, the puts being version-guarded).
+        for workout_id, workout_version, body in snapshot.refill:
+            await cache.put(
+                pipe,
+                names.workout(workout_id),
+                names.synced,
+                version=version,
+                body=body,
+                etag=f'"{workout_version}"',
+                packed=True,
+            )
         if dashboard is not None:
             dashboard_version, as_of, dashboard_body, zone = dashboard
             await cache.put(

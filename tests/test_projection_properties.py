@@ -754,8 +754,9 @@ class ProjectionMachine(RuleBasedStateMachine):
             assert cached.is_tombstone, f"deleted workout {workout_id} is not a tombstone in Redis"
 
 
+# Forty steps: enough workouts, often, to pass the sync's hot set (projections/sync.py HOT_WORKOUTS).
 ProjectionMachine.TestCase.settings = hypothesis.settings(
-    max_examples=15, stateful_step_count=15, deadline=None
+    max_examples=25, stateful_step_count=40, deadline=None
 )
 TestProjectionDeliveries = ProjectionMachine.TestCase
 

@@ -270,6 +270,20 @@ async def test_redis_holds_the_most_recent_workouts_and_reads_the_rest_through(
     held = await _workouts_in_redis(redis, keys, user_id)
     assert held == {newest, *by_age[: HOT_WORKOUTS - 1], oldest}
 
+    # Deleted, it leaves the hot set, and the one it had pushed out comes back into Redis.
+    assert (await client.delete(f"/v1/workouts/{newest}", headers=me)).status_code == 204
+    await project_user(pool, redis, keys, user_id)
+    assert await _workouts_in_redis(redis, keys, user_id) == {*by_age[:HOT_WORKOUTS], oldest}
+    back = keys.user(user_id, "w", str(by_age[HOT_WORKOUTS - 1]))
+    assert await redis.hget(back, "e") == b'"1"' and await redis.ttl(back) > READ_THROUGH_TTL_S
+    # Moved back in time out of the hot set: the next most recent comes in.
+    moved = await client.put(
+        f"/v1/workouts/{by_age[0]}", json=bench_session(60.0, 30), headers={**me, "If-Match": '"1"'}
+    )
+    assert moved.status_code == 200, moved.text
+    await project_user(pool, redis, keys, user_id)
+    assert set(by_age[1 : HOT_WORKOUTS + 1]) <= await _workouts_in_redis(redis, keys, user_id)
+
 
 class CountedConnection(RedisConnection):
     """A Redis connection that counts what it sends: one write per round trip."""
