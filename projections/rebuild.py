@@ -52,7 +52,7 @@ PROJECTOR_VERSIONS: dict[str, int] = {
     "workouts": 2,  # 2: bodies stored deflated (projections/packing.py)
     "weekly-totals": 1,
     "dashboard": 1,
-    "history-and-records": 2,  # 2: sessions stored deflated
+    "history-and-records": 3,  # 2: sessions stored deflated; 3: their bests as columns (measured)
     "library": 1,
     "leaderboards": 1,
     "activity": 1,

@@ -4,7 +4,9 @@ record holder) replays only the sessions from that point on, not the whole histo
 
 Rows written before (`measured` false) have no such columns yet (their bodies are packed: no SQL can
 read them): an exercise with one of them is replayed whole, as before, until a rebuild rewrites them.
-The previous release writes rows without them, which the new one reads the same way.
+The release bumps the history-and-records projector's version, so `ironlog migrate` rebuilds them
+(projections/rebuild.py). The previous release writes rows without them, which the new one reads the
+same way.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
