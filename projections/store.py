@@ -751,8 +751,8 @@ class SyncSnapshot:
     workouts: list[tuple[uuid.UUID, int | None, bool, bytes | None]]
     #: Workouts the named ones pushed out of the hot set.
     pushed_out: set[uuid.UUID]
-    #: When a named workout left the hot set (deleted, or moved back in time), the rest of the hot
-    #: set, one of which may have just come into it: (id, version, packed body).
+    #: When a named workout left the hot set (deleted, or moved back in time), the hot set's last
+    #: places, where what came into it in its place lies: (id, version, packed body).
     refill: list[tuple[uuid.UUID, int, bytes]]
     #: The dashboard (version, as of, body, the user's zone) when the outbox names it.
     dashboard: tuple[int, date, bytes, str | None] | None
@@ -818,7 +818,9 @@ _SYNC_SNAPSHOT = """
         ) THEN (
             SELECT array_agg(ROW(r.workout_id, d.workout_version, d.body))
             FROM recent r JOIN rm_workout_documents d ON d.user_id = $1 AND d.workout_id = r.workout_id
-            WHERE r.place <= $2 AND r.workout_id NOT IN (SELECT workout_id FROM named)
+            -- what came in lies among the last as many places as there are named ones
+            WHERE r.place <= $2 AND r.place > $2 - (SELECT count(*) FROM named)
+                AND r.workout_id NOT IN (SELECT workout_id FROM named)
         ) END AS refill,
         d.version AS dashboard_version, d.as_of AS dashboard_as_of, d.body AS dashboard,
         (SELECT timezone FROM rm_user_settings WHERE user_id = $1) AS zone,

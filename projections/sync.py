@@ -8,7 +8,8 @@ Redis holds the hot set, not whole histories: the dashboard, the first feed page
 from Redis instead (read through from Postgres when opened), and so are those the new ones pushed out
 of the hot set: an import, a rebuild or a formula switch of a long history costs Redis no more than
 one new workout does. When a workout leaves the hot set otherwise (deleted, or moved back in time),
-the rest of the hot set is pushed again, since the one that came into it in its place may not be held.
+the hot set's last places are pushed again, since the one that came into it in its place may not be
+held.
 """
 
 from __future__ import annotations
