@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from commands.events import Workout
 from projections.records import (
+    ExerciseSession,
     append_session,
     record_marks,
     records_before,
@@ -99,6 +100,17 @@ def test_marks_name_the_bests_each_session_reached_first_and_agree_with_the_reco
         assert record.workout_id == last
 
 
+def squat_sessions(workouts: list[Workout], *, in_order: bool = True) -> list[ExerciseSession]:
+    """Each workout's first session, as one exercise's history: in the order records are reckoned in
+    (start, then workout id), or as the workouts came."""
+    sessions = [
+        msgspec.structs.replace(session, exercise_id="squat")
+        for workout in workouts
+        for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
+    ]
+    return sorted(sessions, key=lambda s: (s.started_at, str(s.workout_id))) if in_order else sessions
+
+
 @hypothesis.settings(max_examples=200, deadline=None)
 @hypothesis.given(
     workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=1, max_size=6),
@@ -107,14 +119,7 @@ def test_marks_name_the_bests_each_session_reached_first_and_agree_with_the_reco
 def test_appending_the_latest_session_equals_recomputing_every_session(
     workouts: list[Workout], measurement: str
 ) -> None:
-    sessions = sorted(
-        (
-            msgspec.structs.replace(session, exercise_id="squat")
-            for workout in workouts
-            for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
-        ),
-        key=lambda s: (s.started_at, str(s.workout_id)),
-    )
+    sessions = squat_sessions(workouts)
     hypothesis.assume(sessions)  # workouts without exercises have no session
     *earlier, latest = sessions
     before = records_of("squat", "Squat", measurement, earlier) if earlier else None
@@ -137,11 +142,7 @@ def test_a_session_logged_late_after_every_record_folds_in_like_the_latest(
     """Any session whose place in the history comes after every record holder and timeline point
     (`settled_before`): folding it into the records as if it were the latest gives what recomputing
     the whole history gives, and no other session's marks change."""
-    sessions = [
-        msgspec.structs.replace(session, exercise_id="squat")
-        for workout in workouts
-        for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
-    ]
+    sessions = squat_sessions(workouts, in_order=False)
     hypothesis.assume(len(sessions) >= 2)
     new = sessions.pop(late % len(sessions))
     before = records_of("squat", "Squat", measurement, sessions)
@@ -172,14 +173,7 @@ def test_the_records_before_a_point_and_the_sessions_from_it_replayed_equal_reco
     finds it: the greatest value of the record's column, then the earliest), and the timeline's points
     before it; then every session from the point on folded in. The records and those sessions' marks
     are what recomputing the whole history gives."""
-    sessions = sorted(
-        (
-            msgspec.structs.replace(session, exercise_id="squat")
-            for workout in workouts
-            for session in sessions_of(uuid.uuid4(), workout, "epley")[:1]
-        ),
-        key=lambda s: (s.started_at, str(s.workout_id)),
-    )
+    sessions = squat_sessions(workouts)
     hypothesis.assume(sessions)
     split = point % (len(sessions) + 1)
     earlier, later = sessions[:split], sessions[split:]
