@@ -334,10 +334,9 @@ async def _project_leased(
                 batch.summaries[workout_id] = summary
                 batch.session_exercises[workout_id] = set(sessions)
                 batch.stored_sessions[workout_id] = sessions
-            for event, (event_version, event_type, _, occurred_at) in zip(events, rows, strict=True):
+            for event, (event_version, _, _, occurred_at) in zip(events, rows, strict=True):
                 failing = event_version
                 apply(batch, event, occurred_at)
-                metrics.EVENTS_PROJECTED.labels(event_type).inc()
             failing = None
             version = rows[-1][0] if rows else start.version
             writes = await _finish(connection, batch, version, now)
@@ -354,8 +353,7 @@ async def _project_leased(
         fault_point("mid_batch")
     fault_point("after_batch_commit")
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-    for _, _, _, occurred_at in rows:
-        metrics.observe_lag(occurred_at)
+    metrics.observe_projected(rows)
     return len(rows), version, len(rows) == settings.batch_size, None, True
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import urllib.request
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
+from core import clock
+from projections import metrics
 from tests.accounts import bearer, sign_up
 from tests.workouts import workout
 
@@ -55,3 +59,28 @@ async def test_projection_cache_and_wait_metrics_are_exported(client: Any, start
     ):
         value = re.search(rf"^{re.escape(counted)} (\S+)$", api_metrics, re.MULTILINE)
         assert value is not None and float(value.group(1)) >= 1, counted
+
+
+def test_a_batch_is_counted_by_type_and_each_event_lags_from_one_clock_reading() -> None:
+
+    def counted(event_type: str) -> float:
+        labels = {"type": event_type}
+        return REGISTRY.get_sample_value("ironlog_events_projected_total", labels) or 0.0
+
+    def lags() -> tuple[float, float]:
+        count = REGISTRY.get_sample_value("ironlog_projection_lag_seconds_count") or 0.0
+        return count, REGISTRY.get_sample_value("ironlog_projection_lag_seconds_sum") or 0.0
+
+    before = counted("WorkoutLogged"), counted("WorkoutDeleted"), lags()
+    now = clock.now()  # observed a moment later: the sum is a few microseconds more
+    rows = [
+        (1, "WorkoutLogged", b"{}", now - timedelta(seconds=2)),
+        (2, "WorkoutLogged", b"{}", now - timedelta(seconds=1)),
+        (3, "WorkoutDeleted", b"{}", now + timedelta(seconds=5)),  # a clock ahead counts as no lag
+    ]
+    metrics.observe_projected(rows)
+    assert counted("WorkoutLogged") - before[0] == 2
+    assert counted("WorkoutDeleted") - before[1] == 1
+    count, total = lags()
+    assert count - before[2][0] == 3
+    assert total - before[2][1] == pytest.approx(3.0, abs=0.05)
