@@ -14,7 +14,6 @@ import msgspec
 import pytest
 import sentry_sdk
 import structlog
-from dramatiq.brokers.stub import StubBroker
 from litestar.testing import AsyncTestClient
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.dramatiq import DramatiqIntegration
@@ -27,6 +26,7 @@ from core.settings import SentrySettings, Settings, SettingsError, load_settings
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import wait_until
 from tests.probes import PROBES
+from workers.broker import build_broker, close, queue_name
 from workers.context import LogContext
 from workers.enqueue import Enqueuer
 
@@ -172,24 +172,32 @@ async def test_an_api_error_carries_the_request_and_user_ids_and_nothing_persona
 def test_a_worker_error_carries_the_request_and_user_ids(settings: Settings, kept: KeptEnvelopes) -> None:
     assert init_error_tracking(with_dsn(settings), integrations=[DramatiqIntegration()], transport=kept)
     # Built after Sentry started, as workers/app.py does: the integration adds its middleware.
-    broker = StubBroker(middleware=[LogContext()])
+    broker = build_broker(settings, worker_middleware=[LogContext()])  # the run's own queues
     broker.emit_after("process_boot")
     user_id = str(uuid.uuid4())
+    queue = queue_name(settings, "default")  # one the run deletes at its end, on either broker
 
     def fail(user: str) -> None:
         raise RuntimeError(f"projection failed for lifter-{user[:4]}@example.com")
 
     actor: dramatiq.Actor[Any, Any] = dramatiq.Actor(
-        fail, broker=broker, actor_name="project_user", queue_name="projections", priority=0, options={}
+        fail,
+        broker=broker,
+        actor_name="project_user",
+        queue_name=queue,
+        priority=0,
+        options={"max_retries": 0},
     )
     actor.send_with_options(args=(user_id,), request_id="req-from-the-api")
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
     try:
-        broker.join("projections", fail_fast=False)
+        broker.join(queue, timeout=30_000)
         worker.join()
     finally:
         worker.stop()
+        broker.flush(queue)
+        close(broker)
     sentry_sdk.flush()
 
     errors = [e for e in kept.events() if e.get("exception")]
