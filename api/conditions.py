@@ -1,6 +1,6 @@
-"""The request headers that make a request conditional (RFC 9110 §13) or ask for a version of the read
-models: If-Match, If-None-Match and X-Consistency-Token. Parsed here and nowhere else, declared in the
-OpenAPI schema from here too.
+"""The request headers that make a request conditional (RFC 9110 §13) or name a version of the read
+models: If-Match, If-None-Match, X-Consistency-Token, and Last-Event-ID on the event stream. Parsed
+here and nowhere else, declared in the OpenAPI schema from here too.
 
 A malformed If-Match or If-None-Match is a 400 problem saying what was expected; a well-formed one that
 names no current version fails its precondition (412 on writes, an ordinary 200 on reads).
@@ -23,6 +23,7 @@ from core.errors import InvalidInput
 IF_MATCH = "If-Match"
 IF_NONE_MATCH = "If-None-Match"
 CONSISTENCY_TOKEN = "X-Consistency-Token"  # noqa: S105 - a header name
+LAST_EVENT_ID = "Last-Event-ID"
 
 #: RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E (obs-text left out:
 #: no tag of ours holds it); lists are comma-separated with optional whitespace (§5.6.1).
@@ -80,12 +81,21 @@ def parse_if_none_match(raw: str) -> IfNoneMatch:
 
 def parse_consistency_token(raw: str) -> int:
     """The stream version an X-Consistency-Token names; InvalidInput (422) when it names none."""
+    return _stream_version(raw, CONSISTENCY_TOKEN)
+
+
+def parse_last_event_id(raw: str) -> int:
+    """The stream version a Last-Event-ID names (the `id:` of the stream's events); InvalidInput (422)
+    when it names none."""
+    return _stream_version(raw, LAST_EVENT_ID)
+
+
+def _stream_version(raw: str, header: str) -> int:
     text = raw.strip()
     if _STREAM_VERSION.fullmatch(text) and (version := int(text)) <= MAX_VERSION:
         return version
     raise InvalidInput(
-        f"{CONSISTENCY_TOKEN} must be a stream version: a whole number from 0 to {MAX_VERSION}.",
-        field=CONSISTENCY_TOKEN,
+        f"{header} must be a stream version: a whole number from 0 to {MAX_VERSION}.", field=header
     )
 
 
@@ -102,6 +112,7 @@ def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
 _IF_MATCH = IF_MATCH.lower().encode()
 _IF_NONE_MATCH = IF_NONE_MATCH.lower().encode()
 _CONSISTENCY_TOKEN = CONSISTENCY_TOKEN.lower().encode()
+_LAST_EVENT_ID = LAST_EVENT_ID.lower().encode()
 
 
 def if_match(request: Request[Any, Any, Any]) -> IfMatch | None:
@@ -119,6 +130,12 @@ def consistency_token(request: Request[Any, Any, Any]) -> int | None:
     """The version a client wants to read at least, from X-Consistency-Token."""
     raw = _header(request, _CONSISTENCY_TOKEN)
     return None if raw is None else parse_consistency_token(raw)
+
+
+def last_event_id(request: Request[Any, Any, Any]) -> int | None:
+    """The version a reconnecting event stream last heard of, from Last-Event-ID."""
+    raw = _header(request, _LAST_EVENT_ID)
+    return None if raw is None else parse_last_event_id(raw)
 
 
 # The OpenAPI declarations: routes name the headers they read in `opt` (CONDITIONAL_HEADERS), and the
@@ -158,6 +175,17 @@ DECLARED_HEADERS = {
         description=(
             "The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting "
             "briefly for it, or says `X-Consistency: stale`."
+        ),
+        schema=Schema(type="string", pattern=CONSISTENCY_TOKEN_PATTERN),  # type: ignore[arg-type]
+    ),
+    LAST_EVENT_ID: Parameter(
+        name=LAST_EVENT_ID,
+        param_in="header",
+        required=False,
+        description=(
+            "On reconnecting, the `id:` of the last event heard: the stream then says what changed since "
+            "(`ready` with `resumed`, then `projected` and `leaderboard` events) instead of asking for "
+            "everything to be fetched again."
         ),
         schema=Schema(type="string", pattern=CONSISTENCY_TOKEN_PATTERN),  # type: ignore[arg-type]
     ),

@@ -33,7 +33,7 @@ from api.auth.routes import AuthController
 from api.auth.tokens import AccessTokens
 from api.bench import BenchController
 from api.changes import ChangesController
-from api.conditions import CONDITIONAL_HEADERS, CONSISTENCY_TOKEN, IF_MATCH, IF_NONE_MATCH
+from api.conditions import CONDITIONAL_HEADERS, CONSISTENCY_TOKEN, IF_MATCH, IF_NONE_MATCH, LAST_EVENT_ID
 from api.diagnostics import DiagnosticsController
 from api.exercises import ExercisesController
 from api.health import HealthController, metrics
@@ -234,7 +234,7 @@ def _declare_conditional_headers(handler: HTTPRouteHandler) -> None:
         responses.setdefault(412, problem_spec(412))
     if IF_MATCH in headers or IF_NONE_MATCH in headers:
         responses.setdefault(400, problem_spec(400))  # not a list of entity tags
-    if CONSISTENCY_TOKEN in headers:
+    if CONSISTENCY_TOKEN in headers or LAST_EVENT_ID in headers:
         responses.setdefault(422, problem_spec(422))  # not a stream version
     handler.responses = responses
 

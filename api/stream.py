@@ -2,7 +2,8 @@
 
 Events, each with JSON data:
 
-- `ready`, first: `{"version", "expiresAt", "heartbeatSeconds"}`. Subscribed; fetch what is on screen.
+- `ready`, first: `{"version", "expiresAt", "heartbeatSeconds", "resumed"}`. Subscribed; fetch what is
+  on screen, unless `resumed` (below).
 - `projected`: `{"version"}`. The caller's read models now reflect that stream version.
 - `leaderboard`: `{"board", "key"}`. A board opened with `?leaderboard=<board>:<key>` changed.
 - `heartbeat`: `{}` after `heartbeatSeconds` without another event.
@@ -13,6 +14,12 @@ A stream also ends, without `expired`, when its API process stops: reconnect as 
 
 `id:` is the version of the latest `ready` or `projected`. After a lost Redis connection the stream
 catches up by itself: a `projected` if the version moved, and a `leaderboard` for every opened board.
+
+A client that reconnects sends `Last-Event-ID` (the last `id:` it heard), and the stream resumes:
+`ready` says `resumed: true`, then comes a `projected` if the version moved since that id, and a
+`leaderboard` for every opened board (what a board did meanwhile is not kept). The client then
+fetches only what those events name. An id ahead of the caller's version (another account's, say) is
+not resumed: `resumed: false`, fetch everything. A Last-Event-ID that is not a version is a 422.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from redis.exceptions import RedisError
 
 from api.auth.middleware import principal_of
 from api.auth.tokens import AccessTokens, InvalidToken
+from api.conditions import CONDITIONAL_HEADERS, LAST_EVENT_ID, last_event_id
 from api.problems import problem_specs
 from api.state import AppServices
 from core import clock
@@ -61,7 +69,8 @@ _ENCODER = msgspec.json.Encoder()
 
 _EXAMPLE = (
     "id: 41\nevent: ready\n"
-    'data: {"version":41,"expiresAt":"2026-11-27T18:15:00Z","heartbeatSeconds":15.0}\nretry: 3000\n\n'
+    'data: {"version":41,"expiresAt":"2026-11-27T18:15:00Z","heartbeatSeconds":15.0,"resumed":false}\n'
+    "retry: 3000\n\n"
     'id: 42\nevent: projected\ndata: {"version":42}\n\n'
     'event: leaderboard\ndata: {"board":"weekly-volume","key":"2026-W48"}\n\n'
     "event: heartbeat\ndata: {}\n\n"
@@ -84,6 +93,7 @@ class StreamReady(ResponseBody):
     version: int
     expires_at: datetime
     heartbeat_seconds: float
+    resumed: bool  # from the Last-Event-ID sent: what changed since follows
 
 
 class VersionProjected(ResponseBody):
@@ -145,6 +155,7 @@ class _Stream:
     tokens: AccessTokens
     token: str  # the access token the stream was opened with
     sign_outs: str  # where the end of the caller's access tokens is announced
+    last_heard: int | None = None  # the Last-Event-ID of a reconnection
     sent: int = 0
 
     async def events(self) -> AsyncIterator[ServerSentEventMessage]:
@@ -154,9 +165,14 @@ class _Stream:
         try:
             if await self.announcements.wait_live(_LIVE_WAIT_S):
                 listener.discard()  # the version read next covers everything announced so far
-            self.sent = await projected_version(self.pool, self.user_id)
-            ready = StreamReady(self.sent, self.expires_at, self.heartbeat_s)
-            yield _event("ready", ready, id=self.sent, retry=RECONNECT_MS)
+            version = await projected_version(self.pool, self.user_id)
+            resumed = self.last_heard is not None and self.last_heard <= version
+            self.sent = version
+            ready = StreamReady(version, self.expires_at, self.heartbeat_s, resumed)
+            yield _event("ready", ready, id=version, retry=RECONNECT_MS)
+            if resumed:
+                for message in self._since(self.last_heard or 0, version):
+                    yield message
             beat_at = loop.time() + self.heartbeat_s
             while (now := loop.time()) < deadline and not listener.ended:
                 batch = await listener.next(min(beat_at, deadline) - now)
@@ -198,6 +214,11 @@ class _Stream:
                 answer.append(_event("leaderboard", BoardChanged(*pair)))
         return answer
 
+    def _since(self, heard: int, version: int) -> list[ServerSentEventMessage]:
+        """What a reconnecting client missed after the version it last heard of."""
+        missed = [_event("projected", VersionProjected(version), id=version)] if version > heard else []
+        return missed + [_event("leaderboard", BoardChanged(*pair)) for pair in self.boards.values()]
+
     def _projected(self, version: int) -> list[ServerSentEventMessage]:
         # Announcements of one user may arrive out of order; a client is only ever told of progress.
         if version <= self.sent:
@@ -225,6 +246,7 @@ class StreamController(Controller):
             ),
             **problem_specs(401, 422),
         },
+        opt={CONDITIONAL_HEADERS: (LAST_EVENT_ID,)},
     )
     async def stream(
         self,
@@ -235,6 +257,7 @@ class StreamController(Controller):
     ) -> ServerSentEvent:
         principal = principal_of(request)
         boards = opened_boards(leaderboard)
+        last_heard = last_event_id(request)
         expires_at = principal.expires_at or clock.now() + timedelta(
             seconds=services.settings.auth.access_ttl_s
         )
@@ -249,6 +272,7 @@ class StreamController(Controller):
             tokens=services.tokens,
             token=request.headers["authorization"].partition(" ")[2].strip(),
             sign_outs=services.sign_outs.channel_of(principal.user_id),
+            last_heard=last_heard,
         )
         # no-store: nothing personal is kept; no buffering: proxies pass each event on at once.
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -308,6 +308,46 @@ async def test_the_stream_survives_a_lost_redis_connection(
         await stream.wait_for("projected", 30, where=lambda data: data["version"] >= token)
 
 
+async def test_a_reconnection_with_last_event_id_hears_only_what_it_missed(
+    client: Any, api_url: str, start_worker: Any
+) -> None:
+    start_worker()
+    author = await sign_up(client)
+    written = await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=bearer(author))
+    assert written.status_code == 201, written.text
+    token = int(written.headers["x-consistency-token"])
+    await visible(client, "/v1/stats/dashboard", bearer(author), token)
+    board = ("e1rm:barbell-bench-press",)
+
+    async def reconnected(last_heard: int) -> list[Event]:
+        """What a stream reopened with Last-Event-ID says, up to its first heartbeat."""
+        headers = {**bearer(author), "Last-Event-ID": str(last_heard)}
+        async with open_stream(api_url, headers, board) as stream:
+            await stream.wait_for("heartbeat", 5)
+        return stream.received[: [event.kind for event in stream.received].index("heartbeat")]
+
+    # Heard up to the registration: the write since is one `projected`, and the board may have moved.
+    ready, *missed = await reconnected(1)
+    assert ready.kind == "ready" and ready.data["resumed"] is True
+    assert ready.data["version"] >= token and ready.id == str(ready.data["version"])
+    assert [(event.kind, event.data) for event in missed] == [
+        ("projected", {"version": ready.data["version"]}),
+        ("leaderboard", {"board": "e1rm", "key": "barbell-bench-press"}),
+    ]
+    assert missed[0].id == ready.id
+    # Heard everything: nothing of the user's own is repeated.
+    current = ready.data["version"]
+    ready, *missed = await reconnected(current)
+    assert ready.data == {**ready.data, "version": current, "resumed": True}
+    assert [event.kind for event in missed] == ["leaderboard"]
+    # An id the caller never reached is not resumed: fetch everything.
+    ready, *missed = await reconnected(current + 100)
+    assert ready.data["resumed"] is False and ready.data["version"] == current and missed == []
+    # A first connection is never resumed.
+    async with open_stream(api_url, bearer(author), board) as stream:
+        assert stream.received[0].data["resumed"] is False
+
+
 async def test_a_stream_needs_a_valid_token_and_known_boards(client: Any, settings: Settings) -> None:
     assert_problem(await client.get("/v1/stream"), 401)
     assert_problem(await client.get("/v1/stream", headers={"Authorization": "Bearer nonsense"}), 401)
@@ -321,6 +361,11 @@ async def test_a_stream_needs_a_valid_token_and_known_boards(client: Any, settin
             await client.get("/v1/stream", params={"leaderboard": board}, headers=me), 422
         )
         assert problem["errors"][0]["field"] == field
+    for last_heard in ("-1", "1.5", "x", "9" * 20, ""):
+        problem = assert_problem(
+            await client.get("/v1/stream", headers={**me, "Last-Event-ID": last_heard}), 422
+        )
+        assert problem["errors"][0]["field"] == "Last-Event-ID", last_heard
     too_many = [("leaderboard", f"e1rm:exercise-{n}") for n in range(11)]
     problem = assert_problem(await client.get("/v1/stream", params=too_many, headers=me), 422)
     assert problem["errors"][0]["field"] == "leaderboard"

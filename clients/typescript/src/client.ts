@@ -537,10 +537,13 @@ async function problemOf(response: Response): Promise<ApiProblem> {
 
 /** What `GET /v1/stream` says: `ready` first, then changes; `expired` last before a reconnect. */
 export interface StreamReady {
-  /** The caller's projected stream version: fetch what is on screen. */
+  /** The caller's projected stream version: fetch what is on screen, unless `resumed`. */
   version: number;
   expiresAt: string;
   heartbeatSeconds: number;
+  /** Reopened with Last-Event-ID: the events that follow name what changed since (a `projected` if
+   * the version moved, a `leaderboard` for every opened board); nothing else needs fetching. */
+  resumed: boolean;
 }
 export type StreamEvent =
   | { type: "ready"; id: string; data: StreamReady }

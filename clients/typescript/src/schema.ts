@@ -628,7 +628,8 @@ export interface paths {
          *
          *     Events, each with JSON data:
          *
-         *     - `ready`, first: `{"version", "expiresAt", "heartbeatSeconds"}`. Subscribed; fetch what is on screen.
+         *     - `ready`, first: `{"version", "expiresAt", "heartbeatSeconds", "resumed"}`. Subscribed; fetch what is
+         *       on screen, unless `resumed` (below).
          *     - `projected`: `{"version"}`. The caller's read models now reflect that stream version.
          *     - `leaderboard`: `{"board", "key"}`. A board opened with `?leaderboard=<board>:<key>` changed.
          *     - `heartbeat`: `{}` after `heartbeatSeconds` without another event.
@@ -639,6 +640,12 @@ export interface paths {
          *
          *     `id:` is the version of the latest `ready` or `projected`. After a lost Redis connection the stream
          *     catches up by itself: a `projected` if the version moved, and a `leaderboard` for every opened board.
+         *
+         *     A client that reconnects sends `Last-Event-ID` (the last `id:` it heard), and the stream resumes:
+         *     `ready` says `resumed: true`, then comes a `projected` if the version moved since that id, and a
+         *     `leaderboard` for every opened board (what a board did meanwhile is not kept). The client then
+         *     fetches only what those events name. An id ahead of the caller's version (another account's, say) is
+         *     not resumed: `resumed: false`, fetch everything. A Last-Event-ID that is not a version is a 422.
          */
         get: operations["streamChanges"];
         put?: never;
@@ -4510,7 +4517,10 @@ export interface operations {
                 /** @description Boards to hear about, as `<board>:<key>`: `weekly-volume:2026-W48`, `e1rm:barbell-bench-press`, `e1rm-relative:<exercise id>`. Repeatable, at most 10. */
                 leaderboard?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description On reconnecting, the `id:` of the last event heard: the stream then says what changed since (`ready` with `resumed`, then `projected` and `leaderboard` events) instead of asking for everything to be fetched again. */
+                "Last-Event-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };

@@ -12,7 +12,7 @@ function parse(...chunks: string[]): SseMessage[] {
 describe("SseParser", () => {
   it("reads the server's events: id, event, data and retry", () => {
     const text =
-      'id: 41\nevent: ready\ndata: {"version":41,"expiresAt":"2026-11-27T18:15:00Z","heartbeatSeconds":15.0}\nretry: 3000\n\n' +
+      'id: 41\nevent: ready\ndata: {"version":41,"expiresAt":"2026-11-27T18:15:00Z","heartbeatSeconds":15.0,"resumed":false}\nretry: 3000\n\n' +
       'id: 42\nevent: projected\ndata: {"version":42}\n\n' +
       "event: heartbeat\ndata: {}\n\n";
     const messages = parse(text);
