@@ -242,8 +242,7 @@ class Leaderboards:
 
     async def _friends(self, board: str, key: str, me: uuid.UUID, limit: int, now: datetime) -> _Ranked:
         names = await self._ensure(board, key, now)
-        friends = await self.pool.fetch("SELECT followee_id FROM rm_follows WHERE user_id = $1", me)
-        people = [me, *(row["followee_id"] for row in friends)]
+        people = [me, *await self._followees(me)]
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.exists(names.ready, names.scores)
             pipe.zmscore(names.scores, [str(p) for p in people])
@@ -257,11 +256,27 @@ class Leaderboards:
                 members.append((me, own))
         return _rank(members, me, limit)
 
+    async def _followees(self, me: uuid.UUID) -> list[uuid.UUID]:
+        """Whom the caller follows: from memory until the caller's follows change (their projection
+        announces `follows`). Someone erased meanwhile may still be listed; they have no score left."""
+        memory = self.memory if self.memory is not None and self.memory.enabled else None
+        held_key = _follows_key(me)
+        held = memory.get(held_key) if memory is not None else None
+        if held is not None:
+            body = held.body
+            return [uuid.UUID(bytes=body[start : start + 16]) for start in range(0, len(body), 16)]
+        mark = memory.mark(me) if memory is not None else None
+        rows = await self.pool.fetch("SELECT followee_id FROM rm_follows WHERE user_id = $1", me)
+        followees: list[uuid.UUID] = [row["followee_id"] for row in rows]
+        if memory is not None and mark is not None:
+            body = b"".join(followee.bytes for followee in followees)
+            memory.put(me, held_key, Cached(None, None, 0, "", "", body), mark, shows=outbox.FOLLOWS)
+        return followees
+
     async def _from_postgres(self, board: str, key: str, scope: Scope, me: uuid.UUID, limit: int) -> _Ranked:
         rows: list[ScoreRow] = await board_rows(self.pool, board, key)
         if scope == "friends":
-            friends = await self.pool.fetch("SELECT followee_id FROM rm_follows WHERE user_id = $1", me)
-            allowed = {me, *(row["followee_id"] for row in friends)}
+            allowed = {me, *await self._followees(me)}
             rows = [row for row in rows if row.user_id in allowed]
         members = [(row.user_id, row.score) for row in rows if row.score is not None]
         if scope == "friends" and all(user != me for user, _ in members):
@@ -348,6 +363,10 @@ _ENCODER = msgspec.json.Encoder()
 
 def _name_key(user: uuid.UUID) -> str:
     return f"names:{user}"
+
+
+def _follows_key(me: uuid.UUID) -> str:
+    return f"follows:{me}"
 
 
 def _held_key(board: str, key: str, me: uuid.UUID, limit: int) -> str:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
@@ -231,6 +232,42 @@ async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, pr
         assert time.monotonic() < deadline, "the board never changed"
         await asyncio.sleep(0.05)
     assert score == 2 * first
+
+
+async def test_whom_a_lifter_follows_comes_from_memory_until_their_follows_change(
+    client: Any, project: Any, settings: Settings
+) -> None:
+    ann, bob = await two_on_the_weekly_board(client, project)
+
+    async def friends_of_ann() -> set[str]:
+        board = "/v1/leaderboards/weekly-volume"
+        response = await client.get(board, params={"scope": "friends"}, headers=bearer(ann))
+        assert response.status_code == 200, response.text
+        return {entry["userId"] for entry in response.json()["top"]}
+
+    followed = await client.put(f"/v1/follows/{bob['user']['id']}", headers=bearer(ann))
+    assert followed.status_code == 204, followed.text
+    await project(ann["user"]["id"])
+    memory: MemoryCache = client.app.state.services.memory
+    deadline = time.monotonic() + 10
+    while f"follows:{ann['user']['id']}" not in memory._entries:
+        assert time.monotonic() < deadline, "the follows were never kept"
+        assert await friends_of_ann() == {ann["user"]["id"], bob["user"]["id"]}
+    # A change no projection announced (the row deleted behind the API's back) is not seen: memory
+    # answers. Unfollowing is projected and announced as a change of `follows`: then Postgres answers.
+    db = await asyncpg.connect(settings.database.url)
+    try:
+        await db.execute("DELETE FROM rm_follows WHERE user_id = $1", uuid.UUID(ann["user"]["id"]))
+    finally:
+        await db.close()
+    assert await friends_of_ann() == {ann["user"]["id"], bob["user"]["id"]}
+    unfollowed = await client.delete(f"/v1/follows/{bob['user']['id']}", headers=bearer(ann))
+    assert unfollowed.status_code == 204, unfollowed.text
+    await project(ann["user"]["id"])
+    deadline = time.monotonic() + 10
+    while (friends := await friends_of_ann()) != {ann["user"]["id"]}:
+        assert time.monotonic() < deadline, f"the unfollow was never seen: {friends}"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_board_as_answered_is_served_again_until_a_name_it_shows_changes(
