@@ -129,6 +129,17 @@ def settings(server_settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to this run's database, as the migrating role."""
+    assert settings.database.url
+    connection = await asyncpg.connect(settings.database.url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
 async def rolled_back(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A connection inside a transaction that is rolled back after the test: what it writes leaves
     no trace (read models written for users that do not exist, say)."""

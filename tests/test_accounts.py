@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -27,14 +26,6 @@ ACCOUNT_FIELDS = {
     "leaderboardOptIn",
     "createdAt",
 }
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
 
 
 async def login(client: Any, email: str, password: str = PASSWORD) -> Any:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
 from core.catalog import BUILT_IN
 from core.settings import Settings
@@ -18,14 +16,6 @@ COLUMNS = """
     id, name, category, equipment, measurement, mechanic, force,
     primary_muscles, secondary_muscles, aliases, retired
 """
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
 
 
 def expected_rows() -> dict[str, tuple[Any, ...]]:

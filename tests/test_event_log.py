@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import msgspec
@@ -13,21 +12,12 @@ from commands.accounts import RegisterUser, UpdateProfile, register_user, update
 from commands.events import EVENT_DECODER, ProfileChanged, UserRegistered, Workout, WorkoutLogged
 from commands.workouts import put_workout
 from core import clock
-from core.settings import Settings
 from tests.accounts import new_identity
 from tests.workouts import workout
 
 
 class Boom(Exception):
     """Raised inside a command's transaction after its events were written."""
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
 
 
 async def register(db: asyncpg.Connection) -> uuid.UUID:

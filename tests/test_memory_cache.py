@@ -235,7 +235,7 @@ async def test_a_board_comes_from_memory_until_the_board_changes(client: Any, pr
 
 
 async def test_whom_a_lifter_follows_comes_from_memory_until_their_follows_change(
-    client: Any, project: Any, settings: Settings
+    client: Any, project: Any, db: asyncpg.Connection
 ) -> None:
     ann, bob = await two_on_the_weekly_board(client, project)
 
@@ -255,11 +255,7 @@ async def test_whom_a_lifter_follows_comes_from_memory_until_their_follows_chang
         assert await friends_of_ann() == {ann["user"]["id"], bob["user"]["id"]}
     # A change no projection announced (the row deleted behind the API's back) is not seen: memory
     # answers. Unfollowing is projected and announced as a change of `follows`: then Postgres answers.
-    db = await asyncpg.connect(settings.database.url)
-    try:
-        await db.execute("DELETE FROM rm_follows WHERE user_id = $1", uuid.UUID(ann["user"]["id"]))
-    finally:
-        await db.close()
+    await db.execute("DELETE FROM rm_follows WHERE user_id = $1", uuid.UUID(ann["user"]["id"]))
     assert await friends_of_ann() == {ann["user"]["id"], bob["user"]["id"]}
     unfollowed = await client.delete(f"/v1/follows/{bob['user']['id']}", headers=bearer(ann))
     assert unfollowed.status_code == 204, unfollowed.text

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -27,14 +26,6 @@ from tests.accounts import bearer, sign_up
 from tests.workouts import workout
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
 
 
 async def append_poison(db: asyncpg.Connection, user_id: uuid.UUID) -> int:

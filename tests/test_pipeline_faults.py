@@ -56,14 +56,6 @@ PROJECTION_TIMEOUT_S = 20.0
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     assert settings.redis.url
     client = Redis.from_url(settings.redis.url)

@@ -10,7 +10,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -77,14 +77,6 @@ def start_worker(start_worker: Any) -> Iterator[StartWorker]:
     yield start
     for worker in started:
         worker.kill()
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
 
 
 #: Users some projection work is still due for (other tests leave some), parked users aside.

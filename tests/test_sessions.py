@@ -6,7 +6,6 @@ import asyncio
 import base64
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,14 +18,6 @@ from core import clock
 from core.settings import Settings
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    yield connection
-    await connection.close()
 
 
 async def refresh(client: Any, token: str) -> Any:

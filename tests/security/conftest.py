@@ -94,17 +94,6 @@ async def project(settings: Settings) -> AsyncIterator[Any]:
         await redis.aclose()
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    """A connection to this run's database, as the migrating role."""
-    assert settings.database.url
-    connection = await asyncpg.connect(settings.database.url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
 async def stream_version(db: asyncpg.Connection, user_id: uuid.UUID | str) -> int:
     """The user's stream version: any command that changed their data has raised it."""
     version = await db.fetchval("SELECT version FROM streams WHERE user_id = $1", uuid.UUID(str(user_id)))
