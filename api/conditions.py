@@ -148,45 +148,38 @@ READ_HEADERS = {CONDITIONAL_HEADERS: (IF_NONE_MATCH, CONSISTENCY_TOKEN)}
 #: PUTs of versioned things.
 WRITE_HEADERS = {CONDITIONAL_HEADERS: (IF_MATCH,)}
 
+
+def _declared(name: str, pattern: str, description: str) -> Parameter:
+    """An optional request header as the schema declares it: a string matching `pattern`."""
+    schema = Schema(type="string", pattern=pattern)  # type: ignore[arg-type]
+    return Parameter(name=name, param_in="header", required=False, description=description, schema=schema)
+
+
 #: The headers as the OpenAPI schema declares them (api/schema_rules.py).
 DECLARED_HEADERS = {
-    IF_MATCH: Parameter(
-        name=IF_MATCH,
-        param_in="header",
-        required=False,
-        description=(
-            'Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. '
-            "Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); "
-            "a weak tag never matches; 412 when none matches."
-        ),
-        schema=Schema(type="string", pattern=TAG_LIST_PATTERN),  # type: ignore[arg-type]
+    IF_MATCH: _declared(
+        IF_MATCH,
+        TAG_LIST_PATTERN,
+        'Change or delete only this version: its ETag (`"3"`), or `*` for whatever version is current. '
+        "Needed to change a thing that exists, optional on DELETE (a thing already deleted stays a 204); "
+        "a weak tag never matches; 412 when none matches.",
     ),
-    IF_NONE_MATCH: Parameter(
-        name=IF_NONE_MATCH,
-        param_in="header",
-        required=False,
-        description="ETags of copies the client holds, or `*`: 304 without a body when one is current.",
-        schema=Schema(type="string", pattern=TAG_LIST_PATTERN),  # type: ignore[arg-type]
+    IF_NONE_MATCH: _declared(
+        IF_NONE_MATCH,
+        TAG_LIST_PATTERN,
+        "ETags of copies the client holds, or `*`: 304 without a body when one is current.",
     ),
-    CONSISTENCY_TOKEN: Parameter(
-        name=CONSISTENCY_TOKEN,
-        param_in="header",
-        required=False,
-        description=(
-            "The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting "
-            "briefly for it, or says `X-Consistency: stale`."
-        ),
-        schema=Schema(type="string", pattern=CONSISTENCY_TOKEN_PATTERN),  # type: ignore[arg-type]
+    CONSISTENCY_TOKEN: _declared(
+        CONSISTENCY_TOKEN,
+        CONSISTENCY_TOKEN_PATTERN,
+        "The X-Consistency-Token of a write of the caller's: the answer includes that write, waiting "
+        "briefly for it, or says `X-Consistency: stale`.",
     ),
-    LAST_EVENT_ID: Parameter(
-        name=LAST_EVENT_ID,
-        param_in="header",
-        required=False,
-        description=(
-            "On reconnecting, the `id:` of the last event heard: the stream then says what changed since "
-            "(`ready` with `resumed`, then `projected` and `leaderboard` events) instead of asking for "
-            "everything to be fetched again."
-        ),
-        schema=Schema(type="string", pattern=CONSISTENCY_TOKEN_PATTERN),  # type: ignore[arg-type]
+    LAST_EVENT_ID: _declared(
+        LAST_EVENT_ID,
+        CONSISTENCY_TOKEN_PATTERN,
+        "On reconnecting, the `id:` of the last event heard: the stream then says what changed since "
+        "(`ready` with `resumed`, then `projected` and `leaderboard` events) instead of asking for "
+        "everything to be fetched again.",
     ),
 }
