@@ -762,3 +762,19 @@ def test_the_replica_streams_from_the_primary_which_admits_it() -> None:
     assert replica["environment"]["POSTGRES_USER"] == SERVICES["postgres"]["environment"]["POSTGRES_USER"]
     # The app reads on it only when told to: the setting is passed through, empty by default.
     assert "DATABASE_REPLICA_URLS" in RAW_COMPOSE["x-ironlog-environment"]
+
+
+#: Compose's own: the network nginx trusts and the port it publishes; Kubernetes has its ingress.
+COMPOSE_ONLY = {"IRONLOG_EDGE_SUBNET", "IRONLOG_HTTP_PORT"}
+
+
+def test_kubernetes_can_set_every_setting_compose_sets() -> None:
+    """An operator moving from compose to Kubernetes finds each setting there too (a secret may go to
+    the one workload that uses it: the analyst's password to the migration job)."""
+    containers = [container for workload in WORKLOADS.values() for container in _containers(workload)]
+    seen = {name for container in containers for name in _container_environment(container)}
+    seen |= {variable["name"] for container in containers for variable in container.get("env", [])}
+    compose = {
+        name for role in APP_ROLES for name in _environment_of(SERVICES[role]) if name.startswith("IRONLOG_")
+    }
+    assert compose - COMPOSE_ONLY - seen == set()
