@@ -56,8 +56,9 @@ _IDENTITY_COLUMNS = "provider, subject, email, created_at"
 async def link_identity(
     connection: asyncpg.Connection, user_id: uuid.UUID, identity: ProviderIdentity, *, now: datetime
 ) -> Identity:
-    """Link `identity` to the account in the caller's transaction (linked already: nothing changes);
-    Conflict when it is another account's, or the account has another identity of the provider."""
+    """Link `identity` to the account in the caller's transaction (linked already: its email follows
+    the token's, when the token names one); Conflict when it is another account's, or the account has
+    another identity of the provider."""
     name = PROVIDER_NAMES[identity.provider]
     taken = Conflict(f"This {name} is linked to another Ironlog account.", field="idToken")
     existing = await connection.fetchrow(
@@ -68,6 +69,18 @@ async def link_identity(
     if existing is not None:
         if existing["user_id"] != user_id:
             raise taken
+        if identity.email is not None and identity.email != existing["email"]:
+            # The provider's address changed (a new Gmail address, a relay turned off): keep the current.
+            existing = await connection.fetchrow(
+                f"""
+                UPDATE identities SET email = $3 WHERE provider = $1 AND subject = $2
+                RETURNING user_id, {_IDENTITY_COLUMNS}
+                """,  # noqa: S608
+                identity.provider,
+                identity.subject,
+                identity.email,
+            )
+            assert existing is not None  # the row is locked by nobody else's unlink: it is ours to change
         return Identity(**{key: existing[key] for key in Identity.__struct_fields__})
     try:
         record = await connection.fetchrow(

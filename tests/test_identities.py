@@ -38,7 +38,9 @@ async def test_a_signed_in_account_links_an_identity_once(
 
     linked = await oauth_client.post("/v1/me/identities/google", json={"idToken": token}, headers=me)
     again = await oauth_client.post(
-        "/v1/me/identities/google", json={"idToken": google.token(sub=subject)}, headers=me
+        "/v1/me/identities/google",
+        json={"idToken": google.token(sub=subject, email="another-address@example.com")},
+        headers=me,
     )
 
     assert linked.status_code == 201, linked.text

@@ -66,6 +66,14 @@ async def test_a_first_sign_in_creates_an_account_without_a_password(
     assert again.status_code == 200, again.text
     assert again.json()["user"] == user  # the same account; a later name changes nothing
     assert "x-consistency-token" not in again.headers
+    # A token without an email keeps the one known; a token with another one replaces it.
+    listed = (await oauth_client.get("/v1/me/identities", headers=bearer(body))).json()["items"]
+    assert [i["email"] for i in listed] == [relay]
+    moved = f"moved-{uuid.uuid4().hex[:8]}@example.com"
+    later = await sign_in(oauth_client, "apple", apple.token(sub=subject, email=moved))
+    assert later.status_code == 200, later.text
+    listed = (await oauth_client.get("/v1/me/identities", headers=bearer(body))).json()["items"]
+    assert [(i["provider"], i["subject"], i["email"]) for i in listed] == [("apple", subject, moved)]
 
 
 async def test_the_generated_handle_is_unique_and_changeable(oauth_client: Any, google: Provider) -> None:
