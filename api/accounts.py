@@ -43,7 +43,7 @@ from commands.identities import identities_of
 from commands.sessions import revoke_user_families
 from core import clock
 from core.cursors import decode_cursor, encode_cursor
-from core.errors import Conflict, InvalidInput
+from core.errors import InvalidInput
 from core.structs import RequestBody, ResponseBody
 from projections.cache import projected_channel
 from projections.leaderboards import remove_user
@@ -61,8 +61,12 @@ log = structlog.get_logger(__name__)
 
 
 class ChangePassword(RequestBody):
-    current_password: Annotated[str, msgspec.Meta(max_length=256)]
+    """The new password, with the current one; an account without a password (made by signing in with
+    Apple or Google) sets its first with an ID token of an identity linked to it instead."""
+
     new_password: Password
+    current_password: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    identity: ProviderIdToken | None = None
 
 
 class EraseAccount(RequestBody):
@@ -117,8 +121,13 @@ class MeController(Controller):
         "/password",
         operation_id="changePassword",
         status_code=204,
-        summary="Change the password; every other session is signed out, every access token ended",
-        responses=problem_specs(403, 404, 409, 429),
+        summary="Change the password, or set a first one; every other session is signed out, every access "
+        "token ended",
+        description=(
+            "Takes the `currentPassword`; an account without one (made by signing in with Apple or Google) "
+            "sets its first password with an `identity`: a fresh ID token of an identity linked to it."
+        ),
+        responses=problem_specs(401, 403, 404, 429, 503),
     )
     async def change_password(
         self,
@@ -134,19 +143,17 @@ class MeController(Controller):
         account = await get_account(services.pool, principal.user_id)
         if credentials is None or account is None:
             raise NotFoundException(_GONE)
-        if credentials.password_hash is None:
-            raise Conflict(
-                "This account has no password to change: it signs in with Apple or Google.",
-                field="currentPassword",
-            )
-        if not await services.passwords.verify(credentials.password_hash, data.current_password):
-            raise PermissionDeniedException("The current password is not correct.")
+        verified = await _prove_owner(
+            request, services, credentials, data.current_password, data.identity, field="currentPassword"
+        )
         enforce_password_policy(
             data.new_password, field="newPassword", email=account.email, handle=account.handle
         )
         new_hash = await services.passwords.hash(data.new_password)
         now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
+            if verified is not None:
+                await spend_nonce(connection, services, verified)
             await set_password_hash(connection, principal.user_id, new_hash, now=now)
             await revoke_user_families(
                 connection,
@@ -178,7 +185,7 @@ class MeController(Controller):
         credentials = await credentials_by_id(services.pool, principal.user_id)
         if credentials is None:
             raise NotFoundException(_GONE)
-        verified = await _prove_owner(request, services, credentials, data)
+        verified = await _prove_owner(request, services, credentials, data.password, data.identity)
         now = clock.now()
         async with services.pool.acquire() as connection, connection.transaction():
             if verified is not None:
@@ -258,21 +265,27 @@ class MeController(Controller):
 
 
 async def _prove_owner(
-    request: Request[Any, Any, Any], services: AppServices, credentials: Credentials, data: EraseAccount
+    request: Request[Any, Any, Any],
+    services: AppServices,
+    credentials: Credentials,
+    password: str | None,
+    identity: ProviderIdToken | None,
+    *,
+    field: str = "password",
 ) -> VerifiedIdToken | None:
-    """That the caller holds the account: its password, or for an account without one an ID token of an
-    identity linked to it (returned, its nonce to be spent with the erasure)."""
+    """That the caller holds the account: its password (sent as `field`), or for an account without one
+    an ID token of an identity linked to it (returned, its nonce to be spent with what it allows)."""
     if credentials.password_hash is not None:
-        if data.password is None:
-            raise InvalidInput("The account's password is required.", field="password")
-        if not await services.passwords.verify(credentials.password_hash, data.password):
+        if password is None:
+            raise InvalidInput("The account's password is required.", field=field)
+        if not await services.passwords.verify(credentials.password_hash, password):
             raise PermissionDeniedException("The password is not correct.")
         return None
-    if data.identity is None:
+    if identity is None:
         raise InvalidInput(
             "This account has no password: send an ID token of an identity linked to it.", field="identity"
         )
-    verified = await prove(services, request, provider_of(services, data.identity.provider), data.identity)
+    verified = await prove(services, request, provider_of(services, identity.provider), identity)
     owner = await credentials_by_identity(
         services.pool, verified.identity.provider, verified.identity.subject
     )

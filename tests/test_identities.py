@@ -155,7 +155,52 @@ async def test_an_account_without_a_password_refuses_password_sign_in_and_change
     )
 
     assert "has no password" in assert_problem(login, 401)["detail"]
-    assert "no password to change" in assert_problem(change, 409)["detail"]
+    problem = assert_problem(change, 422)
+    assert "has no password" in problem["detail"] and problem["errors"][0]["field"] == "identity"
+
+
+async def test_an_account_without_a_password_sets_its_first_with_a_linked_identity(
+    oauth_client: Any, google: Provider
+) -> None:
+    email = f"social-{uuid.uuid4().hex[:8]}@example.com"
+    subject = "g-" + uuid.uuid4().hex
+    account = await signed_in_with(oauth_client, google, sub=subject, email=email)
+    other_device = await signed_in_with(oauth_client, google, sub=subject, email=email)
+    me, first = bearer(account), "my-first-iron-password-8"
+
+    def with_identity(token: str, nonce: str | None = None) -> dict[str, Any]:
+        identity = {"provider": "google", "idToken": token, **({"nonce": nonce} if nonce else {})}
+        return {"newPassword": first, "identity": identity}
+
+    stranger = await oauth_client.post("/v1/me/password", json=with_identity(google.token()), headers=me)
+    assert "not of an identity linked" in assert_problem(stranger, 403)["detail"]
+    weak = {**with_identity(google.token(sub=subject)), "newPassword": "password"}
+    assert_problem(await oauth_client.post("/v1/me/password", json=weak, headers=me), 422)
+    nonce = "n-" + uuid.uuid4().hex
+    proof = google.token(sub=subject, email=email, nonce=nonce)
+    done = await oauth_client.post("/v1/me/password", json=with_identity(proof, nonce), headers=me)
+    assert done.status_code == 204, done.text
+
+    # As with any password change: every access token ends and the other sessions with them; this
+    # session refreshes.
+    assert_problem(await oauth_client.get("/v1/me", headers=me), 401)
+    other = await oauth_client.post("/v1/auth/refresh", json={"refreshToken": other_device["refreshToken"]})
+    assert_problem(other, 401)
+    mine = await oauth_client.post("/v1/auth/refresh", json={"refreshToken": account["refreshToken"]})
+    assert mine.status_code == 200, mine.text
+    me = bearer(mine.json())
+    listed = (await oauth_client.get("/v1/me/identities", headers=me)).json()
+    assert listed["hasPassword"] is True
+    login = await oauth_client.post("/v1/auth/login", json={"email": email, "password": first})
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["id"] == account["user"]["id"]
+    # From now on a change takes the current password; an ID token no longer does.
+    again = with_identity(google.token(sub=subject, email=email))
+    refused = assert_problem(await oauth_client.post("/v1/me/password", json=again, headers=me), 422)
+    assert refused["errors"][0]["field"] == "currentPassword"
+    second = {"currentPassword": first, "newPassword": "my-second-iron-password-9"}
+    changed = await oauth_client.post("/v1/me/password", json=second, headers=me)
+    assert changed.status_code == 204, changed.text
 
 
 async def test_a_disabled_account_signs_in_by_no_means_until_enabled(

@@ -61,7 +61,11 @@ _CURSOR = "a cursor the server made, for this list (stored data)"
 _PER_USER_LIMIT = "at most so many per user, counting those stored"
 UNSTATED_RULES: dict[str, dict[str, str]] = {
     "POST /v1/auth/register": {"password": _STRENGTH},
-    "POST /v1/me/password": {"newPassword": _STRENGTH},
+    "POST /v1/me/password": {
+        "newPassword": _STRENGTH,
+        "currentPassword": "required when the account has one (stored data)",
+        "identity": "required when the account has no password (stored data)",
+    },
     "DELETE /v1/me": {
         "password": "required when the account has one (stored data)",
         "identity": "required when the account has no password (stored data)",

@@ -520,7 +520,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password; every other session is signed out, every access token ended */
+        /**
+         * Change the password, or set a first one; every other session is signed out, every access token ended
+         * @description Takes the `currentPassword`; an account without one (made by signing in with Apple or Google) sets its first password with an `identity`: a fresh ID token of an identity linked to it.
+         */
         post: operations["changePassword"];
         delete?: never;
         options?: never;
@@ -831,7 +834,8 @@ export interface components {
         };
         /** ChangePassword */
         ChangePassword: {
-            currentPassword: string;
+            currentPassword?: string | null;
+            identity?: components["schemas"]["ProviderIdToken"] | null;
             /** @example correct horse battery */
             newPassword: string;
         };
@@ -3950,15 +3954,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["VersionProblem"];
-                };
-            };
             /** @description Request Entity Too Large */
             413: {
                 headers: {
@@ -3988,6 +3983,15 @@ export interface operations {
             };
             /** @description Too Many Requests */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
