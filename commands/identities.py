@@ -125,8 +125,8 @@ async def unlink_identity(connection: asyncpg.Connection, user_id: uuid.UUID, pr
         )
         if linked:
             raise Conflict(
-                f"The {PROVIDER_NAMES[provider]} is the account's only way to sign in: link another, or set a "
-                "password (POST /v1/me/password), first.",
+                f"The {PROVIDER_NAMES[provider]} is the account's only way to sign in: link another, or "
+                "set a password (POST /v1/me/password), first.",
                 field="provider",
                 kind="last-sign-in",
             )
