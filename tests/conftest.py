@@ -2,7 +2,8 @@
 
 Service resolution is the application's own: DATABASE_URL / REDIS_URL when set, else
 embedded servers under .data/test. Each run creates `ironlog_test_<id>` and the prefix
-`ironlog-test-<id>:`, and removes both at the end.
+`ironlog-test-<id>:`, and removes both at the end; what a killed run left, the next one removes
+(tests/leftovers.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.harness import (
     drop_database,
     with_database,
 )
+from tests.leftovers import RunLock, database_of, prefix_of, remove_leftovers
 from workers.broker import uses_rabbitmq
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,8 +94,11 @@ def settings(server_settings: Settings) -> Iterator[Settings]:
     """This run's own database and Redis prefix, migrated; exported so subprocesses share them."""
     admin_url = server_settings.database.url
     assert admin_url and server_settings.redis.url and server_settings.redis.broker_url
-    database = f"ironlog_test_{RUN_ID}"
-    prefix = f"ironlog-test-{RUN_ID}:"
+    database, prefix = database_of(RUN_ID), prefix_of(RUN_ID)
+    lock = RunLock(admin_url, RUN_ID)  # held while this run lives (tests/leftovers.py)
+    removed = asyncio.run(remove_leftovers(server_settings, RUN_ID))
+    if removed:
+        print(f"\nremoved what {len(removed)} killed test run(s) left: {', '.join(removed)}")
     asyncio.run(create_database(admin_url, database))
     exported = {
         **TEST_ENV,
@@ -120,6 +125,7 @@ def settings(server_settings: Settings) -> Iterator[Settings]:
             delete_queues(resolved)
         else:
             asyncio.run(delete_prefix(server_settings.redis.broker_url, prefix))
+        lock.release()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -159,7 +165,7 @@ async def fresh_database(server_settings: Settings) -> AsyncIterator[str]:
     """An empty, unmigrated database of its own; its URL."""
     admin_url = server_settings.database.url
     assert admin_url
-    name = f"ironlog_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    name = f"{database_of(RUN_ID)}_{uuid.uuid4().hex[:6]}"
     await create_database(admin_url, name)
     try:
         yield with_database(admin_url, name)

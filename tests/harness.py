@@ -18,6 +18,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from api.problems import PROBLEM_TYPES
+from core.processes import die_with_parent
 from core.redis import Keys
 from core.settings import Settings
 
@@ -155,6 +156,9 @@ class IronlogProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A run killed outright leaves no API or worker behind on the shared servers
+            # (tests/leftovers.py removes the rest).
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - runs only in the child, before exec
         )
 
     def log(self) -> str:
