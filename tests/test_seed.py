@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -64,7 +65,8 @@ def _own(settings: Settings, url: str, prefix: str) -> Settings:
 async def own(settings: Settings, server_settings: Settings) -> AsyncIterator[Settings]:
     """A migrated database and a Redis prefix for this module."""
     admin_url = server_settings.database.url or ""
-    name = f"ironlog_test_seed_{uuid.uuid4().hex[:8]}"
+    # Named after the run's own database, so that a killed run's is found too (tests/leftovers.py).
+    name = f"{urlsplit(settings.database.url or '').path.lstrip('/')}_{uuid.uuid4().hex[:8]}"
     await create_database(admin_url, name)
     isolated = _own(
         settings, with_database(admin_url, name), f"{settings.redis.prefix}seed-{uuid.uuid4().hex[:6]}:"
