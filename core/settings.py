@@ -158,6 +158,9 @@ class OAuthSettings(msgspec.Struct, frozen=True):
     #: A PEM file of the certificate authorities trusted for the key sets, in place of the system's.
     ca_file: str | None = None
     jwks_timeout_s: float = 5.0
+    #: Refuse ID tokens issued without a nonce: with one, each token signs in once (the nonce is spent),
+    #: so a token seen by someone else cannot be replayed while it is valid.
+    require_nonce: bool = True
 
     def provider(self, name: Provider) -> ProviderSettings:
         return self.apple if name == "apple" else self.google
@@ -488,6 +491,7 @@ def _oauth_settings(env: _Env) -> OAuthSettings:
         google=providers["google"],
         ca_file=ca_file,
         jwks_timeout_s=env.number("IRONLOG_OAUTH_JWKS_TIMEOUT_S", 5.0),
+        require_nonce=env.flag("IRONLOG_OAUTH_REQUIRE_NONCE", True),
     )
 
 

@@ -94,6 +94,20 @@ def id_claims(provider: str, **overrides: Any) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value is not None}
 
 
+#: The nonce each token `Provider.token` issued was made for, by token.
+_NONCES: dict[str, str] = {}
+
+
+def proof(token: str) -> dict[str, str]:
+    """What the app sends with an ID token: the token, and the nonce it was issued for (if any)."""
+    nonce = _NONCES.get(token)
+    return {"idToken": token} if nonce is None else {"idToken": token, "nonce": nonce}
+
+
+def nonce_of(token: str) -> str | None:
+    return _NONCES.get(token)
+
+
 def apple_nonce(nonce: str) -> str:
     """What Apple puts in the token for the nonce the app made: its SHA-256, hex."""
     return hashlib.sha256(nonce.encode()).hexdigest()
@@ -195,7 +209,16 @@ class Provider:
         return self.server.fetches[self.path]
 
     def token(self, key: SigningKey | None = None, **overrides: Any) -> str:
-        return (key or self.keys[0]).sign(id_claims(self.name, **overrides))
+        """A signed ID token. Without a `nonce` override it is issued for a fresh nonce, as the apps
+        sign in, which `proof` sends with it; `nonce=None` issues one without."""
+        raw = None
+        if "nonce" not in overrides:
+            raw = "n-" + uuid.uuid4().hex
+            overrides["nonce"] = apple_nonce(raw) if self.name == "apple" else raw
+        token = (key or self.keys[0]).sign(id_claims(self.name, **overrides))
+        if raw is not None:
+            _NONCES[token] = raw
+        return token
 
     def settings(self) -> ProviderSettings:
         return ProviderSettings(CLIENT_IDS[self.name], self.server.url(self.path), (ISSUERS[self.name],))

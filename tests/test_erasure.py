@@ -17,7 +17,7 @@ from core.settings import Settings
 from projections.packing import unpack
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem, read_fresh
-from tests.identity_provider import Provider, apple_nonce
+from tests.identity_provider import Provider, apple_nonce, proof
 from tests.test_oauth_sign_in import sign_in
 from tests.workouts import workout
 
@@ -175,19 +175,19 @@ async def test_an_account_without_a_password_is_erased_with_an_id_token_and_stay
     me, user_id, handle = bearer(signed_in), uuid.UUID(signed_in["user"]["id"]), signed_in["user"]["handle"]
     await oauth_client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout(), headers=me)
     nonce = "n-" + uuid.uuid4().hex
-    proof = {
+    owners = {
         "provider": "apple",
         "idToken": apple.token(sub=subject, nonce=apple_nonce(nonce)),
         "nonce": nonce,
     }
-    stranger = {"provider": "google", "idToken": google.token()}
+    stranger = {"provider": "google", **proof(google.token())}
 
     unproven = await oauth_client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=me)
     not_its_own = await oauth_client.request("DELETE", "/v1/me", json={"identity": stranger}, headers=me)
     assert assert_problem(unproven, 422)["errors"][0]["field"] == "identity"
     assert "not of an identity linked" in assert_problem(not_its_own, 403)["detail"]
 
-    erased = await oauth_client.request("DELETE", "/v1/me", json={"identity": proof}, headers=me)
+    erased = await oauth_client.request("DELETE", "/v1/me", json={"identity": owners}, headers=me)
 
     assert erased.status_code == 204, erased.text
     assert settings.database.url
@@ -209,7 +209,7 @@ async def test_the_export_lists_the_identities(oauth_client: Any, google: Provid
     signed_in = await sign_up(oauth_client)
     me = bearer(signed_in)
     token = google.token(email="relay-address@example.com")
-    linked = await oauth_client.post("/v1/me/identities/google", json={"idToken": token}, headers=me)
+    linked = await oauth_client.post("/v1/me/identities/google", json=proof(token), headers=me)
     assert linked.status_code == 201, linked.text
 
     export = await oauth_client.get("/v1/me/export", headers=me)

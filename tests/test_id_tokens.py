@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.auth.idtokens import IdTokenVerifier, InvalidIdToken, open_key_client
+from api.auth.idtokens import IdTokenVerifier, InvalidIdToken, VerifiedIdToken, open_key_client
 from api.auth.jwks import KeysUnavailable, freshness_s, signing_keys
 from core import clock
 from core.settings import AuthSettings, OAuthSettings, Settings
-from tests.identity_provider import Provider, SigningKey, apple_nonce, with_providers
+from tests.identity_provider import Provider, SigningKey, apple_nonce, nonce_of, with_providers
 
 
 @pytest.fixture
@@ -24,11 +24,22 @@ async def http(key_server: Any) -> AsyncIterator[httpx.AsyncClient]:
     await client.aclose()
 
 
+def verifier_of(
+    settings: Settings, apple: Provider, google: Provider, http: httpx.AsyncClient, **oauth: Any
+) -> IdTokenVerifier:
+    return IdTokenVerifier(with_providers(settings, apple, google, **oauth).oauth, AuthSettings(), http)
+
+
 @pytest.fixture
 def verifier(
     settings: Settings, apple: Provider, google: Provider, http: httpx.AsyncClient
 ) -> IdTokenVerifier:
-    return IdTokenVerifier(with_providers(settings, apple, google).oauth, AuthSettings(), http)
+    return verifier_of(settings, apple, google, http)
+
+
+async def checked(verifier: IdTokenVerifier, provider: Provider, token: str) -> VerifiedIdToken:
+    """`token` checked as the app sends it: with the nonce it was issued for."""
+    return await verifier.verify(provider.name, token, nonce_of(token))
 
 
 def later(seconds: float) -> Any:
@@ -40,11 +51,11 @@ async def test_keys_are_fetched_once_while_their_cache_control_keeps_them_fresh(
 ) -> None:
     google.publish(google.keys, "public, max-age=300, must-revalidate")
     for _ in range(3):
-        await verifier.verify("google", google.token(), None)
+        await checked(verifier, google, google.token())
     assert google.fetches == 1
 
     travel(later(301))
-    await verifier.verify("google", google.token(), None)
+    await checked(verifier, google, google.token())
 
     assert google.fetches == 2
 
@@ -53,13 +64,13 @@ async def test_keys_that_may_not_be_cached_are_fetched_at_most_once_a_minute(
     verifier: IdTokenVerifier, apple: Provider, travel: Any
 ) -> None:
     apple.publish(apple.keys, "no-store")
-    await verifier.verify("apple", apple.token(), None)
+    await checked(verifier, apple, apple.token())
     travel(later(30))
-    await verifier.verify("apple", apple.token(), None)
+    await checked(verifier, apple, apple.token())
     assert apple.fetches == 1
 
     travel(later(31))
-    await verifier.verify("apple", apple.token(), None)
+    await checked(verifier, apple, apple.token())
 
     assert apple.fetches == 2
 
@@ -67,21 +78,21 @@ async def test_keys_that_may_not_be_cached_are_fetched_at_most_once_a_minute(
 async def test_an_unknown_key_id_refetches_once_then_is_refused_until_a_minute_has_passed(
     verifier: IdTokenVerifier, google: Provider, travel: Any
 ) -> None:
-    await verifier.verify("google", google.token(), None)
+    await checked(verifier, google, google.token())
     travel(later(61))
     stranger = SigningKey("RS256")
 
     with pytest.raises(InvalidIdToken, match="key Google does not publish"):
-        await verifier.verify("google", google.token(stranger), None)
+        await checked(verifier, google, google.token(stranger))
     assert google.fetches == 2  # one refetch for the unknown kid
     for _ in range(3):
         with pytest.raises(InvalidIdToken, match="does not publish"):
-            await verifier.verify("google", google.token(stranger), None)
+            await checked(verifier, google, google.token(stranger))
     assert google.fetches == 2  # made-up key ids make no more fetches within the minute
 
     google.publish([*google.keys, stranger])
     travel(later(61))
-    await verifier.verify("google", google.token(stranger), None)  # a key brought in by rotation
+    await checked(verifier, google, google.token(stranger))  # a key brought in by rotation
     assert google.fetches == 3
 
 
@@ -90,14 +101,14 @@ async def test_a_key_rotated_away_is_refused_once_the_copy_holding_it_expires(
 ) -> None:
     old, new = apple.keys[0], SigningKey("ES256")
     apple.publish([old, new], "max-age=600")
-    await verifier.verify("apple", apple.token(old), None)
+    await checked(verifier, apple, apple.token(old))
 
     apple.publish([new], "max-age=600")
     travel(later(601))
 
     with pytest.raises(InvalidIdToken, match="does not publish"):
-        await verifier.verify("apple", apple.token(old), None)
-    await verifier.verify("apple", apple.token(new), None)
+        await checked(verifier, apple, apple.token(old))
+    await checked(verifier, apple, apple.token(new))
 
 
 async def test_keys_that_cannot_be_fetched_are_unavailable_and_a_stale_copy_serves_meanwhile(
@@ -105,19 +116,19 @@ async def test_keys_that_cannot_be_fetched_are_unavailable_and_a_stale_copy_serv
 ) -> None:
     google.server.fail(google.path)
     with pytest.raises(KeysUnavailable) as unavailable:
-        await verifier.verify("google", google.token(), None)
+        await checked(verifier, google, google.token())
     assert 1 <= unavailable.value.retry_after_s <= 60
     google.publish(google.keys, "max-age=60")
     with pytest.raises(KeysUnavailable):  # the failure counts: no fetch again within the minute
-        await verifier.verify("google", google.token(), None)
+        await checked(verifier, google, google.token())
     assert google.fetches == 1
 
     travel(later(61))
-    await verifier.verify("google", google.token(), None)
+    await checked(verifier, google, google.token())
     google.server.fail(google.path)
     travel(later(120))
 
-    await verifier.verify("google", google.token(), None)  # expired copy, failed refetch: still served
+    await checked(verifier, google, google.token())  # expired copy, failed refetch: still served
     assert google.fetches == 3
 
 
@@ -128,7 +139,7 @@ async def test_the_key_server_certificate_is_verified(
     try:
         verifier = IdTokenVerifier(with_providers(settings, apple, google).oauth, AuthSettings(), untrusting)
         with pytest.raises(KeysUnavailable):
-            await verifier.verify("apple", apple.token(), None)
+            await checked(verifier, apple, apple.token())
     finally:
         await untrusting.aclose()
     assert apple.fetches == 0  # no request got through the TLS handshake
@@ -142,7 +153,7 @@ async def test_es256_tokens_verify_and_claims_are_read_leniently(
     now = int(clock.timestamp())
     token = apple.token(key, email_verified="true", is_private_email="true", iat=str(now), exp=str(now + 60))
 
-    verified = await verifier.verify("apple", token, None)
+    verified = await checked(verifier, apple, token)
 
     assert verified.email_verified is True
     assert verified.expires_at.timestamp() == now + 60
@@ -152,9 +163,7 @@ async def test_es256_tokens_verify_and_claims_are_read_leniently(
 async def test_an_email_not_verified_is_read_as_such(
     verifier: IdTokenVerifier, google: Provider, verified: Any
 ) -> None:
-    assert (
-        await verifier.verify("google", google.token(email_verified=verified), None)
-    ).email_verified is False
+    assert (await checked(verifier, google, google.token(email_verified=verified))).email_verified is False
 
 
 async def test_apples_nonce_claim_is_the_sha256_of_the_nonce_sent(
@@ -175,21 +184,35 @@ async def test_googles_nonce_claim_is_the_nonce_itself(verifier: IdTokenVerifier
 
 
 async def test_a_nonce_is_needed_on_both_sides_or_neither(
-    verifier: IdTokenVerifier, google: Provider
+    settings: Settings, apple: Provider, google: Provider, http: httpx.AsyncClient
 ) -> None:
-    with pytest.raises(InvalidIdToken, match="issued for a nonce"):
-        await verifier.verify("google", google.token(nonce="n-1"), None)
-    with pytest.raises(InvalidIdToken, match="nonce is not the one"):
-        await verifier.verify("google", google.token(), "n-1")
+    for required, without_claim in ((True, "carries no nonce"), (False, "nonce is not the one")):
+        verifier = verifier_of(settings, apple, google, http, require_nonce=required)
+        with pytest.raises(InvalidIdToken, match="issued for a nonce"):
+            await verifier.verify("google", google.token(nonce="n-1"), None)
+        with pytest.raises(InvalidIdToken, match=without_claim):
+            await verifier.verify("google", google.token(nonce=None), "n-1")
+
+
+async def test_a_token_without_a_nonce_is_refused_unless_the_settings_allow_it(
+    settings: Settings, apple: Provider, google: Provider, http: httpx.AsyncClient
+) -> None:
+    for provider in (apple, google):
+        with pytest.raises(InvalidIdToken, match="carries no nonce"):
+            await verifier_of(settings, apple, google, http).verify(
+                provider.name, provider.token(nonce=None), None
+            )
+        lenient = verifier_of(settings, apple, google, http, require_nonce=False)
+        assert (await lenient.verify(provider.name, provider.token(nonce=None), None)).nonce is None
 
 
 async def test_a_token_valid_for_more_than_a_day_is_refused(
     verifier: IdTokenVerifier, google: Provider
 ) -> None:
     now = int(clock.timestamp())  # issued at this second, whichever second the tokens are signed in
-    await verifier.verify("google", google.token(iat=now, exp=now + 86_400), None)
+    await checked(verifier, google, google.token(iat=now, exp=now + 86_400))
     with pytest.raises(InvalidIdToken, match="too long"):
-        await verifier.verify("google", google.token(iat=now, exp=now + 86_401), None)
+        await checked(verifier, google, google.token(iat=now, exp=now + 86_401))
 
 
 @pytest.mark.parametrize(

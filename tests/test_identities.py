@@ -11,7 +11,7 @@ from api.accounts_cli import disable_or_enable
 from core.settings import Settings
 from tests.accounts import PASSWORD, bearer, sign_up
 from tests.harness import assert_problem
-from tests.identity_provider import Provider
+from tests.identity_provider import Provider, proof
 from tests.test_oauth_sign_in import sign_in
 
 
@@ -36,10 +36,10 @@ async def test_a_signed_in_account_links_an_identity_once(
     subject = "g-" + uuid.uuid4().hex
     token = google.token(sub=subject, email="another-address@example.com")
 
-    linked = await oauth_client.post("/v1/me/identities/google", json={"idToken": token}, headers=me)
+    linked = await oauth_client.post("/v1/me/identities/google", json=proof(token), headers=me)
     again = await oauth_client.post(
         "/v1/me/identities/google",
-        json={"idToken": google.token(sub=subject, email="another-address@example.com")},
+        json=proof(google.token(sub=subject, email="another-address@example.com")),
         headers=me,
     )
 
@@ -50,7 +50,7 @@ async def test_a_signed_in_account_links_an_identity_once(
     signed_in = await sign_in(oauth_client, "google", google.token(sub=subject))
     assert signed_in.json()["user"]["id"] == account["user"]["id"]
     another_google = google.token(sub="g-" + uuid.uuid4().hex)
-    second = await oauth_client.post("/v1/me/identities/google", json={"idToken": another_google}, headers=me)
+    second = await oauth_client.post("/v1/me/identities/google", json=proof(another_google), headers=me)
     assert "unlink it first" in assert_problem(second, 409)["detail"]
 
 
@@ -64,7 +64,7 @@ async def test_an_identity_linked_to_one_account_is_not_linked_to_another(
     other = await sign_up(oauth_client)
 
     taken = await oauth_client.post(
-        "/v1/me/identities/apple", json={"idToken": apple.token(sub=subject)}, headers=bearer(other)
+        "/v1/me/identities/apple", json=proof(apple.token(sub=subject)), headers=bearer(other)
     )
 
     assert "linked to another Ironlog account" in assert_problem(taken, 409)["detail"]
@@ -76,11 +76,9 @@ async def test_linking_needs_a_valid_token_of_an_offered_provider(
 ) -> None:
     me = bearer(await sign_up(oauth_client))
     expired = google.token(exp=1, iat=0)
-    refused = await oauth_client.post("/v1/me/identities/google", json={"idToken": expired}, headers=me)
-    unknown = await oauth_client.post(
-        "/v1/me/identities/github", json={"idToken": google.token()}, headers=me
-    )
-    anonymous = await oauth_client.post("/v1/me/identities/google", json={"idToken": google.token()})
+    refused = await oauth_client.post("/v1/me/identities/google", json=proof(expired), headers=me)
+    unknown = await oauth_client.post("/v1/me/identities/github", json=proof(google.token()), headers=me)
+    anonymous = await oauth_client.post("/v1/me/identities/google", json=proof(google.token()))
 
     assert "expired" in assert_problem(refused, 401)["detail"]
     assert_problem(unknown, 404)
@@ -99,7 +97,7 @@ async def test_the_last_way_to_sign_in_cannot_be_unlinked(
     assert problem["type"] == "urn:ironlog:problem:last-sign-in"
     assert await providers_of(oauth_client, account) == ["apple"]
     google_token = google.token(email=None)
-    linked = await oauth_client.post("/v1/me/identities/google", json={"idToken": google_token}, headers=me)
+    linked = await oauth_client.post("/v1/me/identities/google", json=proof(google_token), headers=me)
     assert linked.status_code == 201, linked.text
     assert (await oauth_client.delete("/v1/me/identities/apple", headers=me)).status_code == 204
     assert (await oauth_client.delete("/v1/me/identities/apple", headers=me)).status_code == 204  # repeat
@@ -112,7 +110,7 @@ async def test_an_account_with_a_password_unlinks_every_identity(oauth_client: A
     me = bearer(account)
     token = google.token()
     assert (
-        await oauth_client.post("/v1/me/identities/google", json={"idToken": token}, headers=me)
+        await oauth_client.post("/v1/me/identities/google", json=proof(token), headers=me)
     ).status_code == 201
 
     assert (await oauth_client.delete("/v1/me/identities/google", headers=me)).status_code == 204
@@ -129,7 +127,7 @@ async def test_concurrent_unlinks_leave_one_way_to_sign_in(
     me = bearer(account)
     token = google.token()
     assert (
-        await oauth_client.post("/v1/me/identities/google", json={"idToken": token}, headers=me)
+        await oauth_client.post("/v1/me/identities/google", json=proof(token), headers=me)
     ).status_code == 201
 
     answers = await asyncio.gather(
@@ -168,17 +166,16 @@ async def test_an_account_without_a_password_sets_its_first_with_a_linked_identi
     other_device = await signed_in_with(oauth_client, google, sub=subject, email=email)
     me, first = bearer(account), "my-first-iron-password-8"
 
-    def with_identity(token: str, nonce: str | None = None) -> dict[str, Any]:
-        identity = {"provider": "google", "idToken": token, **({"nonce": nonce} if nonce else {})}
-        return {"newPassword": first, "identity": identity}
+    def with_identity(token: str) -> dict[str, Any]:
+        return {"newPassword": first, "identity": {"provider": "google", **proof(token)}}
 
     stranger = await oauth_client.post("/v1/me/password", json=with_identity(google.token()), headers=me)
     assert "not of an identity linked" in assert_problem(stranger, 403)["detail"]
     weak = {**with_identity(google.token(sub=subject)), "newPassword": "password"}
     assert_problem(await oauth_client.post("/v1/me/password", json=weak, headers=me), 422)
-    nonce = "n-" + uuid.uuid4().hex
-    proof = google.token(sub=subject, email=email, nonce=nonce)
-    done = await oauth_client.post("/v1/me/password", json=with_identity(proof, nonce), headers=me)
+    done = await oauth_client.post(
+        "/v1/me/password", json=with_identity(google.token(sub=subject, email=email)), headers=me
+    )
     assert done.status_code == 204, done.text
 
     # As with any password change: every access token ends and the other sessions with them; this
@@ -210,9 +207,7 @@ async def test_a_disabled_account_signs_in_by_no_means_until_enabled(
     email, me = account["sent"]["email"], bearer(account)
     subject = "g-" + uuid.uuid4().hex
     assert (
-        await oauth_client.post(
-            "/v1/me/identities/google", json={"idToken": google.token(sub=subject)}, headers=me
-        )
+        await oauth_client.post("/v1/me/identities/google", json=proof(google.token(sub=subject)), headers=me)
     ).status_code == 201
 
     assert await disable_or_enable(settings, email=email, disabled=True) == uuid.UUID(account["user"]["id"])

@@ -25,6 +25,7 @@ from tests.identity_provider import (
     apple_nonce,
     hs256_with_public_key,
     id_claims,
+    proof,
     unsigned_token,
     with_providers,
 )
@@ -32,7 +33,7 @@ from tests.test_rate_limits import with_limits
 
 
 async def sign_in(client: Any, provider: str, token: str, **body: Any) -> Any:
-    return await client.post(f"/v1/auth/oauth/{provider}", json={"idToken": token, **body})
+    return await client.post(f"/v1/auth/oauth/{provider}", json={**proof(token), **body})
 
 
 async def test_a_first_sign_in_creates_an_account_without_a_password(
@@ -125,6 +126,7 @@ def _refused_tokens() -> dict[str, tuple[Callable[[Provider], str], str]]:
             "signature does not verify",
         ),
         "no subject": (lambda p: p.token(sub=None), "no sub claim"),
+        "no nonce": (lambda p: p.token(nonce=None), "carries no nonce"),
         "not a JWT": (lambda p: "not.a.jwt", "not a JWT"),
     }
 

@@ -80,6 +80,7 @@ def test_production_refuses_a_shifted_clock() -> None:
         ("IRONLOG_OAUTH_GOOGLE_JWKS_URL", "http://www.googleapis.com/oauth2/v3/certs"),
         ("IRONLOG_OAUTH_CA_FILE", "/nonexistent/ca.pem"),
         ("IRONLOG_OAUTH_JWKS_TIMEOUT_S", "0"),
+        ("IRONLOG_OAUTH_REQUIRE_NONCE", "sometimes"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
@@ -155,6 +156,8 @@ def test_identity_providers_default_to_apples_and_googles_public_values_and_are_
     assert oauth.google.jwks_url == "https://www.googleapis.com/oauth2/v3/certs"
     assert set(oauth.google.issuers) == {"https://accounts.google.com", "accounts.google.com"}
     assert not oauth.offers("apple") and not oauth.offers("google")
+    assert oauth.require_nonce is True
+    assert load_settings({"IRONLOG_OAUTH_REQUIRE_NONCE": "false"}).oauth.require_nonce is False
 
 
 def test_a_provider_is_offered_when_enabled_with_client_ids_for_each_platform() -> None:

@@ -80,8 +80,9 @@ class IdTokenVerifier:
         return self._settings.offers(provider)
 
     async def verify(self, provider: Provider, token: str, nonce: str | None) -> VerifiedIdToken:
-        """The identity `token` proves; InvalidIdToken saying why it is refused. The nonce, when the app
-        sent one, must be the token's (Apple's: its SHA-256); a token issued for a nonce needs it sent."""
+        """The identity `token` proves; InvalidIdToken saying why it is refused. The nonce the app sent
+        must be the token's (Apple's: its SHA-256); a token without one is refused unless the settings
+        allow it (`require_nonce`)."""
         name = provider.capitalize()
         try:
             header = jwt.get_unverified_header(token)
@@ -118,7 +119,7 @@ class IdTokenVerifier:
         except (jwt.PyJWTError, msgspec.ValidationError):
             raise InvalidIdToken("The ID token is malformed.") from None
         self._check_times(claims)
-        self._check_nonce(provider, claims.nonce, nonce)
+        self._check_nonce(provider, claims.nonce, nonce, required=self._settings.require_nonce)
         return VerifiedIdToken(
             identity=ProviderIdentity(provider, claims.sub, claims.email),
             email_verified=claims.email_verified,
@@ -138,7 +139,12 @@ class IdTokenVerifier:
             raise InvalidIdToken("The ID token is valid for too long.")
 
     @staticmethod
-    def _check_nonce(provider: Provider, claim: str | None, sent: str | None) -> None:
+    def _check_nonce(provider: Provider, claim: str | None, sent: str | None, *, required: bool) -> None:
+        if claim is None and required:
+            raise InvalidIdToken(
+                "The ID token carries no nonce: sign in with one (the app makes it and sends it with the "
+                "token), so that the token cannot be used again."
+            )
         if sent is None:
             if claim is not None:
                 raise InvalidIdToken("The ID token was issued for a nonce: send it.")

@@ -74,7 +74,8 @@ class IdToken(RequestBody):
                 max_length=256,
                 description=(
                     "The nonce the app asked the token for, as the app made it (Apple's token holds its "
-                    "SHA-256); required when the token carries one, and usable once"
+                    "SHA-256); usable once. A token without a nonce is refused unless the server allows "
+                    "it (IRONLOG_OAUTH_REQUIRE_NONCE)"
                 ),
             ),
         ]

@@ -1016,7 +1016,7 @@ export interface components {
         IdToken: {
             /** @description The ID token the provider gave the app */
             idToken: string;
-            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); required when the token carries one, and usable once */
+            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); usable once. A token without a nonce is refused unless the server allows it (IRONLOG_OAUTH_REQUIRE_NONCE) */
             nonce?: string | null;
         };
         /** Identity */
@@ -1128,7 +1128,7 @@ export interface components {
         ProviderIdToken: {
             /** @description The ID token the provider gave the app */
             idToken: string;
-            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); required when the token carries one, and usable once */
+            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); usable once. A token without a nonce is refused unless the server allows it (IRONLOG_OAUTH_REQUIRE_NONCE) */
             nonce?: string | null;
             /**
              * @description The provider that issued the ID token
@@ -1145,7 +1145,7 @@ export interface components {
             displayName?: string | null;
             /** @description The ID token the provider gave the app */
             idToken: string;
-            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); required when the token carries one, and usable once */
+            /** @description The nonce the app asked the token for, as the app made it (Apple's token holds its SHA-256); usable once. A token without a nonce is refused unless the server allows it (IRONLOG_OAUTH_REQUIRE_NONCE) */
             nonce?: string | null;
             /** @description The password of the account with the token's email, to link the identity to it */
             password?: string | null;
