@@ -27,6 +27,7 @@ from litestar.typing import FieldDefinition
 
 from api.accounts import MeController, UsersController
 from api.analytics import AnalyticsController
+from api.auth.apple_notifications import AppleNotificationsController
 from api.auth.middleware import PUBLIC
 from api.auth.oauth import OAuthController
 from api.auth.routes import AuthController
@@ -123,6 +124,7 @@ class IronlogPlugin(InitPlugin, ReceiveRoutePlugin):
                 metrics,
                 AuthController,
                 OAuthController,
+                AppleNotificationsController,
                 MeController,
                 IdentitiesController,
                 UsersController,

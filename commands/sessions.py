@@ -32,7 +32,7 @@ _TOKEN_BYTES = 32
 PRUNE_AFTER = timedelta(days=7)
 _SEAL_CONTEXT = b"ironlog refresh successor"
 
-RevokeReason = Literal["logout", "logout_all", "reuse", "password_changed", "disabled"]
+RevokeReason = Literal["logout", "logout_all", "reuse", "password_changed", "disabled", "provider_revoked"]
 RejectReason = Literal["unknown", "revoked", "expired", "reused"]
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ssl
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import jwt
@@ -42,6 +43,32 @@ class _Claims(msgspec.Struct):
     email: str | None = None
     email_verified: bool = False
     name: str | None = None
+
+
+class AppleEvent(msgspec.Struct, frozen=True):
+    """One event of an Apple server-to-server notification (its `events` claim, a JSON text)."""
+
+    type: str  # email-disabled, email-enabled, consent-revoked, account-delete
+    sub: str
+    email: str | None = None
+    event_time: int | None = None
+
+
+_EVENT_DECODER = msgspec.json.Decoder(AppleEvent, strict=False)
+
+
+class _NotificationClaims(msgspec.Struct):
+    iat: float
+    jti: str
+    events: str
+
+
+class AppleNotification(msgspec.Struct, frozen=True):
+    """A verified notification: its event, its id (each is handled once) and when Apple issued it."""
+
+    event: AppleEvent
+    id: str
+    issued_at: datetime
 
 
 class VerifiedIdToken(msgspec.Struct, frozen=True):
@@ -83,6 +110,41 @@ class IdTokenVerifier:
         """The identity `token` proves; InvalidIdToken saying why it is refused. The nonce the app sent
         must be the token's (Apple's: its SHA-256); a token without one is refused unless the settings
         allow it (`require_nonce`)."""
+        payload = await self._decode(provider, token, _REQUIRED)
+        try:
+            claims = msgspec.convert(payload, _Claims, strict=False)
+        except msgspec.ValidationError:
+            raise InvalidIdToken("The ID token is malformed.") from None
+        self._check_times(claims)
+        self._check_nonce(provider, claims.nonce, nonce, required=self._settings.require_nonce)
+        return VerifiedIdToken(
+            identity=ProviderIdentity(provider, claims.sub, claims.email),
+            email_verified=claims.email_verified,
+            name=claims.name,
+            nonce=claims.nonce,
+            issued_at=datetime.fromtimestamp(claims.iat, UTC),
+            expires_at=datetime.fromtimestamp(claims.exp, UTC),
+        )
+
+    async def verify_notification(self, token: str) -> AppleNotification:
+        """What a server-to-server notification from Apple says (api/auth/apple_notifications.py), checked
+        as an ID token is: Apple's keys, issuer and this app's client ids; issued at most a day ago."""
+        payload = await self._decode("apple", token, ["iss", "aud", "iat", "jti", "events"])
+        try:
+            claims = msgspec.convert(payload, _NotificationClaims, strict=False)
+            event = _EVENT_DECODER.decode(claims.events)
+        except msgspec.DecodeError:  # the claims, or the events' JSON text (ValidationError is one too)
+            raise InvalidIdToken("The notification is malformed.") from None
+        now, leeway = clock.timestamp(), self._leeway_s
+        if claims.iat > now + leeway:
+            raise InvalidIdToken("The notification is not valid yet.")
+        if claims.iat < now - MAX_ID_TOKEN_LIFETIME.total_seconds():
+            raise InvalidIdToken("The notification is too old.")
+        return AppleNotification(event, claims.jti, datetime.fromtimestamp(claims.iat, UTC))
+
+    async def _decode(self, provider: Provider, token: str, required: list[str]) -> dict[str, Any]:
+        """The claims of a JWT signed by the provider's published keys, for this app (`aud`), by the
+        provider (`iss`), holding `required`; InvalidIdToken saying why it is refused."""
         name = provider.capitalize()
         try:
             header = jwt.get_unverified_header(token)
@@ -104,10 +166,9 @@ class IdTokenVerifier:
                 algorithms=list(ALGORITHMS),
                 audience=list(configured.client_ids),
                 issuer=configured.issuers,
-                # The times are checked below, against the product's clock, not the machine's.
-                options={"require": _REQUIRED, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+                # The times are checked by the callers, against the product's clock, not the machine's.
+                options={"require": required, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
-            claims = msgspec.convert(payload, _Claims, strict=False)
         except jwt.InvalidAudienceError:
             raise InvalidIdToken("The ID token was issued for another app (aud).") from None
         except jwt.InvalidIssuerError:
@@ -116,18 +177,9 @@ class IdTokenVerifier:
             raise InvalidIdToken("The ID token's signature does not verify.") from None
         except jwt.MissingRequiredClaimError as exc:
             raise InvalidIdToken(f"The ID token has no {exc.claim} claim.") from None
-        except (jwt.PyJWTError, msgspec.ValidationError):
+        except jwt.PyJWTError:
             raise InvalidIdToken("The ID token is malformed.") from None
-        self._check_times(claims)
-        self._check_nonce(provider, claims.nonce, nonce, required=self._settings.require_nonce)
-        return VerifiedIdToken(
-            identity=ProviderIdentity(provider, claims.sub, claims.email),
-            email_verified=claims.email_verified,
-            name=claims.name,
-            nonce=claims.nonce,
-            issued_at=datetime.fromtimestamp(claims.iat, UTC),
-            expires_at=datetime.fromtimestamp(claims.exp, UTC),
-        )
+        return payload
 
     def _check_times(self, claims: _Claims) -> None:
         now, leeway = clock.timestamp(), self._leeway_s

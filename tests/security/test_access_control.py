@@ -29,13 +29,14 @@ def _ids(operations: list[Operation]) -> list[str]:
 
 def test_only_the_documented_routes_are_public() -> None:
     # docs/architecture.md#the-api-contract: register, login, refresh, signing in with a provider,
-    # /health/*, /metrics and the docs.
+    # Apple's notifications, /health/*, /metrics and the docs.
     public = {op.label for op in OPERATIONS if op.public}
     assert public == {
         "POST /v1/auth/register",
         "POST /v1/auth/login",
         "POST /v1/auth/refresh",
         "POST /v1/auth/oauth/{provider}",
+        "POST /v1/auth/oauth/apple/notifications",  # Apple's own signature is its credential
         "GET /health/live",
         "GET /health/ready",
         "GET /metrics",

@@ -30,6 +30,7 @@ BODIES: dict[str, Body] = {
     "POST /v1/auth/login": lambda me: {"email": me["sent"]["email"], "password": PASSWORD},
     "POST /v1/auth/refresh": lambda me: {"refreshToken": me["refreshToken"]},
     "POST /v1/auth/oauth/{provider}": lambda me: {"idToken": "not-an-id-token"},
+    "POST /v1/auth/oauth/apple/notifications": lambda me: {"payload": "not-a-notification"},
     "POST /v1/me/identities/{provider}": lambda me: {"idToken": "not-an-id-token"},
     "POST /v1/me/password": lambda me: {
         "currentPassword": PASSWORD,

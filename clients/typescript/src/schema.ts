@@ -167,6 +167,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oauth/apple/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apple's server-to-server notifications about users who signed in with Apple
+         * @description `POST /v1/auth/oauth/apple/notifications`: Apple's server-to-server notifications about the users who
+         *     signed in with Apple (the endpoint registered for the app in Apple's developer account).
+         *
+         *     Apple posts `{"payload": "<JWT>"}`, signed with the keys its ID tokens are signed with, for this app
+         *     (`aud`), whose `events` claim names one event about one user (`sub`):
+         *
+         *     - `consent-revoked`: the user stopped using Sign in with Apple for the app. Every session of the
+         *       account linked to that identity ends, and every access token; the identity stays linked, so the
+         *       user signing in with Apple again finds the same account.
+         *     - `account-delete`: the Apple Account is gone for good. The sessions end as above, and the identity is
+         *       unlinked when the account has another way to sign in (a password or another identity); when it has
+         *       none, the link stays and the account waits for its owner or an operator (`ironlog` erases it).
+         *     - `email-enabled` / `email-disabled`: the user turned the private relay's forwarding on or off. The
+         *       identity's email follows the address the event names.
+         *
+         *     Each notification is handled once (its `jti` is kept like an ID token's nonce): a delivery Apple
+         *     repeats later cannot end sessions signed in since. Any verified notification, even one of an event
+         *     or a user unknown here, answers 200, so that Apple stops repeating it; one that does not verify is a
+         *     401 problem saying why.
+         */
+        post: operations["appleServerNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/oauth/{provider}": {
         parameters: {
             query?: never;
@@ -752,6 +790,11 @@ export interface components {
             routines: components["schemas"]["RoutineDocument"][];
             workouts: components["schemas"]["WorkoutDocument"][];
         };
+        /** AppleNotificationBody */
+        AppleNotificationBody: {
+            /** @description Apple's signed JWT */
+            payload: string;
+        };
         /** BestSet */
         BestSet: {
             e1rmKg: number;
@@ -1086,6 +1129,11 @@ export interface components {
         MuscleSets: {
             last30Days: components["schemas"]["MuscleCount"][];
             last7Days: components["schemas"]["MuscleCount"][];
+        };
+        /** NotificationHandled */
+        NotificationHandled: {
+            applied: boolean;
+            event: string;
         };
         /** PopularityReport */
         PopularityReport: {
@@ -2031,6 +2079,93 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    appleServerNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppleNotificationBody"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationHandled"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RetryProblem"];
                 };
             };
         };
