@@ -28,13 +28,11 @@ import msgspec
 import structlog
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 from litestar.params import JSONBody
 
-from api.auth.idtokens import AppleNotification, InvalidIdToken
-from api.auth.jwks import KeysUnavailable
+from api.auth.idtokens import AppleNotification
 from api.auth.middleware import PUBLIC
-from api.auth.oauth import provider_of
+from api.auth.oauth import checked, provider_of
 from api.problems import problem_specs
 from api.responses import Response
 from api.state import AppServices
@@ -82,22 +80,8 @@ class AppleNotificationsController(Controller):
         services: NamedDependency[AppServices],
     ) -> Response[NotificationHandled]:
         provider_of(services, "apple")  # 404 unless this API offers Sign in with Apple
-        await services.limiter.enforce(
-            "login-ip",
-            services.client_addresses.of(request.scope),
-            services.settings.rate_limits.login_per_minute,
-        )
-        try:
-            notification = await services.id_tokens.verify_notification(data.payload)
-        except InvalidIdToken as exc:
-            log.info("apple_notification_refused", reason=str(exc))
-            raise NotAuthorizedException(str(exc)) from None
-        except KeysUnavailable as exc:
-            log.warning("apple_notification_keys_unavailable", error=str(exc))
-            raise ServiceUnavailableException(
-                "Apple's signing keys cannot be fetched; try again later.",
-                headers={"Retry-After": str(exc.retry_after_s)},
-            ) from None
+        verify = services.id_tokens.verify_notification
+        notification = await checked(services, request, "apple", lambda: verify(data.payload))
         applied = await _handle(services, notification)
         event = notification.event
         log.info("apple_notification", kind=event.type, applied=applied)

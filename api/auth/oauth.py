@@ -8,8 +8,9 @@ account's: then it is linked to that account only when that account's password c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -56,6 +57,8 @@ from core.settings import PROVIDERS, Provider
 from core.structs import RequestBody
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 ProviderPath = Annotated[
     str, PathParameter(description="The identity provider", schema_extra={"enum": list(PROVIDERS)})
@@ -122,13 +125,27 @@ async def prove(
 ) -> VerifiedIdToken:
     """The verified ID token; 401 for a refused one, 503 when the provider's keys cannot be had. Counted
     against the login limit of the client's address, as a password is."""
-    await services.limiter.enforce(
-        "login-ip",
-        services.client_addresses.of(request.scope),
-        services.settings.rate_limits.login_per_minute,
+    return await checked(
+        services, request, provider, lambda: services.id_tokens.verify(provider, token.id_token, token.nonce)
     )
+
+
+async def checked(
+    services: AppServices,
+    request: Request[Any, Any, Any],
+    provider: Provider,
+    check: Callable[[], Awaitable[T]],
+) -> T:
+    """What `check` (a verification of something the provider signed) answers, counted against the
+    login limit of the client's address; a 401 problem saying why it is refused, 503 when the
+    provider's keys cannot be had."""
     try:
-        return await services.id_tokens.verify(provider, token.id_token, token.nonce)
+        await services.limiter.enforce(
+            "login-ip",
+            services.client_addresses.of(request.scope),
+            services.settings.rate_limits.login_per_minute,
+        )
+        return await check()
     except InvalidIdToken as exc:
         log.info("id_token_refused", provider=provider, reason=str(exc))
         raise NotAuthorizedException(str(exc)) from None
