@@ -171,7 +171,8 @@ class _Stream:
             ready = StreamReady(version, self.expires_at, self.heartbeat_s, resumed)
             yield _event("ready", ready, id=version, retry=RECONNECT_MS)
             if resumed:
-                for message in self._since(self.last_heard or 0, version):
+                self.sent = self.last_heard or 0  # what the client was told before it reconnected
+                for message in self._catch_up(version):
                     yield message
             beat_at = loop.time() + self.heartbeat_s
             while (now := loop.time()) < deadline and not listener.ended:
@@ -203,9 +204,7 @@ class _Stream:
     async def _answer(self, batch: Batch) -> list[ServerSentEventMessage]:
         answer: list[ServerSentEventMessage] = []
         if batch.gap:
-            answer += self._projected(await projected_version(self.pool, self.user_id))
-            answer += [_event("leaderboard", BoardChanged(*pair)) for pair in self.boards.values()]
-            return answer
+            return self._catch_up(await projected_version(self.pool, self.user_id))
         for channel, data in batch.messages:
             if channel == self.own:
                 version = _version_of(data)
@@ -214,10 +213,14 @@ class _Stream:
                 answer.append(_event("leaderboard", BoardChanged(*pair)))
         return answer
 
-    def _since(self, heard: int, version: int) -> list[ServerSentEventMessage]:
-        """What a reconnecting client missed after the version it last heard of."""
-        missed = [_event("projected", VersionProjected(version), id=version)] if version > heard else []
-        return missed + [_event("leaderboard", BoardChanged(*pair)) for pair in self.boards.values()]
+    def _catch_up(self, version: int) -> list[ServerSentEventMessage]:
+        """What a client that may have missed announcements is told (after a lost Redis connection, or on
+        resuming): a `projected` if the version moved past what it was told, and every opened board,
+        since what a board did meanwhile is not kept."""
+        return [
+            *self._projected(version),
+            *(_event("leaderboard", BoardChanged(*p)) for p in self.boards.values()),
+        ]
 
     def _projected(self, version: int) -> list[ServerSentEventMessage]:
         # Announcements of one user may arrive out of order; a client is only ever told of progress.

@@ -111,10 +111,14 @@ def squat_sessions(workouts: list[Workout], *, in_order: bool = True) -> list[Ex
     return sorted(sessions, key=lambda s: (s.started_at, str(s.workout_id))) if in_order else sessions
 
 
+#: The measurements whose sets count reps: the ones with records of weight, reps and volume.
+REP_MEASUREMENTS = st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"])
+
+
 @hypothesis.settings(max_examples=200, deadline=None)
 @hypothesis.given(
     workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=1, max_size=6),
-    measurement=st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"]),
+    measurement=REP_MEASUREMENTS,
 )
 def test_appending_the_latest_session_equals_recomputing_every_session(
     workouts: list[Workout], measurement: str
@@ -133,7 +137,7 @@ def test_appending_the_latest_session_equals_recomputing_every_session(
 @hypothesis.settings(max_examples=300, deadline=None)
 @hypothesis.given(
     workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=2, max_size=8),
-    measurement=st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"]),
+    measurement=REP_MEASUREMENTS,
     late=st.integers(min_value=0),
 )
 def test_a_session_logged_late_after_every_record_folds_in_like_the_latest(
@@ -162,7 +166,7 @@ def test_a_session_logged_late_after_every_record_folds_in_like_the_latest(
 @hypothesis.settings(max_examples=300, deadline=None)
 @hypothesis.given(
     workouts=st.lists(workouts(max_exercises=2, max_sets=4), min_size=1, max_size=8),
-    measurement=st.sampled_from(["weight_reps", "reps_only", "assisted_bodyweight", "weighted_bodyweight"]),
+    measurement=REP_MEASUREMENTS,
     point=st.integers(min_value=0),
 )
 def test_the_records_before_a_point_and_the_sessions_from_it_replayed_equal_recomputing_all(
