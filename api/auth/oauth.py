@@ -8,7 +8,7 @@ account's: then it is linked to that account only when that account's password c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -125,27 +125,19 @@ async def prove(
 ) -> VerifiedIdToken:
     """The verified ID token; 401 for a refused one, 503 when the provider's keys cannot be had. Counted
     against the login limit of the client's address, as a password is."""
-    return await checked(
-        services, request, provider, lambda: services.id_tokens.verify(provider, token.id_token, token.nonce)
+    await services.limiter.enforce(
+        "login-ip",
+        services.client_addresses.of(request.scope),
+        services.settings.rate_limits.login_per_minute,
     )
+    return await checked(provider, services.id_tokens.verify(provider, token.id_token, token.nonce))
 
 
-async def checked(
-    services: AppServices,
-    request: Request[Any, Any, Any],
-    provider: Provider,
-    check: Callable[[], Awaitable[T]],
-) -> T:
-    """What `check` (a verification of something the provider signed) answers, counted against the
-    login limit of the client's address; a 401 problem saying why it is refused, 503 when the
-    provider's keys cannot be had."""
+async def checked(provider: Provider, check: Awaitable[T]) -> T:
+    """What `check`, a verification of something the provider signed, answers; a 401 problem saying why
+    it is refused, 503 when the provider's keys cannot be had."""
     try:
-        await services.limiter.enforce(
-            "login-ip",
-            services.client_addresses.of(request.scope),
-            services.settings.rate_limits.login_per_minute,
-        )
-        return await check()
+        return await check
     except InvalidIdToken as exc:
         log.info("id_token_refused", provider=provider, reason=str(exc))
         raise NotAuthorizedException(str(exc)) from None

@@ -189,7 +189,7 @@ export interface paths {
          *       user signing in with Apple again finds the same account.
          *     - `account-delete`: the Apple Account is gone for good. The sessions end as above, and the identity is
          *       unlinked when the account has another way to sign in (a password or another identity); when it has
-         *       none, the link stays and the account waits for its owner or an operator (`ironlog` erases it).
+         *       none, the link stays: the account keeps its data, and nobody can sign in to it any more.
          *     - `email-enabled` / `email-disabled`: the user turned the private relay's forwarding on or off. The
          *       identity's email follows the address the event names.
          *
