@@ -9,6 +9,7 @@ embedded servers under .data/test. Each run creates `ironlog_test_<id>` and the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -226,16 +227,9 @@ def start_ironlog(settings: Settings, tmp_path: Path) -> Iterator[object]:
 @pytest.fixture
 def start_worker(start_ironlog: object) -> object:
     """Start a real `ironlog worker` (one process) and wait until it consumes."""
-    from core.processes import free_port
+    from tests.harness import start_worker_with
 
-    def start(**env: str) -> object:
-        env.setdefault("IRONLOG_WORKER_METRICS_PORT", str(free_port()))
-        worker = start_ironlog(["worker", "--processes", "1", "--threads", "2"], **env)  # type: ignore[operator]
-        worker.wait_for_log("worker_resources_opened")
-        worker.metrics_port = int(env["IRONLOG_WORKER_METRICS_PORT"])
-        return worker
-
-    return start
+    return functools.partial(start_worker_with, start_ironlog)
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,22 @@ class IronlogProcess:
         return self.process.returncode
 
 
+def start_worker_with(start: Callable[..., IronlogProcess], **env: str) -> IronlogProcess:
+    """A real `ironlog worker` (one process, two threads) started by `start(args, **env)`, once it
+    consumes; its metrics port is `metrics_port`."""
+    from core.processes import free_port
+
+    env.setdefault("IRONLOG_WORKER_METRICS_PORT", str(free_port()))
+    worker = start(["worker", "--processes", "1", "--threads", "2"], **env)
+    try:
+        worker.wait_for_log("worker_resources_opened")
+    except BaseException:
+        worker.stop()
+        raise
+    worker.metrics_port = int(env["IRONLOG_WORKER_METRICS_PORT"])  # type: ignore[attr-defined]
+    return worker
+
+
 async def read_fresh(
     client: Any, path: str, headers: dict[str, str], token: str, timeout_s: float = 30
 ) -> Any:

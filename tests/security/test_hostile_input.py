@@ -18,6 +18,7 @@ import pytest
 
 from core.settings import Settings
 from tests.accounts import access_headers, new_identity
+from tests.harness import IronlogProcess
 from tests.security.conftest import ApiServer, RawResponse
 from tests.security.hostile import CASES, Caller, Case, violation
 from tests.security.inventory import Operation
@@ -86,7 +87,7 @@ async def _call_asgi(app: Any, raw: RawRequest) -> RawResponse:
 
 
 @pytest.fixture(scope="module")
-async def caller(shared_client: Any, settings: Settings) -> Caller:
+async def caller(shared_client: Any, settings: Settings, module_worker: IronlogProcess) -> Caller:
     identity = new_identity()
     registered = await shared_client.post("/v1/auth/register", json=identity)
     assert registered.status_code == 201, registered.text
@@ -110,7 +111,7 @@ async def test_hostile_input_in_process(shared_client: Any, caller: Caller, case
 
 
 @pytest.fixture(scope="module")
-def socket_caller(api_server: ApiServer, settings: Settings) -> Caller:
+def socket_caller(api_server: ApiServer, settings: Settings, module_worker: IronlogProcess) -> Caller:
     identity = new_identity()
     with RawConnection(api_server.port) as connection:
         body = json.dumps(identity).encode()
