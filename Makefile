@@ -80,14 +80,15 @@ test-replica: $(INSTALLED)
 # The suites that touch the broker, again with RabbitMQ as the broker (docs/operations.md, "The broker"):
 # the machine's RabbitMQ, queues named after the run's prefix and deleted afterwards.
 RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672/%2F
+RABBITMQ_ANSWERS = $(BIN)/python -c "import pika, sys; pika.BlockingConnection(pika.URLParameters(sys.argv[1])).close()" \
+  '$(RABBITMQ_URL)' 2>/dev/null
 BROKER_SUITES := tests/test_worker_e2e.py tests/test_read_your_writes.py tests/test_pipeline_faults.py \
   tests/test_parking.py tests/test_stream.py tests/test_rebuild.py tests/test_imports.py \
   tests/test_erasure.py tests/test_pipeline_metrics.py tests/test_observability.py tests/test_health.py \
   tests/faults/test_rabbitmq.py
 .PHONY: test-rabbitmq
 test-rabbitmq: $(INSTALLED)
-	@$(BIN)/python -c "import pika, sys; pika.BlockingConnection(pika.URLParameters(sys.argv[1])).close()" \
-	  '$(RABBITMQ_URL)' 2>/dev/null || { \
+	@$(RABBITMQ_ANSWERS) || { \
 	  echo "RabbitMQ does not answer at $(RABBITMQ_URL): start it (apt-get install rabbitmq-server) or set RABBITMQ_URL" >&2; exit 1; }
 	BROKER_URL='$(RABBITMQ_URL)' IRONLOG_TEST_RABBITMQ_URL='$(RABBITMQ_URL)' $(BIN)/pytest $(BROKER_SUITES)
 
@@ -121,11 +122,16 @@ bench-deps: $(SEED_STACK_DEPS)
 
 bench: bench-load bench-import
 
+# The benchmarks that start a worker measure production's broker: RabbitMQ at RABBITMQ_URL when it
+# answers, otherwise Dramatiq's Redis broker (the load benchmark's report names the one it used).
+# BROKER_URL=… chooses.
+BENCH_BROKER = $(or $(BROKER_URL),$(shell $(RABBITMQ_ANSWERS) && echo '$(RABBITMQ_URL)'))
+
 bench-load: $(INSTALLED) $(SEED_STACK_DEPS)
-	PYTHONPATH=. $(BIN)/python ops/bench/run.py $(BENCH_ARGS)
+	BROKER_URL='$(BENCH_BROKER)' PYTHONPATH=. $(BIN)/python ops/bench/run.py $(BENCH_ARGS)
 
 bench-quick: $(INSTALLED) $(SEED_STACK_DEPS)
-	PYTHONPATH=. $(BIN)/python ops/bench/run.py --quick $(BENCH_ARGS)
+	BROKER_URL='$(BENCH_BROKER)' PYTHONPATH=. $(BIN)/python ops/bench/run.py --quick $(BENCH_ARGS)
 
 # Bytes per user: Redis after a seeded history is projected and after a rebuild, every Postgres table
 # and index (ops/bench/memory.py; about 10 minutes at the default 400 users and 12 months).
@@ -141,7 +147,7 @@ bench-batch: $(INSTALLED)
 bench-replica: $(INSTALLED)
 	@command -v pg_config >/dev/null 2>&1 && test -x "$$(pg_config --bindir)/pg_basebackup" || { \
 	  echo "PostgreSQL's server binaries are missing (pg_config --bindir): apt-get install postgresql" >&2; exit 1; }
-	PYTHONPATH=. $(BIN)/python ops/bench/replica.py $(BENCH_REPLICA_ARGS)
+	BROKER_URL='$(BENCH_BROKER)' PYTHONPATH=. $(BIN)/python ops/bench/replica.py $(BENCH_REPLICA_ARGS)
 
 # A token read right after a write, with the Redis broker and with RabbitMQ (RABBITMQ_URL), one writer
 # and eight (ops/bench/consistency.py; about 2 minutes).
