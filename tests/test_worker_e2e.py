@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from core.processes import free_port, process_running
+from core.processes import YOUNG_GENERATION_OBJECTS, free_port, process_running
 from core.settings import Settings, load_settings
 from tests.accounts import access_headers
 from tests.harness import wait_until
@@ -57,6 +57,15 @@ async def test_ping_reaches_the_worker_and_its_log_carries_the_request_id(
     assert len(answered) == 1
     assert json.loads(answered[0])["request_id"] == "req-ping-e2e-1"
     assert sent.json()["messageId"] in answered[0]
+
+
+def test_a_worker_collects_its_young_objects_less_often_than_python_does(start_worker: Any) -> None:
+    """A projection batch's many live objects: the worker's collector waits for more of them
+    (core.processes.collect_less_often) than CPython's 700."""
+    worker = start_worker()
+    opened = next(line for line in worker.log().splitlines() if "worker_resources_opened" in line)
+    young, *_ = json.loads(opened)["gc_threshold"]
+    assert young == YOUNG_GENERATION_OBJECTS > 700
 
 
 async def test_worker_serves_its_own_dramatiq_metrics(client: Any, start_worker: Any) -> None:

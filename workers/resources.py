@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 from typing import Any
 
@@ -14,7 +15,7 @@ from dramatiq.middleware import Middleware
 from redis.asyncio import Redis
 
 from core.db import close_pool, open_pool, report_pool_usage
-from core.processes import freeze_heap
+from core.processes import collect_less_often, freeze_heap
 from core.redis import Keys, open_redis
 from core.settings import Settings
 
@@ -65,7 +66,8 @@ class OpenResources(Middleware):
             raise RuntimeError("the AsyncIO middleware must come before OpenResources")
         _open["current"] = loop_thread.run_coroutine(self._connect())
         freeze_heap()
-        log.info("worker_resources_opened")
+        collect_less_often()
+        log.info("worker_resources_opened", gc_threshold=gc.get_threshold())
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         resources = _open.get("current")

@@ -6,7 +6,10 @@ one-event batch, by the length of the user's history.
 Users are seeded with about 1, 12 and 72 months of history (about 13 workouts a month) and projected.
 Then, round after round, each user logs one new workout, their latest, through the command, and this
 process projects it at once with `project_user` (the projection transaction and the Redis sync), as a
-worker would, on one connection. Measured per batch: wall time, this process's CPU time (the worker's
+worker would, on one connection, with the collector set as a worker's is once started
+(`core.processes`: the heap frozen, so that the older generations skip what seeding left alive, and
+the young generation collected less often).
+Measured per batch: wall time, this process's CPU time (the worker's
 own work; Postgres's is not in it) and the statements sent to Postgres. The report goes to stdout and
 `.bench/batch.md`. With `--profile`, the batches run under cProfile (which slows them: read the shares,
 not the times) and the functions that took the most time of their own go to `.bench/batch-profile.txt`
@@ -46,6 +49,7 @@ from commands.workouts import put_workout
 from core import clock, loops
 from core.db import Connection
 from core.logs import configure_logging
+from core.processes import collect_less_often, freeze_heap
 from core.redis import Keys
 from core.settings import Settings
 from ops.bench.common import clean_up, configure, create_and_migrate
@@ -147,6 +151,8 @@ async def _drain(
     at a time, as a worker's threads do on its one event loop; with the CPU the servers spent on it
     (the drain's backends, the Redis server)."""
     servers = await _server_pids(pool, concurrency, redis)
+    freeze_heap()  # what is alive now is kept out of the collector's way, as a worker does once started
+    collect_less_often()
     ticks = sum(map(cpu_ticks, servers))
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler is not None:
@@ -217,6 +223,8 @@ async def measure(
         samples: dict[str, dict[str, list[float]]] = {
             label: collections.defaultdict(list) for label, _, _ in groups
         }
+        freeze_heap()
+        collect_less_often()
         for _ in range(args.rounds):
             for label, users, _ in groups:
                 for user_id in users:
