@@ -29,14 +29,15 @@ def freeze_heap() -> None:
 YOUNG_GENERATION_OBJECTS = 10_000
 
 
-def collect_less_often() -> None:
-    """Let the young generation grow to `YOUNG_GENERATION_OBJECTS` before it is collected. A
-    projection batch keeps tens of thousands of objects alive until it is written (events, documents,
-    sessions, rows). At 700 the collector examined them over and over, promoted them, and walked them
-    again in the older generations' passes: with four users projected at once on one event loop, 15-25%
-    of a drained event's CPU (BENCHMARKS.md). They hold no cycles; what reference counting frees is
-    freed at once either way, so the heap grows by at most the cyclic garbage of one larger
-    generation."""
+def settle_for_batches() -> None:
+    """`freeze_heap`, then let the young generation grow to `YOUNG_GENERATION_OBJECTS` before it is
+    collected: for a process that projects batches, once it has started. A projection batch keeps tens
+    of thousands of objects alive until it is written (events, documents, sessions, rows). At 700 the
+    collector examined them over and over, promoted them, and walked them again in the older
+    generations' passes: with four users projected at once on one event loop, 15-25% of a drained
+    event's CPU (BENCHMARKS.md). They hold no cycles; what reference counting frees is freed at once
+    either way, so the heap grows by at most the cyclic garbage of one larger generation."""
+    freeze_heap()
     gc.set_threshold(YOUNG_GENERATION_OBJECTS, *gc.get_threshold()[1:])
 
 

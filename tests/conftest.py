@@ -208,20 +208,10 @@ async def resources(settings: Settings) -> AsyncIterator[tuple[Any, Any, Any]]:
 @pytest.fixture
 def start_ironlog(settings: Settings, tmp_path: Path) -> Iterator[object]:
     """Start `ironlog <args>` processes with this run's environment; all are stopped afterwards."""
-    from tests.harness import IronlogProcess
+    from tests.harness import ironlog_processes
 
-    started: list[IronlogProcess] = []
-
-    def start(args: list[str], **env: str) -> IronlogProcess:
-        log_path = tmp_path / f"{args[0]}-{len(started)}.log"
-        environ = {**os.environ, "IRONLOG_DATA_DIR": str(tmp_path / "data"), **env}
-        process = IronlogProcess(args, environ, log_path)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+    with ironlog_processes(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture

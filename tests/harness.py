@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -187,6 +187,24 @@ class IronlogProcess:
         self.kill()
         self._log.close()
         return self.process.returncode
+
+
+@contextlib.contextmanager
+def ironlog_processes(directory: Path) -> Iterator[Callable[..., IronlogProcess]]:
+    """`start(args, **env)`: `ironlog <args>` with this run's environment and `env`, logging under
+    `directory`; every process started is stopped when the block ends."""
+    started: list[IronlogProcess] = []
+
+    def start(args: list[str], **env: str) -> IronlogProcess:
+        environ = {**os.environ, "IRONLOG_DATA_DIR": str(directory / "data"), **env}
+        started.append(IronlogProcess(args, environ, directory / f"{args[0]}-{len(started)}.log"))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
 
 
 def start_worker_with(start: Callable[..., IronlogProcess], **env: str) -> IronlogProcess:

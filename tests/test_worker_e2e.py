@@ -61,7 +61,7 @@ async def test_ping_reaches_the_worker_and_its_log_carries_the_request_id(
 
 def test_a_worker_collects_its_young_objects_less_often_than_python_does(start_worker: Any) -> None:
     """A projection batch's many live objects: the worker's collector waits for more of them
-    (core.processes.collect_less_often) than CPython's 700."""
+    (core.processes.settle_for_batches) than CPython's 700."""
     worker = start_worker()
     opened = next(line for line in worker.log().splitlines() if "worker_resources_opened" in line)
     young, *_ = json.loads(opened)["gc_threshold"]

@@ -15,7 +15,7 @@ from dramatiq.middleware import Middleware
 from redis.asyncio import Redis
 
 from core.db import close_pool, open_pool, report_pool_usage
-from core.processes import collect_less_often, freeze_heap
+from core.processes import settle_for_batches
 from core.redis import Keys, open_redis
 from core.settings import Settings
 
@@ -65,8 +65,7 @@ class OpenResources(Middleware):
         if loop_thread is None:
             raise RuntimeError("the AsyncIO middleware must come before OpenResources")
         _open["current"] = loop_thread.run_coroutine(self._connect())
-        freeze_heap()
-        collect_less_often()
+        settle_for_batches()
         log.info("worker_resources_opened", gc_threshold=gc.get_threshold())
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:

@@ -49,7 +49,7 @@ from commands.workouts import put_workout
 from core import clock, loops
 from core.db import Connection
 from core.logs import configure_logging
-from core.processes import collect_less_often, freeze_heap
+from core.processes import settle_for_batches
 from core.redis import Keys
 from core.settings import Settings
 from ops.bench.common import clean_up, configure, create_and_migrate
@@ -151,8 +151,7 @@ async def _drain(
     at a time, as a worker's threads do on its one event loop; with the CPU the servers spent on it
     (the drain's backends, the Redis server)."""
     servers = await _server_pids(pool, concurrency, redis)
-    freeze_heap()  # what is alive now is kept out of the collector's way, as a worker does once started
-    collect_less_often()
+    settle_for_batches()  # the collector as a worker's once started: what is alive now out of its way
     ticks = sum(map(cpu_ticks, servers))
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler is not None:
@@ -223,8 +222,7 @@ async def measure(
         samples: dict[str, dict[str, list[float]]] = {
             label: collections.defaultdict(list) for label, _, _ in groups
         }
-        freeze_heap()
-        collect_less_often()
+        settle_for_batches()
         for _ in range(args.rounds):
             for label, users, _ in groups:
                 for user_id in users:

@@ -23,7 +23,7 @@ from core.processes import free_port
 from core.redis import Keys
 from core.settings import Settings
 from projections.runner import project_user
-from tests.harness import IronlogProcess, start_worker_with, wait_until
+from tests.harness import IronlogProcess, ironlog_processes, start_worker_with, wait_until
 from tests.test_http_hygiene import SECURITY_HEADERS
 
 
@@ -219,19 +219,8 @@ def start_api_server(directory: Path, **env: str) -> ApiServer:
 def module_worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IronlogProcess]:
     """A real `ironlog worker` for the module. Without one, a read that misses for a user who wrote
     more than is projected waits for that projection (the consistency wait, two seconds) in vain."""
-    directory = tmp_path_factory.mktemp("worker")
-    started: list[IronlogProcess] = []
-
-    def start(args: list[str], **env: str) -> IronlogProcess:
-        environ = {**os.environ, "IRONLOG_DATA_DIR": str(directory / "data"), **env}
-        started.append(IronlogProcess(args, environ, directory / f"{args[0]}.log"))
-        return started[-1]
-
-    try:
+    with ironlog_processes(tmp_path_factory.mktemp("worker")) as start:
         yield start_worker_with(start)
-    finally:
-        for process in started:
-            process.stop()
 
 
 @pytest.fixture(scope="module")
