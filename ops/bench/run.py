@@ -57,8 +57,10 @@ from ops.bench.stack import (
     bare_litestar,
     cache_hit_ratio,
     cache_reads,
+    cpu_ticks,
     histogram_mean,
     machine,
+    process_tree,
     seed_stack,
 )
 from workers.enqueue import Enqueuer
@@ -474,6 +476,8 @@ async def bench(profile: Profile, args: argparse.Namespace, settings: Settings, 
                 report: Report) -> None:  # fmt: skip
     run = Bench(profile, args, settings, stack, report)
     await seed_and_drain(run)
+    if args.drain_only:
+        return
     stack.start_api()
     with stack.sampling_memory():
         async with Client("127.0.0.1", stack.port, max_connections=4) as client:
@@ -531,17 +535,27 @@ async def seed_and_drain(run: Bench) -> None:
 
     # 2. The backlog it left, drained by the projection worker (one process unless told).
     stack.start_worker()
+    workers = process_tree(stack.worker.process.pid)[1:] if stack.worker else []
+    ticks = sum(cpu_ticks(pid) for pid in workers)
     with stack.sampling_memory(), stack.profiling("drain", args.profile):
         events, seconds = await drain(settings, timeout_s=900)
+    cpu_ms = (sum(cpu_ticks(pid) for pid in workers) - ticks) * 1000 / os.sysconf("SC_CLK_TCK")
     report.drain = {"events": events, "seconds": seconds, "events_per_s": events / seconds,
-                    "worker_processes": stack.worker_processes, "threads": stack.worker_threads}  # fmt: skip
+                    "worker_processes": stack.worker_processes, "threads": stack.worker_threads,
+                    "startup_s": stack.worker_startup_s,
+                    "worker_cpu_ms_per_event": cpu_ms / events}  # fmt: skip
     report.section(
         "Projection drain",
+        "Timed from the moment every worker process has its connections open (their start before that "
+        "is the last column).",
+        "",
         f"| events | seconds | events/s, {stack.worker_processes} worker process(es) of "
-        f"{stack.worker_threads} threads | events/s per worker process |",
-        "|---:|---:|---:|---:|",
+        f"{stack.worker_threads} threads | events/s per worker process | worker CPU per event ms | "
+        "worker start s |",
+        "|---:|---:|---:|---:|---:|---:|",
         f"| {events:,} | {seconds:.1f} | {events / seconds:,.0f} | "
-        f"**{events / seconds / stack.worker_processes:,.0f}** |",
+        f"**{events / seconds / stack.worker_processes:,.0f}** | {cpu_ms / events:.3f} | "
+        f"{stack.worker_startup_s:.1f} |",
     )
     report.redis["after the drain"] = await redis_footprint(settings)
 
@@ -930,7 +944,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-threads", type=int, default=4, help="threads of the projection worker")
     parser.add_argument("--api-workers", type=int, default=1, help="API processes (uvicorn --workers)")
     parser.add_argument("--worker-processes", type=int, default=1, help="projection worker processes")
-    parser.add_argument("--profile", action="store_true", help="py-spy the API during each measured run")
+    parser.add_argument("--drain-only", action="store_true", help="seed and drain, then stop")
+    parser.add_argument("--profile", action="store_true", help="py-spy the API (the worker while draining)")
     parser.add_argument("--log-level", default="INFO", help="the API's and worker's (JSON) log level")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench", help="where the report and logs go")
     args = parser.parse_args(argv)
