@@ -254,6 +254,28 @@ async def test_only_loopback_hosts() -> None:
         await run_saturation("example.org", 80, [Kind("x", Request("GET", "/"))], connections=1, duration_s=1)
 
 
+async def test_a_rate_is_kept_up_with_only_when_answered_on_time_without_errors() -> None:
+    """What the benchmark's open-model maximum rests on (ops/bench/run.py `kept_up`)."""
+    from ops.bench.run import kept_up
+
+    server = await TinyServer().start()
+    try:
+        steady = await run_open("127.0.0.1", server.port, [Kind("ok", Request("GET", "/ok"))], rate=200,
+                                duration_s=1.0)  # fmt: skip
+        server.stall_at = server.requests + 40  # a 300 ms stall: requests queue behind it
+        stalled = await run_open("127.0.0.1", server.port, [Kind("ok", Request("GET", "/ok"))], rate=200,
+                                 duration_s=1.0, max_connections=1)  # fmt: skip
+        failing = await run_open("127.0.0.1", server.port, [Kind("boom", Request("GET", "/boom"))], rate=200,
+                                 duration_s=1.0)  # fmt: skip
+    finally:
+        await server.stop()
+
+    assert kept_up(steady, 200)
+    assert not kept_up(steady, 400)  # answered at half the rate asked for
+    assert not kept_up(stalled, 200)
+    assert not kept_up(failing, 200)
+
+
 async def test_errors_are_counted_by_status_and_exception() -> None:
     server = await TinyServer().start()
     kinds = [
