@@ -13,6 +13,7 @@ import msgspec
 
 from core import clock
 from core.db import Connection
+from core.units import as_entered
 from projections import store
 from projections.batch import exercise_name
 from projections.documents import WorkoutSummary
@@ -369,3 +370,28 @@ async def test_sessions_written_before_their_bests_columns_or_a_new_formula_read
         assert await reads_a_history(counter, pool, resources, user_id) == "whole", counter.sent
     finally:
         await pool.close()
+
+
+async def test_a_sessions_volume_is_stored_as_the_number_its_document_shows(
+    client: Any, resources: tuple[Any, Any, Any]
+) -> None:
+    """Bound as float8 and made numeric by Postgres, a session's volume reads as `as_entered` reads the
+    float of its body: whole numbers with one decimal, the rest with the decimals they have."""
+    pool, redis, keys = resources
+    signed_in = await sign_up(client)
+    me, user_id = bearer(signed_in), uuid.UUID(signed_in["user"]["id"])
+    for day, kg in ((5, 80.0), (4, 22.5), (3, 66.67), (2, 0.0), (1, 101.11)):
+        workout = session(day, kg)
+        if day == 4:  # in pounds: many decimals in kg, rounded to two
+            for exercise in workout["exercises"]:
+                exercise["sets"] = [{"reps": 5, "weight": {"value": 135, "unit": "lb"}}] * 3
+        assert (await client.put(f"/v1/workouts/{uuid.uuid4()}", json=workout, headers=me)).status_code == 201
+    await project_user(pool, redis, keys, user_id)
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT volume_kg::text AS stored FROM rm_exercise_sessions WHERE user_id = $1", user_id
+        )
+        sessions = await store.exercise_sessions(connection, user_id, EXERCISES)
+    volumes = sorted(str(as_entered(s.volume_kg)) for history in sessions.values() for s in history)
+    assert sorted(row["stored"] for row in rows) == volumes
+    assert {"1200.0", "918.52", "1000.05", "0.0", "1516.65"} == set(volumes)
