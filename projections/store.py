@@ -313,7 +313,7 @@ def workouts_part(
             [s.started_at for s in sessions],
             [pack(ENCODER.encode(s)) for s in sessions],
             [s.working_sets or 0 for s in sessions],
-            [s.volume_kg for s in sessions],  # stored as entered (AS_ENTERED)
+            [s.volume_kg for s in sessions],  # as entered, made numeric above
             # what records are the best of (records.py), for `records_from`
             [s.heaviest_kg for s in sessions],
             [s.e1rm_kg for s in sessions],

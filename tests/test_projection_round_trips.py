@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import collections
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -27,8 +27,15 @@ EXERCISES = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift")
 CEILING = 10
 
 
+#: The instant the module's workouts are dated from, taken once: a workout sent again with the same
+#: `days_ago` keeps the start it was logged with, whenever the clock's second turns in between.
+_ANCHOR: list[datetime] = []
+
+
 def session(days_ago: int, kg: float, reps: int = 5) -> dict[str, Any]:
-    started = (clock.now() - timedelta(days=days_ago, hours=2)).replace(microsecond=0)
+    if not _ANCHOR:
+        _ANCHOR.append(clock.now().replace(microsecond=0))
+    started = _ANCHOR[0] - timedelta(days=days_ago, hours=2)
     return {
         "title": f"Day {days_ago}",
         "startedAt": started.isoformat(),
