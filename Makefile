@@ -102,7 +102,7 @@ clean:
 # Benchmarks (results go in BENCHMARKS.md). They use DATABASE_URL / REDIS_URL, by default the local
 # servers on 5432 and 6379, in a database and Redis prefix of their own that they remove afterwards,
 # and start (and stop) the API and projection worker processes they measure. `bench` is the full run
-# (at most 10 minutes), `bench-quick` a small one (at most 2 minutes); the report is printed and
+# (about 11 minutes), `bench-quick` a small one (about 3 minutes); the report is printed and
 # written to .bench/latest.md. BENCH_ARGS / BENCH_IMPORT_ARGS pass options, e.g.
 # `make bench BENCH_ARGS="--profile"` or `make bench-import BENCH_IMPORT_ARGS="--rows 5000"`.
 # The load benchmark also measures two baselines in the same run: bare Litestar, and the seed's stack

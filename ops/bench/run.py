@@ -1,7 +1,7 @@
 """The benchmark: seeded history, the projection drain, each read's maximum throughput against the
 framework ceiling, an open-model mobile mix, and CQRS against naive reads as one user's history grows.
 
-Run from the repository root: `make bench` (full, at most 10 minutes) or `make bench-quick` (at most 2
+Run from the repository root: `make bench` (full, about 11 minutes) or `make bench-quick` (about 3
 minutes, small data), or `PYTHONPATH=. .venv/bin/python ops/bench/run.py [--quick] [options]`.
 
 It starts what it needs and stops it afterwards: a database and Redis prefix of its own on the
@@ -1061,7 +1061,7 @@ def targets(report: Report, maxima: Maxima, reads: dict[str, RunResult], mixed: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small data and short runs (at most 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small data and short runs (about 3 minutes)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated history and of the load")
     parser.add_argument("--users", type=int, help="seeded users (default: 400, quick 60)")
     parser.add_argument("--months", type=int, help="months of history per user (default: 12, quick 3)")
