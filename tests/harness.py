@@ -21,6 +21,7 @@ from api.problems import PROBLEM_TYPES
 from core.processes import die_with_parent
 from core.redis import Keys
 from core.settings import Settings
+from workers.resources import OPENED
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -215,7 +216,7 @@ def start_worker_with(start: Callable[..., IronlogProcess], **env: str) -> Ironl
     env.setdefault("IRONLOG_WORKER_METRICS_PORT", str(free_port()))
     worker = start(["worker", "--processes", "1", "--threads", "2"], **env)
     try:
-        worker.wait_for_log("worker_resources_opened")
+        worker.wait_for_log(OPENED)
     except BaseException:
         worker.stop()
         raise

@@ -18,6 +18,7 @@ from core.settings import Settings, load_settings
 from tests.accounts import access_headers
 from tests.harness import wait_until
 from workers.enqueue import Enqueuer
+from workers.resources import OPENED
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +64,7 @@ def test_a_worker_collects_its_young_objects_less_often_than_python_does(start_w
     """A projection batch's many live objects: the worker's collector waits for more of them
     (core.processes.settle_for_batches) than CPython's 700."""
     worker = start_worker()
-    opened = next(line for line in worker.log().splitlines() if "worker_resources_opened" in line)
+    opened = next(line for line in worker.log().splitlines() if OPENED in line)
     young, *_ = json.loads(opened)["gc_threshold"]
     assert young == YOUNG_GENERATION_OBJECTS > 700
 

@@ -21,6 +21,10 @@ from core.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: The line a worker process logs once its connections are open, before its threads consume: what
+#: whoever starts one waits for.
+OPENED = "worker_resources_opened"
+
 
 class WorkerResources:
     """The Postgres pool, Redis client and key builder that actors use."""
@@ -66,7 +70,7 @@ class OpenResources(Middleware):
             raise RuntimeError("the AsyncIO middleware must come before OpenResources")
         _open["current"] = loop_thread.run_coroutine(self._connect())
         settle_for_batches()
-        log.info("worker_resources_opened", gc_threshold=gc.get_threshold())
+        log.info(OPENED, gc_threshold=gc.get_threshold())
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         resources = _open.get("current")

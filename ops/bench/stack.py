@@ -20,9 +20,7 @@ import httpx
 
 from core.processes import free_port
 from tests.harness import IronlogProcess
-
-#: What a worker process logs once its connections are open (workers/resources.py).
-READY_LINE = "worker_resources_opened"
+from workers.resources import OPENED
 
 
 def process_tree(pid: int) -> list[int]:
@@ -122,7 +120,7 @@ class Stack:
         deadline = started + 60
         # Until each worker process has its connections open and its threads about to consume: what a
         # drain measures is projection, not the interpreter's start (reported apart, `startup_s`).
-        while self.worker.log().count(READY_LINE) < self.worker_processes:
+        while self.worker.log().count(OPENED) < self.worker_processes:
             if self.worker.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not start:\n{self.worker.log()[-3000:]}")
             time.sleep(0.05)

@@ -28,6 +28,7 @@ from projections.analytics import fold_counts
 from projections.rebuild import Rebuild
 from tests.accounts import new_identity
 from tests.harness import IronlogProcess, read_model_hash, wait_until
+from workers.resources import OPENED
 
 #: The working-set volume of `workout_body`: 5 x 100 kg.
 VOLUME_KG = 500.0
@@ -92,7 +93,7 @@ class Ironlog:
     def start_worker(self, **env: str) -> IronlogProcess:
         env.setdefault("IRONLOG_WORKER_METRICS_PORT", str(free_port()))
         worker = self.start(["worker", "--processes", "1", "--threads", "2"], **env)
-        worker.wait_for_log("worker_resources_opened")
+        worker.wait_for_log(OPENED)
         return worker
 
     async def sign_up(self, client: httpx.AsyncClient) -> Lifter:
