@@ -4,6 +4,7 @@ same whatever the length of the user's history (cost proportional to the change,
 from __future__ import annotations
 
 import collections
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,15 +28,15 @@ EXERCISES = ("barbell-back-squat", "barbell-bench-press", "barbell-deadlift")
 CEILING = 10
 
 
-#: The instant the module's workouts are dated from, taken once: a workout sent again with the same
-#: `days_ago` keeps the start it was logged with, whenever the clock's second turns in between.
-_ANCHOR: list[datetime] = []
+@functools.cache
+def _anchor() -> datetime:
+    """The instant the module's workouts are dated from, taken once: a workout sent again with the same
+    `days_ago` keeps the start it was logged with, whenever the clock's second turns in between."""
+    return clock.now().replace(microsecond=0)
 
 
 def session(days_ago: int, kg: float, reps: int = 5) -> dict[str, Any]:
-    if not _ANCHOR:
-        _ANCHOR.append(clock.now().replace(microsecond=0))
-    started = _ANCHOR[0] - timedelta(days=days_ago, hours=2)
+    started = _anchor() - timedelta(days=days_ago, hours=2)
     return {
         "title": f"Day {days_ago}",
         "startedAt": started.isoformat(),
